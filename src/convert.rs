@@ -1,0 +1,71 @@
+//! `docx2pdf convert`: local files through the pool, in parallel, with a
+//! progress bar on a terminal and one line per failure.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::ConvertArgs;
+use crate::office::{ConvertError, Pool};
+
+/// Below this many files a progress bar is more noise than help.
+const PROGRESS_MIN_FILES: usize = 4;
+
+pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    args.validate()?;
+    let config = args.pool.pool_config()?;
+    let parallel = config.size;
+    let pool = Pool::start(config)?;
+    let started = Instant::now();
+    let progress = if args.files.len() >= PROGRESS_MIN_FILES && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(args.files.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
+                .expect("static template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    // Twice the pool size keeps every process busy while the next inputs are checked.
+    let mut results = futures::stream::iter(&args.files)
+        .map(|input| {
+            let pool = &pool;
+            let output = args.output_for(input);
+            async move { (input, convert_one(pool, input, &output).await) }
+        })
+        .buffer_unordered(parallel * 2);
+    let mut failed = 0usize;
+    while let Some((input, result)) = results.next().await {
+        progress.inc(1);
+        if let Err(error) = result {
+            failed += 1;
+            progress.suspend(|| eprintln!("{}: {error}", input.display()));
+        }
+    }
+    drop(results);
+    progress.finish_and_clear();
+    pool.shutdown().await;
+    let converted = args.files.len() - failed;
+    eprintln!(
+        "{converted} converted, {failed} failed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn convert_one(pool: &Pool, input: &Path, output: &Path) -> Result<(), ConvertError> {
+    if let Err(error) = std::fs::metadata(input) {
+        return Err(ConvertError::Internal(format!("cannot read it: {error}")));
+    }
+    pool.convert(input, input, output).await.map(|_| ())
+}

@@ -1,0 +1,202 @@
+//! The LibreOffice process: one LibreOfficeKit instance for its whole life,
+//! converting one document per request from the supervisor.
+//!
+//! It runs as the hidden `office-child` subcommand of our own binary, so the
+//! parent can kill it at any moment and a hostile document can only take this
+//! process down. It is synchronous: LibreOfficeKit is single-threaded.
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use anyhow::Context;
+use libreofficekit::{CallbackType, DocUrl, Office, OfficeOptionalFeatures};
+use serde::{Deserialize, Serialize};
+
+use super::sandbox;
+use crate::supervisor::ChildChannel;
+
+/// Same JPEG quality as `soffice --convert-to pdf`; LibreOfficeKit's default is lower.
+const PDF_FILTER_OPTIONS: &str = r#"{"Quality":{"type":"long","value":"90"}}"#;
+/// No dialogs can ever be answered here, so never wait on one.
+const LOAD_OPTIONS: &str = "Batch=true";
+const WARMUP_DOCX: &[u8] = include_bytes!("warmup.docx");
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Response {
+    Converted,
+    Encrypted,
+    LoadFailed { message: String },
+    SaveFailed { message: String },
+}
+
+/// Entry point of the `office-child` subcommand. Never returns.
+pub fn main() -> ! {
+    let code = match run() {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("office child: {error:#}");
+            1
+        }
+    };
+    // LibreOffice 7.4 aborts in its exit handlers after a conversion, so
+    // leave without running them.
+    unsafe { libc::_exit(code) }
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut channel = ChildChannel::open().context("opening the supervisor channel")?;
+    sandbox::deny_network()?;
+    let converter = Converter::new()?;
+    let scratch = std::env::temp_dir();
+    converter.warm_up(&scratch)?;
+    channel.ready()?;
+    while let Some(request) = channel.next_request::<Request>()? {
+        let response = converter.convert(&request.input, &request.output);
+        channel.reply(&response)?;
+    }
+    Ok(())
+}
+
+struct Converter {
+    office: Office,
+    /// `soffice` beside the LibreOfficeKit library, for documents LOK refuses.
+    soffice: PathBuf,
+    /// Set by the password callback: the document being loaded is encrypted.
+    password_asked: Rc<Cell<bool>>,
+    /// The document being loaded, for the password callback to answer.
+    loading: Rc<RefCell<Option<DocUrl>>>,
+}
+
+impl Converter {
+    fn new() -> anyhow::Result<Converter> {
+        let install = Office::find_install_path().context(
+            "LibreOffice is not installed (run ./dev/setup or install libreoffice-writer-nogui)",
+        )?;
+        let office = Office::new(&install)
+            .with_context(|| format!("starting LibreOfficeKit from {}", install.display()))?;
+        let password_asked = Rc::new(Cell::new(false));
+        let loading: Rc<RefCell<Option<DocUrl>>> = Rc::new(RefCell::new(None));
+        // Without these features LibreOffice would prompt on a terminal that
+        // nobody reads; with them it asks us, and we answer "no password".
+        office.set_optional_features(
+            OfficeOptionalFeatures::DOCUMENT_PASSWORD
+                | OfficeOptionalFeatures::DOCUMENT_PASSWORD_TO_MODIFY,
+        )?;
+        let (asked, url) = (password_asked.clone(), loading.clone());
+        office.register_callback(move |office, kind, _payload| {
+            let ask = match kind {
+                CallbackType::DocumentPassword => true,
+                // A password only to edit: open read-only, which is all we need.
+                CallbackType::DocumentPasswordModify => false,
+                _ => return,
+            };
+            asked.set(asked.get() || ask);
+            if let Some(url) = url.borrow().as_ref()
+                && let Err(error) = office.set_document_password(url, None)
+            {
+                eprintln!("office child: declining a password prompt failed: {error}");
+            }
+        })?;
+        Ok(Converter {
+            office,
+            soffice: install.join("soffice"),
+            password_asked,
+            loading,
+        })
+    }
+
+    /// The first conversion in a process is several times slower than the
+    /// next ones; pay it before taking real work.
+    fn warm_up(&self, scratch: &Path) -> anyhow::Result<()> {
+        let input = scratch.join("warmup.docx");
+        let output = scratch.join("warmup.pdf");
+        std::fs::write(&input, WARMUP_DOCX)?;
+        match self.convert(&input, &output) {
+            Response::Converted => {}
+            other => anyhow::bail!("the warm-up conversion failed: {other:?}"),
+        }
+        std::fs::remove_file(&input)?;
+        std::fs::remove_file(&output)?;
+        Ok(())
+    }
+
+    fn convert(&self, input: &Path, output: &Path) -> Response {
+        let load_failed = |message: String| Response::LoadFailed { message };
+        let save_failed = |message: String| Response::SaveFailed { message };
+        let input_url = match DocUrl::from_absolute_path(input.to_string_lossy()) {
+            Ok(url) => url,
+            Err(error) => return load_failed(error.to_string()),
+        };
+        let output_url = match DocUrl::from_absolute_path(output.to_string_lossy()) {
+            Ok(url) => url,
+            Err(error) => return save_failed(error.to_string()),
+        };
+        self.password_asked.set(false);
+        *self.loading.borrow_mut() = Some(input_url.clone());
+        let loaded = self
+            .office
+            .document_load_with_options(&input_url, LOAD_OPTIONS);
+        *self.loading.borrow_mut() = None;
+        let mut document = match loaded {
+            Ok(document) => document,
+            Err(_) if self.password_asked.get() => return Response::Encrypted,
+            Err(error) => {
+                return match self.convert_with_soffice(input, output) {
+                    Ok(()) => Response::Converted,
+                    Err(fallback) => load_failed(format!("{error}; soffice: {fallback}")),
+                };
+            }
+        };
+        match document.save_as(&output_url, "pdf", Some(PDF_FILTER_OPTIONS)) {
+            Ok(true) => Response::Converted,
+            Ok(false) => save_failed("LibreOffice reported that the PDF export failed".into()),
+            Err(error) => save_failed(error.to_string()),
+        }
+    }
+
+    /// LibreOfficeKit 7.4 refuses some documents that LibreOffice itself
+    /// reads (any DOCX with comments, for one). A one-off `soffice` converts
+    /// those: slower, but in this process's group (a deadline kills it too),
+    /// under its network filter, and with a profile of its own.
+    fn convert_with_soffice(&self, input: &Path, output: &Path) -> Result<(), String> {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let profile = home.join("soffice-profile");
+        let out_dir = std::env::temp_dir().join("soffice-out");
+        let _ = std::fs::remove_dir_all(&out_dir);
+        let profile_url =
+            DocUrl::from_absolute_path(profile.to_string_lossy()).map_err(|e| e.to_string())?;
+        let status = std::process::Command::new(&self.soffice)
+            .arg(format!("-env:UserInstallation={profile_url}"))
+            .args([
+                "--headless",
+                "--norestore",
+                "--nolockcheck",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+            ])
+            .arg(&out_dir)
+            .arg(input)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", self.soffice.display()))?;
+        let produced = out_dir.join(input.with_extension("pdf").file_name().unwrap_or_default());
+        let moved = std::fs::rename(&produced, output);
+        let _ = std::fs::remove_dir_all(&out_dir);
+        match moved {
+            Ok(()) => Ok(()),
+            Err(_) => Err(format!("no PDF either ({status})")),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Why a conversion failed, and whether trying again could help.
+
+use std::time::Duration;
+
+/// A failed conversion. Callers branch on [`ConvertError::is_permanent`]: a
+/// permanent error is the document's fault and retrying it is pointless; a
+/// transient one is ours or the machine's and a retry may succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the document is damaged or not what its name says: {0}")]
+    Corrupt(String),
+    #[error("the document is password-protected; remove the password and upload it again")]
+    Encrypted,
+    #[error("unsupported document type: {0}")]
+    Unsupported(String),
+    #[error("refused as a decompression bomb: {0}")]
+    Bomb(String),
+    #[error(
+        "conversion took longer than {0:?}; LibreOffice was killed (raise the job timeout if such documents are legitimate)"
+    )]
+    Timeout(Duration),
+    #[error("LibreOffice crashed during the conversion: {0}")]
+    Crashed(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ConvertError {
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ConvertError::Empty
+            | ConvertError::Corrupt(_)
+            | ConvertError::Encrypted
+            | ConvertError::Unsupported(_)
+            | ConvertError::Bomb(_) => true,
+            ConvertError::Timeout(_) | ConvertError::Crashed(_) | ConvertError::Internal(_) => {
+                false
+            }
+        }
+    }
+
+    /// A stable name for logs, metrics and failure records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConvertError::Empty => "empty",
+            ConvertError::Corrupt(_) => "corrupt",
+            ConvertError::Encrypted => "encrypted",
+            ConvertError::Unsupported(_) => "unsupported",
+            ConvertError::Bomb(_) => "bomb",
+            ConvertError::Timeout(_) => "timeout",
+            ConvertError::Crashed(_) => "crashed",
+            ConvertError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<std::io::Error> for ConvertError {
+    fn from(error: std::io::Error) -> Self {
+        ConvertError::Internal(error.to_string())
+    }
+}

@@ -1,0 +1,237 @@
+//! Checks a document before LibreOffice sees it.
+//!
+//! LibreOffice happily "converts" a text file named `.docx`, spins forever on
+//! a zip bomb and would ask for a password nobody can type. Each of those is
+//! cheaper and clearer to refuse here, as a permanent error that names the
+//! problem, than to discover through a timeout.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use super::ConvertError;
+
+/// The extensions the pool converts, all through LibreOffice Writer.
+pub const SUPPORTED: &[&str] = &[
+    "docx", "docm", "dotx", "dotm", "doc", "dot", "odt", "ott", "rtf", "txt",
+];
+
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+const RTF_MAGIC: &[u8] = b"{\\rtf";
+
+/// Limits on what a zip container may inflate to.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Total uncompressed bytes of all entries.
+    pub max_uncompressed: u64,
+    /// Uncompressed / compressed size of one entry, checked above
+    /// [`Limits::ratio_floor`] bytes, since small XML parts compress very well.
+    pub max_ratio: u64,
+    pub ratio_floor: u64,
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_uncompressed: 512 << 20,
+            max_ratio: 100,
+            ratio_floor: 16 << 20,
+            max_entries: 10_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Family {
+    /// Office Open XML: a zip with `[Content_Types].xml`.
+    Ooxml,
+    /// OpenDocument: a zip with `content.xml`.
+    Odf,
+    /// Word 97-2003: an OLE2 compound file.
+    Legacy,
+    Rtf,
+    Text,
+}
+
+fn family(extension: &str) -> Option<Family> {
+    Some(match extension {
+        "docx" | "docm" | "dotx" | "dotm" => Family::Ooxml,
+        "odt" | "ott" => Family::Odf,
+        "doc" | "dot" => Family::Legacy,
+        "rtf" => Family::Rtf,
+        "txt" => Family::Text,
+        _ => return None,
+    })
+}
+
+/// The lower-case extension of a supported file name, or why it is not.
+pub fn extension(name: &Path) -> Result<&'static str, ConvertError> {
+    let ext = name
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    SUPPORTED
+        .iter()
+        .copied()
+        .find(|s| *s == ext)
+        .ok_or_else(|| {
+            let shown = if ext.is_empty() {
+                "no extension".to_string()
+            } else {
+                format!("'.{ext}'")
+            };
+            ConvertError::Unsupported(format!("{shown}; supported: .{}", SUPPORTED.join(", .")))
+        })
+}
+
+/// Checks the file at `path`, judged by the extension of `name`. Returns the
+/// normalised extension the converter should give the file.
+pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, ConvertError> {
+    let extension = extension(name)?;
+    let family = family(extension).expect("every supported extension has a family");
+    let mut head = [0u8; 8];
+    let read = File::open(path)?.read(&mut head)?;
+    let head = &head[..read];
+    if head.is_empty() {
+        return Err(ConvertError::Empty);
+    }
+    if head.starts_with(OLE2_MAGIC) {
+        check_ole2(path, family)?;
+    } else if head.starts_with(ZIP_MAGIC) {
+        check_zip(path, family, limits)?;
+    } else {
+        let expected = match family {
+            Family::Ooxml | Family::Odf => Some("a zip container"),
+            Family::Legacy if !head.starts_with(RTF_MAGIC) => Some("an OLE2 compound file"),
+            Family::Rtf if !head.starts_with(RTF_MAGIC) => Some("an RTF file starting with {\\rtf"),
+            _ => None,
+        };
+        if let Some(expected) = expected {
+            return Err(ConvertError::Corrupt(format!(
+                "a .{extension} file must be {expected}, but this one starts with {}",
+                describe(head)
+            )));
+        }
+    }
+    Ok(extension)
+}
+
+fn describe(head: &[u8]) -> String {
+    if head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("the text {:?}", String::from_utf8_lossy(head))
+    } else {
+        format!("the bytes {head:02x?}")
+    }
+}
+
+/// An OLE2 file is either a legacy document or an encrypted OOXML package
+/// (Office wraps those in OLE2). A legacy document under an OOXML name is
+/// left to LibreOffice's content detection.
+fn check_ole2(path: &Path, family: Family) -> Result<(), ConvertError> {
+    let mut cfb = cfb::open(path)
+        .map_err(|e| ConvertError::Corrupt(format!("unreadable OLE2 compound file: {e}")))?;
+    if cfb.exists("/EncryptionInfo") || cfb.exists("/EncryptedPackage") {
+        return Err(ConvertError::Encrypted);
+    }
+    if family == Family::Ooxml && !cfb.exists("/WordDocument") {
+        return Err(ConvertError::Corrupt(
+            "an OLE2 compound file that is neither an encrypted package nor a Word document".into(),
+        ));
+    }
+    if cfb.exists("/WordDocument") {
+        // FIB: wIdent at 0, flags at 0x0A; bit 8 of the flags is fEncrypted.
+        let mut fib = [0u8; 12];
+        let mut stream = cfb
+            .open_stream("/WordDocument")
+            .map_err(|e| ConvertError::Corrupt(format!("unreadable WordDocument stream: {e}")))?;
+        stream
+            .read_exact(&mut fib)
+            .map_err(|_| ConvertError::Corrupt("the WordDocument stream is truncated".into()))?;
+        let flags = u16::from_le_bytes([fib[0x0A], fib[0x0B]]);
+        if flags & 0x0100 != 0 {
+            return Err(ConvertError::Encrypted);
+        }
+    }
+    Ok(())
+}
+
+fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), ConvertError> {
+    let corrupt =
+        |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
+    let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(corrupt)?;
+    if zip.len() > limits.max_entries {
+        return Err(ConvertError::Bomb(format!(
+            "{} entries in the zip container (limit {})",
+            zip.len(),
+            limits.max_entries
+        )));
+    }
+    let required = match family {
+        Family::Ooxml => Some(("[Content_Types].xml", "an Office Open XML document")),
+        Family::Odf => Some(("content.xml", "an OpenDocument text")),
+        _ => None,
+    };
+    if let Some((part, what)) = required
+        && zip.index_for_name(part).is_none()
+    {
+        return Err(ConvertError::Corrupt(format!(
+            "a zip archive without {part}, so not {what}"
+        )));
+    }
+    let mut total = 0u64;
+    for index in 0..zip.len() {
+        let entry = zip.by_index(index).map_err(corrupt)?;
+        if entry.encrypted() {
+            return Err(ConvertError::Encrypted);
+        }
+        let name = entry
+            .name()
+            .map_or_else(|_| format!("entry {index}"), |n| n.into_owned());
+        let allowed = limits
+            .ratio_floor
+            .max(entry.compressed_size().saturating_mul(limits.max_ratio));
+        if entry.size() > allowed {
+            return Err(ConvertError::Bomb(format!(
+                "{name} declares {} bytes from {} compressed",
+                entry.size(),
+                entry.compressed_size()
+            )));
+        }
+        // Declared sizes can lie: inflate for real, but never past the limit.
+        let inflated = std::io::copy(&mut entry.take(allowed + 1), &mut std::io::sink())
+            .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
+        if inflated > allowed {
+            return Err(ConvertError::Bomb(format!(
+                "{name} inflates past {allowed} bytes, over {}x its compressed size",
+                limits.max_ratio
+            )));
+        }
+        total += inflated;
+        if total > limits.max_uncompressed {
+            return Err(ConvertError::Bomb(format!(
+                "the parts inflate past {} bytes in all",
+                limits.max_uncompressed
+            )));
+        }
+    }
+    if family == Family::Odf && odf_is_encrypted(&mut zip)? {
+        return Err(ConvertError::Encrypted);
+    }
+    Ok(())
+}
+
+/// OpenDocument encrypts parts inside an ordinary zip and says so in its manifest.
+fn odf_is_encrypted(zip: &mut zip::ZipArchive<BufReader<File>>) -> Result<bool, ConvertError> {
+    let Ok(manifest) = zip.by_name("META-INF/manifest.xml") else {
+        return Ok(false);
+    };
+    let mut text = String::new();
+    manifest
+        .take(16 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| ConvertError::Corrupt(format!("unreadable manifest: {e}")))?;
+    Ok(text.contains("encryption-data"))
+}

@@ -1,0 +1,204 @@
+//! The LibreOffice pool: warm LibreOfficeKit processes that turn documents
+//! into PDFs.
+//!
+//! [`Pool::convert`] checks the input ([`inspect`]), hands it to a free
+//! LibreOffice process ([`child`]) through the generic
+//! [`Supervisor`](crate::supervisor), and checks the PDF that comes back.
+//! Everything LibreOffice-specific lives here: its environment (one profile
+//! and temp dir per process), its answers, and what its failures mean.
+
+mod child;
+mod error;
+pub mod inspect;
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::process::Command;
+
+pub use child::main as child_main;
+pub use error::ConvertError;
+pub use inspect::Limits;
+
+use crate::supervisor::{CallError, SlotState, SlotStatus, Spec, Supervisor};
+
+/// The hidden subcommand that runs [`child_main`].
+pub const CHILD_SUBCOMMAND: &str = "office-child";
+
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// Our own executable, run as `office-child` for each LibreOffice process.
+    pub program: PathBuf,
+    pub size: usize,
+    pub job_timeout: Duration,
+    pub recycle_after: u64,
+    pub rss_ceiling: u64,
+    pub limits: Limits,
+}
+
+/// What a successful conversion cost.
+#[derive(Clone, Debug)]
+pub struct Conversion {
+    /// Time spent waiting for a free LibreOffice process.
+    pub queue_wait: Duration,
+    /// Time LibreOffice spent converting.
+    pub convert_time: Duration,
+    pub pdf_bytes: u64,
+}
+
+pub struct Pool {
+    supervisor: Supervisor<child::Request, child::Response>,
+    jobs_dir: PathBuf,
+    job_timeout: Duration,
+    limits: Limits,
+    /// Removed (with every slot's scratch and job dir) when the pool is dropped.
+    _work_dir: tempfile::TempDir,
+}
+
+impl Pool {
+    /// Starts the processes; they warm up in the background and conversions
+    /// queue until one is ready.
+    pub fn start(config: PoolConfig) -> anyhow::Result<Pool> {
+        libreofficekit::Office::find_install_path().context(
+            "LibreOffice is not installed: run ./dev/setup, or apt-get install libreoffice-writer-nogui",
+        )?;
+        let work_dir = tempfile::Builder::new()
+            .prefix("docx2pdf-")
+            .tempdir()
+            .context("creating the pool's work directory (is TMPDIR writable?)")?;
+        let jobs_dir = work_dir.path().join("jobs");
+        let slots_dir = work_dir.path().join("slots");
+        std::fs::create_dir(&jobs_dir)?;
+        std::fs::create_dir(&slots_dir)?;
+        let spec = Spec {
+            name: "libreoffice",
+            program: config.program,
+            args: vec![CHILD_SUBCOMMAND.into()],
+            prepare: Box::new(prepare_child),
+            scratch_root: slots_dir,
+            start_timeout: Duration::from_secs(60),
+            recycle_after: config.recycle_after,
+            rss_ceiling: config.rss_ceiling,
+            backoff: (Duration::from_millis(500), Duration::from_secs(30)),
+        };
+        Ok(Pool {
+            supervisor: Supervisor::start(spec, config.size),
+            jobs_dir,
+            job_timeout: config.job_timeout,
+            limits: config.limits,
+            _work_dir: work_dir,
+        })
+    }
+
+    /// Converts the document at `input` into a PDF at `output`. `name` is the
+    /// document's real name, whose extension decides how it is read (the file
+    /// at `input` may have any name).
+    pub async fn convert(
+        &self,
+        input: &Path,
+        name: &Path,
+        output: &Path,
+    ) -> Result<Conversion, ConvertError> {
+        let extension = {
+            let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
+            tokio::task::spawn_blocking(move || inspect::check(&input, &name, &limits))
+                .await
+                .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
+        };
+        // LibreOffice reads and writes only inside a job directory of ours,
+        // under names we chose, so no document name reaches its file system.
+        let job = tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(&self.jobs_dir)?;
+        let source = job.path().join(format!("input.{extension}"));
+        let pdf = job.path().join("output.pdf");
+        if std::fs::hard_link(input, &source).is_err() {
+            tokio::fs::copy(input, &source).await?;
+        }
+        let request = child::Request {
+            input: source,
+            output: pdf.clone(),
+        };
+        let reply = self
+            .supervisor
+            .call(request, self.job_timeout)
+            .await
+            .map_err(|error| match error {
+                CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
+                CallError::Died(cause) => ConvertError::Crashed(cause),
+                CallError::Stopped => ConvertError::Internal("the pool is shutting down".into()),
+            })?;
+        match reply.value {
+            child::Response::Converted => {}
+            child::Response::Encrypted => return Err(ConvertError::Encrypted),
+            child::Response::LoadFailed { message } => {
+                return Err(ConvertError::Corrupt(format!(
+                    "LibreOffice could not read it ({message})"
+                )));
+            }
+            child::Response::SaveFailed { message } => {
+                return Err(ConvertError::Internal(format!(
+                    "PDF export failed: {message}"
+                )));
+            }
+        }
+        let pdf_bytes = check_pdf(&pdf).await?;
+        if tokio::fs::rename(&pdf, output).await.is_err() {
+            tokio::fs::copy(&pdf, output).await?;
+        }
+        Ok(Conversion {
+            queue_wait: reply.queue_wait,
+            convert_time: reply.run_time,
+            pdf_bytes,
+        })
+    }
+
+    pub fn slots(&self) -> Vec<SlotStatus> {
+        self.supervisor.status()
+    }
+
+    pub fn ready_slots(&self) -> usize {
+        self.slots()
+            .iter()
+            .filter(|s| matches!(s.state, SlotState::Ready | SlotState::Busy))
+            .count()
+    }
+
+    /// Kills every LibreOffice process now; conversions still running fail.
+    pub async fn shutdown(&self) {
+        self.supervisor.shutdown().await;
+    }
+}
+
+/// One profile and one temp dir per process: LibreOffice processes sharing a
+/// profile silently lose documents.
+fn prepare_child(scratch: &Path, command: &mut Command) -> std::io::Result<()> {
+    let home = scratch.join("home");
+    let tmp = scratch.join("tmp");
+    std::fs::create_dir(&home)?;
+    std::fs::create_dir(&tmp)?;
+    command.env("HOME", home).env("TMPDIR", tmp);
+    Ok(())
+}
+
+/// LibreOffice can report success and leave nothing, or half a file.
+async fn check_pdf(pdf: &Path) -> Result<u64, ConvertError> {
+    use tokio::io::AsyncReadExt;
+    let missing =
+        |what: &str| ConvertError::Internal(format!("LibreOffice reported success but {what}"));
+    let mut file = tokio::fs::File::open(pdf)
+        .await
+        .map_err(|_| missing("wrote no PDF"))?;
+    let size = file.metadata().await?.len();
+    let mut magic = [0u8; 5];
+    if size < magic.len() as u64 {
+        return Err(missing("the PDF is empty"));
+    }
+    file.read_exact(&mut magic).await?;
+    if &magic != b"%PDF-" {
+        return Err(missing("the output is not a PDF"));
+    }
+    Ok(size)
+}
