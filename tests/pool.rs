@@ -1,0 +1,302 @@
+//! The LibreOffice pool against real LibreOffice: formats, bad inputs,
+//! deadlines, crashes, recycling and parallelism.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::supervisor::SlotState;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
+    Pool::start(PoolConfig {
+        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+        size,
+        job_timeout: timeout,
+        recycle_after,
+        rss_ceiling: 1 << 30,
+        limits: Limits::default(),
+    })
+    .expect("pool starts")
+}
+
+fn pdf_pages(pdf: &Path) -> u32 {
+    let out = Command::new("pdfinfo")
+        .arg(pdf)
+        .output()
+        .expect("pdfinfo runs (poppler-utils)");
+    assert!(
+        out.status.success(),
+        "pdfinfo rejects {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+        .expect("pdfinfo prints Pages")
+}
+
+async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<u32, ConvertError> {
+    let pdf = out.join(input.with_extension("pdf").file_name().unwrap());
+    pool.convert(input, input, &pdf).await?;
+    Ok(pdf_pages(&pdf))
+}
+
+async fn wait_for(
+    pool: &Pool,
+    what: &str,
+    test: impl Fn(&[docx2pdf::supervisor::SlotStatus]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !test(&pool.slots()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            pool.slots()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_document_becomes_a_pdf() {
+    let pool = pool(2, Duration::from_secs(120), 200);
+    let out = tempfile::tempdir().unwrap();
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(fixture("corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "docx"))
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 45, "the corpus copy is incomplete");
+    let results =
+        futures::future::join_all(inputs.iter().map(|input| convert(&pool, input, out.path())))
+            .await;
+    for (input, result) in inputs.iter().zip(results) {
+        match result {
+            Ok(pages) => assert!(pages >= 1, "{} has no page", input.display()),
+            Err(error) => panic!("{}: {error}", input.display()),
+        }
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writer_formats_convert_through_the_same_pool() {
+    let pool = pool(1, Duration::from_secs(120), 200);
+    let out = tempfile::tempdir().unwrap();
+    for name in [
+        "one_page.docx",
+        "one_page.doc",
+        "one_page.odt",
+        "one_page.rtf",
+        "one_page.txt",
+    ] {
+        let pages = convert(&pool, &fixture(name), out.path())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(pages, 1, "{name}");
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_are_permanent_errors_and_the_pool_goes_on() {
+    let pool = pool(1, Duration::from_secs(120), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let cases = [
+        (write("text.docx", b"just some text, renamed"), "corrupt"),
+        (
+            write(
+                "random.docx",
+                &[0x13, 0x37, 0x00, 0xff, 0x42, 0x42, 0x42, 0x42],
+            ),
+            "corrupt",
+        ),
+        (write("empty.docx", b""), "empty"),
+        (write("fake.doc", b"not an OLE2 file at all"), "corrupt"),
+        (write("image.png", b"\x89PNG\r\n\x1a\n"), "unsupported"),
+        (write("noext", b"hello"), "unsupported"),
+        (fixture("bomb.docx"), "bomb"),
+        (fixture("encrypted.docx"), "encrypted"),
+    ];
+    for (input, kind) in &cases {
+        let error = convert(&pool, input, dir.path()).await.expect_err(kind);
+        assert_eq!(error.kind(), *kind, "{}: {error}", input.display());
+        assert!(error.is_permanent(), "{kind} must be permanent");
+    }
+    // A zip that is not a Word document, and a damaged one.
+    let zip_path = dir.path().join("plain.docx");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    zip.start_file("hello.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"hello").unwrap();
+    zip.finish().unwrap();
+    let error = convert(&pool, &zip_path, dir.path()).await.unwrap_err();
+    assert_eq!(error.kind(), "corrupt", "{error}");
+    let good = std::fs::read(fixture("one_page.docx")).unwrap();
+    let truncated = write("truncated.docx", &good[..good.len() / 2]);
+    let error = convert(&pool, &truncated, dir.path()).await.unwrap_err();
+    assert_eq!(error.kind(), "corrupt", "{error}");
+
+    assert_eq!(
+        convert(&pool, &fixture("one_page.docx"), dir.path())
+            .await
+            .unwrap(),
+        1
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_conversion_is_killed_at_its_deadline_and_the_slot_comes_back() {
+    let deadline = Duration::from_secs(3);
+    let pool = pool(1, deadline, 200);
+    let out = tempfile::tempdir().unwrap();
+    wait_for(&pool, "a ready slot", |s| s[0].state == SlotState::Ready).await;
+    let pid = pool.slots()[0].pid.unwrap();
+    // A stopped process is the purest hang: it never answers.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let error = convert(&pool, &fixture("one_page.docx"), out.path())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(error, ConvertError::Timeout(d) if d == deadline),
+        "{error}"
+    );
+    assert!(!error.is_permanent());
+    assert!(
+        took < deadline + Duration::from_secs(1),
+        "killed after {took:?}"
+    );
+    assert_eq!(
+        convert(&pool, &fixture("one_page.docx"), out.path())
+            .await
+            .unwrap(),
+        1
+    );
+    let slot = &pool.slots()[0];
+    assert_ne!(slot.pid, Some(pid), "the hung process was replaced");
+    assert_eq!(slot.restarts, 1);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the hung process is gone"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_killed_mid_job_gives_crashed_and_the_pool_recovers() {
+    let pool = pool(2, Duration::from_secs(120), 200);
+    let out = tempfile::tempdir().unwrap();
+    let long = fixture("long.docx");
+    let job = convert(&pool, &long, out.path());
+    let killer = async {
+        wait_for(&pool, "a busy slot", |s| {
+            s.iter().any(|s| s.state == SlotState::Busy)
+        })
+        .await;
+        let busy = pool
+            .slots()
+            .into_iter()
+            .find(|s| s.state == SlotState::Busy)
+            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(busy.pid.unwrap() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    };
+    let (result, ()) = tokio::join!(job, killer);
+    let error = result.unwrap_err();
+    assert!(matches!(error, ConvertError::Crashed(_)), "{error}");
+    assert!(!error.is_permanent());
+    wait_for(&pool, "both slots ready", |s| {
+        s.iter().all(|s| s.state == SlotState::Ready)
+    })
+    .await;
+    assert_eq!(pool.slots().iter().map(|s| s.restarts).sum::<u64>(), 1);
+    let copies = copies(out.path(), 2);
+    let results =
+        futures::future::join_all(copies.iter().map(|input| convert(&pool, input, out.path())))
+            .await;
+    assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
+    pool.shutdown().await;
+}
+
+/// `n` copies of the one-page document, so each gets its own output name.
+fn copies(dir: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let copy = dir.join(format!("copy{i}.docx"));
+            std::fs::copy(fixture("one_page.docx"), &copy).unwrap();
+            copy
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slots_are_recycled_while_jobs_keep_succeeding() {
+    let pool = pool(2, Duration::from_secs(120), 3);
+    let out = tempfile::tempdir().unwrap();
+    let inputs = copies(out.path(), 12);
+    let results =
+        futures::future::join_all(inputs.iter().map(|input| convert(&pool, input, out.path())))
+            .await;
+    assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
+    let slots = pool.slots();
+    assert_eq!(slots.iter().map(|s| s.served).sum::<u64>(), 12);
+    // 12 jobs at 3 per process: at least 3 recycles across the two slots.
+    assert!(
+        slots.iter().map(|s| s.restarts).sum::<u64>() >= 3,
+        "{slots:?}"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_slots_convert_at_the_same_time() {
+    let pool = pool(2, Duration::from_secs(120), 200);
+    let out = tempfile::tempdir().unwrap();
+    wait_for(&pool, "both slots ready", |s| {
+        s.iter().all(|s| s.state == SlotState::Ready)
+    })
+    .await;
+    let long = fixture("long.docx");
+    let mut both_busy = false;
+    let jobs = futures::future::join(convert(&pool, &long, out.path()), async {
+        let copy = out.path().join("long2.docx");
+        std::fs::copy(&long, &copy).unwrap();
+        convert(&pool, &copy, out.path()).await
+    });
+    tokio::pin!(jobs);
+    let (a, b) = loop {
+        tokio::select! {
+            results = &mut jobs => break results,
+            _ = tokio::time::sleep(Duration::from_millis(10)) => {
+                both_busy |= pool.slots().iter().all(|s| s.state == SlotState::Busy);
+            }
+        }
+    };
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    assert!(both_busy, "the two conversions never ran side by side");
+    pool.shutdown().await;
+}
