@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Convert local files to PDF.
     Convert(ConvertArgs),
+    /// Pull conversion messages from Pub/Sub: documents in Cloud Storage to PDFs.
+    Worker(WorkerArgs),
     /// One LibreOffice process of the pool (started by the pool, not by people).
     #[command(name = office::CHILD_SUBCOMMAND, hide = true)]
     OfficeChild,
@@ -114,5 +116,89 @@ impl ConvertArgs {
             Some(dir) => dir.join(name.file_name().unwrap_or_default()),
             None => name,
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The subscription to pull from: projects/PROJECT/subscriptions/NAME
+    #[arg(long, env = "SUBSCRIPTION")]
+    pub subscription: String,
+    /// Bucket that receives the PDFs and failure records
+    #[arg(long, env = "OUTPUT_BUCKET")]
+    pub output_bucket: String,
+    /// Prefix for every output object name
+    #[arg(long, env = "OUTPUT_PREFIX", default_value = "")]
+    pub output_prefix: String,
+    /// Comma-separated buckets documents may come from [default: any]
+    #[arg(long, env = "INPUT_BUCKETS", value_delimiter = ',')]
+    pub input_buckets: Vec<String>,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Documents larger than this are refused without being downloaded
+    #[arg(long, env = "MAX_INPUT_BYTES", default_value_t = 100 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_input_bytes: u64,
+    /// Deliveries after which a transient failure counts as permanent
+    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Port for /healthz, /readyz and /metrics
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Seconds in-flight jobs get to finish after SIGTERM (Cloud Run allows 10 in all)
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 8, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub shutdown_grace: u64,
+    /// Seconds Pub/Sub waits to hear from a crashed worker before redelivering (10-600)
+    #[arg(long, env = "ACK_DEADLINE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..=600))]
+    pub ack_deadline: u64,
+    /// host:port or URL of the Pub/Sub emulator; unset means Google Cloud
+    #[arg(long, env = "PUBSUB_EMULATOR_HOST")]
+    pub pubsub_emulator_host: Option<String>,
+    /// host:port or URL of the Cloud Storage emulator; unset means Google Cloud
+    #[arg(long, env = "STORAGE_EMULATOR_HOST")]
+    pub storage_emulator_host: Option<String>,
+    /// Log format [default: json when stdout is not a terminal]
+    #[arg(long, env = "LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl WorkerArgs {
+    pub fn settings(&self, pool_size: usize) -> anyhow::Result<crate::worker::Settings> {
+        let parts: Vec<&str> = self.subscription.split('/').collect();
+        if parts.len() != 4
+            || parts[0] != "projects"
+            || parts[2] != "subscriptions"
+            || parts[1].is_empty()
+            || parts[3].is_empty()
+        {
+            anyhow::bail!(
+                "SUBSCRIPTION={:?} must be the full name projects/PROJECT/subscriptions/NAME",
+                self.subscription
+            );
+        }
+        if self.output_bucket.is_empty() || self.output_bucket.contains('/') {
+            anyhow::bail!(
+                "OUTPUT_BUCKET={:?} must be a bucket name, without gs:// or slashes",
+                self.output_bucket
+            );
+        }
+        Ok(crate::worker::Settings {
+            subscription: self.subscription.clone(),
+            routing: crate::job::Routing {
+                output_bucket: self.output_bucket.clone(),
+                output_prefix: self.output_prefix.clone(),
+                input_buckets: self
+                    .input_buckets
+                    .iter()
+                    .filter(|b| !b.is_empty())
+                    .cloned()
+                    .collect(),
+            },
+            max_input_bytes: self.max_input_bytes,
+            max_attempts: self.max_attempts,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            ack_deadline: Duration::from_secs(self.ack_deadline),
+            // One converting and one downloading per LibreOffice process.
+            max_outstanding: pool_size * 2,
+        })
     }
 }

@@ -1,12 +1,18 @@
 //! docx2pdf: office documents in Cloud Storage to PDFs, driven by Pub/Sub.
 //!
-//! One concept per module: [`config`] (settings), [`convert`] (the local
-//! `convert` command), [`office`] (the LibreOffice pool), [`supervisor`]
-//! (child-process supervision, for any kind of child) and [`telemetry`]
-//! (logs and metrics). `main.rs` only wires them together.
+//! One concept per module: [`config`] (settings), [`job`] (message to job),
+//! [`storage`] (Cloud Storage), [`office`] (the LibreOffice pool),
+//! [`supervisor`] (child-process supervision, for any kind of child),
+//! [`worker`] (the pull loop), [`http`] (health and metrics), [`telemetry`]
+//! (logs and metrics) and [`convert`] (the local `convert` command).
+//! `main.rs` only wires them together.
 
 pub mod config;
 pub mod convert;
+pub mod http;
+pub mod job;
 pub mod office;
+pub mod storage;
 pub mod supervisor;
 pub mod telemetry;
+pub mod worker;

@@ -4,8 +4,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use docx2pdf::config::{Cli, Command};
-use docx2pdf::{convert, office, telemetry};
+use std::sync::Arc;
+
+use anyhow::Context;
+use docx2pdf::config::{Cli, Command, WorkerArgs};
+use docx2pdf::office::Pool;
+use docx2pdf::storage::{self, Store};
+use docx2pdf::telemetry::metrics::Metrics;
+use docx2pdf::worker::Worker;
+use docx2pdf::{convert, http, office, telemetry};
+use google_cloud_pubsub::client::Subscriber;
+use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +39,13 @@ fn main() -> ExitCode {
                 );
                 convert::run(args).await
             }
+            Command::Worker(args) => {
+                telemetry::init_logging(
+                    args.log_format.unwrap_or_else(telemetry::LogFormat::detect),
+                    "info",
+                );
+                worker(args).await.map(|()| ExitCode::SUCCESS)
+            }
             Command::OfficeChild => unreachable!("handled above"),
         }
     });
@@ -40,4 +56,55 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let pool_config = args.pool.pool_config()?;
+    let settings = args.settings(pool_config.size)?;
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
+        .await
+        .with_context(|| format!("cannot listen on PORT={}", args.port))?;
+    let pool = Arc::new(Pool::start(pool_config)?);
+    let store = Store::connect(args.storage_emulator_host.as_deref())
+        .await
+        .context("connecting to Cloud Storage")?;
+    let mut subscriber = Subscriber::builder();
+    if let Some(emulator) = &args.pubsub_emulator_host {
+        subscriber = subscriber
+            .with_endpoint(storage::emulator_endpoint(emulator))
+            .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build());
+    }
+    let subscriber = subscriber.build().await.context("connecting to Pub/Sub")?;
+    let worker = Arc::new(Worker::new(
+        pool.clone(),
+        store,
+        Arc::new(Metrics::new()),
+        settings,
+    ));
+
+    let shutdown = CancellationToken::new();
+    let http = tokio::spawn(http::serve(listener, worker.clone(), shutdown.clone()));
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    tracing::info!(subscription = %args.subscription, port = args.port, "docx2pdf worker started");
+    let result = worker.run(subscriber, shutdown.clone()).await;
+    shutdown.cancel();
+    pool.shutdown().await;
+    let _ = http.await;
+    tracing::info!("docx2pdf worker stopped");
+    result
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::error!(%error, "cannot watch SIGTERM");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
 }

@@ -66,6 +66,18 @@ pub enum SlotState {
     Stopped,
 }
 
+impl SlotState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotState::Starting => "starting",
+            SlotState::Ready => "ready",
+            SlotState::Busy => "busy",
+            SlotState::Recycling => "recycling",
+            SlotState::Stopped => "stopped",
+        }
+    }
+}
+
 /// A snapshot of one slot, for health checks and metrics.
 #[derive(Clone, Debug, Serialize)]
 pub struct SlotStatus {

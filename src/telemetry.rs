@@ -37,3 +37,171 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
             .init(),
     }
 }
+
+/// Prometheus metrics for `/metrics`.
+pub mod metrics {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use prometheus_client::encoding::EncodeLabelSet;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::family::Family;
+    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+    use prometheus_client::registry::Registry;
+
+    use crate::supervisor::{SlotState, SlotStatus};
+
+    /// How a message ended.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Outcome {
+        Converted,
+        /// Already converted (duplicate delivery) or a stale event.
+        Skipped,
+        /// Not a conversion request (another event type, our own output).
+        Ignored,
+        FailedPermanent,
+        Nacked,
+    }
+
+    impl Outcome {
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Outcome::Converted => "converted",
+                Outcome::Skipped => "skipped",
+                Outcome::Ignored => "ignored",
+                Outcome::FailedPermanent => "failed_permanent",
+                Outcome::Nacked => "nacked",
+            }
+        }
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct OutcomeLabel {
+        outcome: &'static str,
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct StateLabel {
+        state: &'static str,
+    }
+
+    pub struct Metrics {
+        registry: Registry,
+        messages: Family<OutcomeLabel, Counter>,
+        pub conversion_seconds: Histogram,
+        pub queue_wait_seconds: Histogram,
+        pub bytes_in: Counter,
+        pub bytes_out: Counter,
+        leased: Gauge,
+        leased_max: Gauge,
+        leased_now: AtomicI64,
+        slots: Family<StateLabel, Gauge>,
+        restarts: Gauge,
+    }
+
+    impl Default for Metrics {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Metrics {
+        pub fn new() -> Metrics {
+            let mut registry = Registry::with_prefix("docx2pdf");
+            let messages = Family::<OutcomeLabel, Counter>::default();
+            let conversion_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+            let queue_wait_seconds = Histogram::new(exponential_buckets(0.001, 4.0, 10));
+            let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
+            let (leased, leased_max) = (Gauge::default(), Gauge::default());
+            let slots = Family::<StateLabel, Gauge>::default();
+            let restarts = Gauge::default();
+            registry.register("messages", "Messages handled, by outcome", messages.clone());
+            registry.register(
+                "conversion_seconds",
+                "Time LibreOffice spent on one document",
+                conversion_seconds.clone(),
+            );
+            registry.register(
+                "queue_wait_seconds",
+                "Time a document waited for a free LibreOffice process",
+                queue_wait_seconds.clone(),
+            );
+            registry.register(
+                "input_bytes",
+                "Bytes of documents downloaded",
+                bytes_in.clone(),
+            );
+            registry.register("output_bytes", "Bytes of PDFs uploaded", bytes_out.clone());
+            registry.register(
+                "leased_messages",
+                "Messages held by this instance now",
+                leased.clone(),
+            );
+            registry.register(
+                "leased_messages_max",
+                "Most messages held at once since start",
+                leased_max.clone(),
+            );
+            registry.register("slots", "LibreOffice processes by state", slots.clone());
+            registry.register(
+                "slot_restarts",
+                "LibreOffice processes replaced since start",
+                restarts.clone(),
+            );
+            Metrics {
+                registry,
+                messages,
+                conversion_seconds,
+                queue_wait_seconds,
+                bytes_in,
+                bytes_out,
+                leased,
+                leased_max,
+                leased_now: AtomicI64::new(0),
+                slots,
+                restarts,
+            }
+        }
+
+        pub fn count(&self, outcome: Outcome) {
+            self.messages
+                .get_or_create(&OutcomeLabel {
+                    outcome: outcome.as_str(),
+                })
+                .inc();
+        }
+
+        /// A message was received (+1) or finished (-1).
+        pub fn lease(&self, delta: i64) {
+            let now = self.leased_now.fetch_add(delta, Ordering::SeqCst) + delta;
+            self.leased.set(now);
+            if now > self.leased_max.get() {
+                self.leased_max.set(now);
+            }
+        }
+
+        /// The text exposition, with slot gauges taken from `slots` now.
+        pub fn encode(&self, slots: &[SlotStatus]) -> String {
+            for state in [
+                SlotState::Starting,
+                SlotState::Ready,
+                SlotState::Busy,
+                SlotState::Recycling,
+                SlotState::Stopped,
+            ] {
+                let count = slots.iter().filter(|s| s.state == state).count();
+                self.slots
+                    .get_or_create(&StateLabel {
+                        state: state.as_str(),
+                    })
+                    .set(count as i64);
+            }
+            self.restarts
+                .set(slots.iter().map(|s| s.restarts as i64).sum());
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &self.registry)
+                .expect("writing to a String");
+            text
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Cloud Storage: download a document, upload a PDF or a failure record, and
+//! read back which source generation an existing PDF was made from.
+//!
+//! Uses the HTTP `Storage` client only: its gRPC `StorageControl` does not
+//! work against the emulator, and the HTTP client returns custom metadata
+//! (as `x-goog-meta-*` headers) on any read.
+
+use std::path::Path;
+use std::time::Duration;
+
+use google_cloud_gax::retry_policy::RetryPolicyExt;
+use google_cloud_storage::client::Storage;
+use google_cloud_storage::model_ext::ReadRange;
+use google_cloud_storage::retry_policy::RetryableErrors;
+use tokio::io::AsyncWriteExt;
+
+/// Metadata keys written on every PDF, naming its source.
+pub const SOURCE_BUCKET: &str = "source-bucket";
+pub const SOURCE_OBJECT: &str = "source-object";
+pub const SOURCE_GENERATION: &str = "source-generation";
+
+/// How long one storage call may keep retrying before the job gives up and
+/// lets Pub/Sub redeliver (with its own backoff) instead.
+const RETRY_LIMIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0} does not exist (deleted, or replaced by a newer generation)")]
+    NotFound(String),
+    #[error("the object is over the {limit}-byte input limit (MAX_INPUT_BYTES){}", .size.map(|s| format!(": {s} bytes")).unwrap_or_default())]
+    TooLarge { size: Option<u64>, limit: u64 },
+    #[error("Cloud Storage call failed for {uri}: {message}")]
+    Unavailable { uri: String, message: String },
+}
+
+/// `host:port` or a URL, as Google's other client libraries accept in
+/// `STORAGE_EMULATOR_HOST` and `PUBSUB_EMULATOR_HOST`.
+pub fn emulator_endpoint(value: &str) -> String {
+    let value = value.trim_end_matches('/');
+    if value.contains("://") {
+        value.to_string()
+    } else {
+        format!("http://{value}")
+    }
+}
+
+fn bucket_path(bucket: &str) -> String {
+    format!("projects/_/buckets/{bucket}")
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Storage,
+}
+
+/// A downloaded document.
+pub struct Download {
+    pub bytes: u64,
+    /// The generation actually read: the live one if the message named none.
+    pub generation: i64,
+}
+
+impl Store {
+    /// `emulator`: the value of `STORAGE_EMULATOR_HOST`, if set. Otherwise
+    /// Application Default Credentials are used.
+    pub async fn connect(emulator: Option<&str>) -> anyhow::Result<Store> {
+        let mut builder =
+            Storage::builder().with_retry_policy(RetryableErrors.with_time_limit(RETRY_LIMIT));
+        if let Some(emulator) = emulator {
+            builder = builder
+                .with_endpoint(emulator_endpoint(emulator))
+                .with_credentials(
+                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
+                );
+        }
+        Ok(Store {
+            client: builder.build().await?,
+        })
+    }
+
+    /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
+    /// refusing anything over `limit` bytes as soon as its size is known.
+    pub async fn download(
+        &self,
+        bucket: &str,
+        object: &str,
+        generation: Option<i64>,
+        dest: &Path,
+        limit: u64,
+    ) -> Result<Download, StorageError> {
+        let uri = format!("gs://{bucket}/{object}");
+        let mut request = self.client.read_object(bucket_path(bucket), object);
+        if let Some(generation) = generation {
+            request = request.set_generation(generation);
+        }
+        let mut response = request.send().await.map_err(|e| classify(&uri, e))?;
+        let highlights = response.object();
+        // The emulator reports 0 here; real Cloud Storage the true size.
+        if highlights.size > 0 && highlights.size as u64 > limit {
+            return Err(StorageError::TooLarge {
+                size: Some(highlights.size as u64),
+                limit,
+            });
+        }
+        let io = |e: std::io::Error| StorageError::Unavailable {
+            uri: uri.clone(),
+            message: format!("writing the local copy: {e}"),
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        let mut bytes = 0u64;
+        while let Some(chunk) = response.next().await {
+            let chunk = chunk.map_err(|e| classify(&uri, e))?;
+            bytes += chunk.len() as u64;
+            if bytes > limit {
+                return Err(StorageError::TooLarge { size: None, limit });
+            }
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(Download {
+            bytes,
+            generation: highlights.generation,
+        })
+    }
+
+    /// The source generation recorded on an existing PDF, or `None` when
+    /// there is no such PDF (or it carries no record).
+    pub async fn source_generation_of(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<Option<i64>, StorageError> {
+        let uri = format!("gs://{bucket}/{object}");
+        let request = self
+            .client
+            .read_object(bucket_path(bucket), object)
+            .set_read_range(ReadRange::head(1));
+        match request.send().await {
+            Ok(response) => Ok(response
+                .object()
+                .metadata
+                .get(SOURCE_GENERATION)
+                .and_then(|g| g.parse().ok())),
+            Err(e) if e.http_status_code() == Some(404) => Ok(None),
+            Err(e) => Err(classify(&uri, e)),
+        }
+    }
+
+    pub async fn upload(
+        &self,
+        bucket: &str,
+        object: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+        metadata: &[(&str, String)],
+    ) -> Result<(), StorageError> {
+        let uri = format!("gs://{bucket}/{object}");
+        self.client
+            .write_object(bucket_path(bucket), object, body)
+            .set_content_type(content_type)
+            .set_metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .send_buffered()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&uri, e))
+    }
+}
+
+fn classify(uri: &str, error: google_cloud_storage::Error) -> StorageError {
+    match error.http_status_code() {
+        Some(404) => StorageError::NotFound(uri.to_string()),
+        _ => StorageError::Unavailable {
+            uri: uri.to_string(),
+            message: error.to_string(),
+        },
+    }
+}
