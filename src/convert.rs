@@ -2,7 +2,6 @@
 //! progress bar on a terminal and one line per failure.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -10,7 +9,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
-use crate::office::{ConvertError, Pool};
+use crate::office::Pool;
 
 /// Below this many files a progress bar is more noise than help.
 const PROGRESS_MIN_FILES: usize = 4;
@@ -37,7 +36,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         .map(|input| {
             let pool = &pool;
             let output = args.output_for(input);
-            async move { (input, convert_one(pool, input, &output).await) }
+            async move { (input, pool.convert(input, input, &output).await) }
         })
         .buffer_unordered(parallel * 2);
     let mut failed = 0usize;
@@ -61,11 +60,4 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn convert_one(pool: &Pool, input: &Path, output: &Path) -> Result<(), ConvertError> {
-    if let Err(error) = std::fs::metadata(input) {
-        return Err(ConvertError::Internal(format!("cannot read it: {error}")));
-    }
-    pool.convert(input, input, output).await.map(|_| ())
 }

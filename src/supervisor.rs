@@ -67,6 +67,14 @@ pub enum SlotState {
 }
 
 impl SlotState {
+    pub const ALL: [SlotState; 5] = [
+        SlotState::Starting,
+        SlotState::Ready,
+        SlotState::Busy,
+        SlotState::Recycling,
+        SlotState::Stopped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SlotState::Starting => "starting",

@@ -182,13 +182,7 @@ pub mod metrics {
 
         /// The text exposition, with slot gauges taken from `slots` now.
         pub fn encode(&self, slots: &[SlotStatus]) -> String {
-            for state in [
-                SlotState::Starting,
-                SlotState::Ready,
-                SlotState::Busy,
-                SlotState::Recycling,
-                SlotState::Stopped,
-            ] {
+            for state in SlotState::ALL {
                 let count = slots.iter().filter(|s| s.state == state).count();
                 self.slots
                     .get_or_create(&StateLabel {

@@ -60,7 +60,11 @@ enum Verdict {
         reason: String,
         job: Option<Job>,
     },
-    Transient(String),
+    /// Always about a parsed job: a message that cannot be parsed is permanent.
+    Transient {
+        reason: String,
+        job: Job,
+    },
 }
 
 impl Worker {
@@ -138,19 +142,13 @@ impl Worker {
             |a| a.max(1) as u32,
         );
         let verdict = match self.process(&message).await {
-            Verdict::Transient(reason)
+            Verdict::Transient { reason, job }
                 if attempt >= self.settings.max_attempts && !shutdown.is_cancelled() =>
             {
-                let job = job::parse(&message.attributes, &message.data, &self.settings.routing)
-                    .ok()
-                    .and_then(|p| match p {
-                        Parsed::Convert(job) => Some(job),
-                        Parsed::Ignore(_) => None,
-                    });
                 Verdict::Permanent {
                     kind: "gave_up",
                     reason: format!("{reason} (giving up after {attempt} attempts)"),
-                    job,
+                    job: Some(job),
                 }
             }
             verdict => verdict,
@@ -195,7 +193,7 @@ impl Worker {
                     Outcome::Nacked
                 }
             },
-            Verdict::Transient(reason) => {
+            Verdict::Transient { reason, .. } => {
                 handler.nack();
                 tracing::warn!(message_id = id, outcome = "nacked", attempt, "{reason}");
                 Outcome::Nacked
@@ -235,7 +233,7 @@ impl Worker {
         }
         let dir = match tempfile::Builder::new().prefix("docx2pdf-job-").tempdir() {
             Ok(dir) => dir,
-            Err(e) => return Verdict::Transient(format!("cannot create a job directory: {e}")),
+            Err(e) => return transient(&job, format!("cannot create a job directory: {e}")),
         };
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
@@ -262,7 +260,7 @@ impl Worker {
                 return permanent(&job, "too_large", error);
             }
             Err(error @ StorageError::Unavailable { .. }) => {
-                return Verdict::Transient(error.to_string());
+                return transient(&job, error);
             }
         };
         self.metrics.bytes_in.inc_by(download.bytes);
@@ -279,7 +277,7 @@ impl Worker {
         {
             Ok(conversion) => conversion,
             Err(error) if error.is_permanent() => return permanent(&job, error.kind(), error),
-            Err(error) => return Verdict::Transient(format!("{}: {error}", job.source_uri())),
+            Err(error) => return transient(&job, format!("{}: {error}", job.source_uri())),
         };
         self.metrics
             .conversion_seconds
@@ -289,7 +287,7 @@ impl Worker {
             .observe(conversion.queue_wait.as_secs_f64());
         let body = match tokio::fs::read(&pdf).await {
             Ok(body) => bytes::Bytes::from(body),
-            Err(e) => return Verdict::Transient(format!("reading the PDF back: {e}")),
+            Err(e) => return transient(&job, format!("reading the PDF back: {e}")),
         };
         let metadata = [
             (storage::SOURCE_BUCKET, job.bucket.clone()),
@@ -302,7 +300,7 @@ impl Worker {
             .upload(out, &job.output, body, "application/pdf", &metadata)
             .await
         {
-            return Verdict::Transient(error.to_string());
+            return transient(&job, error);
         }
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
         Verdict::Done(
@@ -332,7 +330,7 @@ impl Worker {
                 ),
             )),
             Ok(_) => None,
-            Err(error) => Some(Verdict::Transient(error.to_string())),
+            Err(error) => Some(transient(job, error)),
         }
     }
 
@@ -376,6 +374,13 @@ impl Worker {
             )
             .await?;
         Ok(format!("gs://{out}/{}", job.failure_record))
+    }
+}
+
+fn transient(job: &Job, reason: impl std::fmt::Display) -> Verdict {
+    Verdict::Transient {
+        reason: reason.to_string(),
+        job: job.clone(),
     }
 }
 

@@ -93,7 +93,11 @@ pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, 
     let extension = extension(name)?;
     let family = family(extension).expect("every supported extension has a family");
     let mut head = [0u8; 8];
-    let read = File::open(path)?.read(&mut head)?;
+    let unreadable =
+        |e: std::io::Error| ConvertError::Internal(format!("cannot read {}: {e}", path.display()));
+    let read = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(unreadable)?;
     let head = &head[..read];
     if head.is_empty() {
         return Err(ConvertError::Empty);
