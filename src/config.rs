@@ -150,6 +150,12 @@ pub struct WorkerArgs {
     /// Seconds Pub/Sub waits to hear from a crashed worker before redelivering (10-600)
     #[arg(long, env = "ACK_DEADLINE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..=600))]
     pub ack_deadline: u64,
+    /// Seconds one Cloud Storage call keeps retrying before the message is nacked
+    #[arg(long, env = "STORAGE_RETRY_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub storage_retry_seconds: u64,
+    /// Topic that gets one event per finished message (outcome, source, result)
+    #[arg(long, env = "RESULT_TOPIC")]
+    pub result_topic: Option<String>,
     /// host:port or URL of the Pub/Sub emulator; unset means Google Cloud
     #[arg(long, env = "PUBSUB_EMULATOR_HOST")]
     pub pubsub_emulator_host: Option<String>,
@@ -174,6 +180,14 @@ impl WorkerArgs {
                 "SUBSCRIPTION={:?} must be the full name projects/PROJECT/subscriptions/NAME",
                 self.subscription
             );
+        }
+        if let Some(topic) = &self.result_topic {
+            let parts: Vec<&str> = topic.split('/').collect();
+            if parts.len() != 4 || parts[0] != "projects" || parts[2] != "topics" {
+                anyhow::bail!(
+                    "RESULT_TOPIC={topic:?} must be the full name projects/PROJECT/topics/NAME"
+                );
+            }
         }
         if self.output_bucket.is_empty() || self.output_bucket.contains('/') {
             anyhow::bail!(

@@ -13,7 +13,7 @@ use docx2pdf::storage::{self, Store};
 use docx2pdf::telemetry::metrics::Metrics;
 use docx2pdf::worker::Worker;
 use docx2pdf::{convert, http, office, telemetry};
-use google_cloud_pubsub::client::Subscriber;
+use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
@@ -65,28 +65,53 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on PORT={}", args.port))?;
     let pool = Arc::new(Pool::start(pool_config)?);
-    let store = Store::connect(args.storage_emulator_host.as_deref())
-        .await
-        .context("connecting to Cloud Storage")?;
+    let store = Store::connect(
+        args.storage_emulator_host.as_deref(),
+        std::time::Duration::from_secs(args.storage_retry_seconds),
+    )
+    .await
+    .context("connecting to Cloud Storage")?;
+    // The crates do not read PUBSUB_EMULATOR_HOST: each builder is told.
+    let emulator = args
+        .pubsub_emulator_host
+        .as_deref()
+        .map(storage::emulator_endpoint);
+    let anonymous = || google_cloud_auth::credentials::anonymous::Builder::new().build();
     let mut subscriber = Subscriber::builder();
-    if let Some(emulator) = &args.pubsub_emulator_host {
+    let mut admin = SubscriptionAdmin::builder();
+    if let Some(endpoint) = &emulator {
         subscriber = subscriber
-            .with_endpoint(storage::emulator_endpoint(emulator))
-            .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build());
+            .with_endpoint(endpoint)
+            .with_credentials(anonymous());
+        admin = admin.with_endpoint(endpoint).with_credentials(anonymous());
     }
     let subscriber = subscriber.build().await.context("connecting to Pub/Sub")?;
-    let worker = Arc::new(Worker::new(
-        pool.clone(),
-        store,
-        Arc::new(Metrics::new()),
-        settings,
-    ));
+    let admin = admin.build().await.context("connecting to Pub/Sub")?;
+    let results = match &args.result_topic {
+        Some(topic) => {
+            let mut publisher = Publisher::builder(topic);
+            if let Some(endpoint) = &emulator {
+                publisher = publisher
+                    .with_endpoint(endpoint)
+                    .with_credentials(anonymous());
+            }
+            Some(
+                publisher
+                    .build()
+                    .await
+                    .context("connecting to RESULT_TOPIC")?,
+            )
+        }
+        None => None,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let worker = Arc::new(Worker::new(pool.clone(), store, metrics, settings, results));
 
     let shutdown = CancellationToken::new();
     let http = tokio::spawn(http::serve(listener, worker.clone(), shutdown.clone()));
     tokio::spawn(stop_on_signal(shutdown.clone()));
     tracing::info!(subscription = %args.subscription, port = args.port, "docx2pdf worker started");
-    let result = worker.run(subscriber, shutdown.clone()).await;
+    let result = worker.run(subscriber, admin, shutdown.clone()).await;
     shutdown.cancel();
     pool.shutdown().await;
     let _ = http.await;

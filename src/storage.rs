@@ -19,10 +19,6 @@ pub const SOURCE_BUCKET: &str = "source-bucket";
 pub const SOURCE_OBJECT: &str = "source-object";
 pub const SOURCE_GENERATION: &str = "source-generation";
 
-/// How long one storage call may keep retrying before the job gives up and
-/// lets Pub/Sub redeliver (with its own backoff) instead.
-const RETRY_LIMIT: Duration = Duration::from_secs(20);
-
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("{0} does not exist (deleted, or replaced by a newer generation)")]
@@ -62,10 +58,12 @@ pub struct Download {
 
 impl Store {
     /// `emulator`: the value of `STORAGE_EMULATOR_HOST`, if set. Otherwise
-    /// Application Default Credentials are used.
-    pub async fn connect(emulator: Option<&str>) -> anyhow::Result<Store> {
+    /// Application Default Credentials are used. `retry_limit` bounds how
+    /// long one call retries before the job fails as transient and Pub/Sub
+    /// redelivers it later instead.
+    pub async fn connect(emulator: Option<&str>, retry_limit: Duration) -> anyhow::Result<Store> {
         let mut builder =
-            Storage::builder().with_retry_policy(RetryableErrors.with_time_limit(RETRY_LIMIT));
+            Storage::builder().with_retry_policy(RetryableErrors.with_time_limit(retry_limit));
         if let Some(emulator) = emulator {
             builder = builder
                 .with_endpoint(emulator_endpoint(emulator))

@@ -40,8 +40,6 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
 
 /// Prometheus metrics for `/metrics`.
 pub mod metrics {
-    use std::sync::atomic::{AtomicI64, Ordering};
-
     use prometheus_client::encoding::EncodeLabelSet;
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
@@ -92,9 +90,8 @@ pub mod metrics {
         pub queue_wait_seconds: Histogram,
         pub bytes_in: Counter,
         pub bytes_out: Counter,
-        leased: Gauge,
-        leased_max: Gauge,
-        leased_now: AtomicI64,
+        in_flight: Gauge,
+        in_flight_max: Gauge,
         slots: Family<StateLabel, Gauge>,
         restarts: Gauge,
     }
@@ -112,7 +109,7 @@ pub mod metrics {
             let conversion_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
             let queue_wait_seconds = Histogram::new(exponential_buckets(0.001, 4.0, 10));
             let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
-            let (leased, leased_max) = (Gauge::default(), Gauge::default());
+            let (in_flight, in_flight_max) = (Gauge::default(), Gauge::default());
             let slots = Family::<StateLabel, Gauge>::default();
             let restarts = Gauge::default();
             registry.register("messages", "Messages handled, by outcome", messages.clone());
@@ -133,14 +130,14 @@ pub mod metrics {
             );
             registry.register("output_bytes", "Bytes of PDFs uploaded", bytes_out.clone());
             registry.register(
-                "leased_messages",
-                "Messages held by this instance now",
-                leased.clone(),
+                "messages_in_flight",
+                "Messages taken from the subscription and not yet acked or nacked",
+                in_flight.clone(),
             );
             registry.register(
-                "leased_messages_max",
-                "Most messages held at once since start",
-                leased_max.clone(),
+                "messages_in_flight_max",
+                "Most messages in flight at once since start",
+                in_flight_max.clone(),
             );
             registry.register("slots", "LibreOffice processes by state", slots.clone());
             registry.register(
@@ -155,9 +152,8 @@ pub mod metrics {
                 queue_wait_seconds,
                 bytes_in,
                 bytes_out,
-                leased,
-                leased_max,
-                leased_now: AtomicI64::new(0),
+                in_flight,
+                in_flight_max,
                 slots,
                 restarts,
             }
@@ -171,13 +167,17 @@ pub mod metrics {
                 .inc();
         }
 
-        /// A message was received (+1) or finished (-1).
-        pub fn lease(&self, delta: i64) {
-            let now = self.leased_now.fetch_add(delta, Ordering::SeqCst) + delta;
-            self.leased.set(now);
-            if now > self.leased_max.get() {
-                self.leased_max.set(now);
+        /// A message was taken from the subscription.
+        pub fn message_started(&self) {
+            let now = self.in_flight.inc() + 1;
+            if now > self.in_flight_max.get() {
+                self.in_flight_max.set(now);
             }
+        }
+
+        /// A message was acked or nacked.
+        pub fn message_finished(&self) {
+            self.in_flight.dec();
         }
 
         /// The text exposition, with slot gauges taken from `slots` now.

@@ -14,10 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use google_cloud_pubsub::client::Subscriber;
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::ShutdownBehavior;
 use google_cloud_pubsub::subscriber::handler::Handler;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -36,7 +38,7 @@ pub struct Settings {
     /// How long the server waits to hear from us before redelivering a
     /// message: the lease we keep extending while a job runs.
     pub ack_deadline: Duration,
-    /// Messages leased at once.
+    /// Messages taken from the subscription at once.
     pub max_outstanding: usize,
 }
 
@@ -45,36 +47,47 @@ pub struct Worker {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
+    /// Where one event per finished message goes (`RESULT_TOPIC`), if set.
+    results: Option<Publisher>,
     /// Delivery counts for subscriptions without a dead-letter policy, where
     /// Pub/Sub does not count attempts for us.
     attempts: Mutex<HashMap<String, u32>>,
+    /// One message at a time per source object, so two announcements of
+    /// the same upload (a notification and an app's message) convert once.
+    objects: ObjectLocks,
     /// True once the subscription answered and messages can flow.
     pub subscribed: AtomicBool,
 }
 
 /// How one message ended, before it is acked or nacked.
 enum Verdict {
-    Done(Outcome, String),
+    /// Finished; the string says what happened, the URI is the PDF's if one was made.
+    Done(Outcome, String, Option<String>),
     Permanent {
         kind: &'static str,
         reason: String,
         job: Option<Job>,
     },
     /// Always about a parsed job: a message that cannot be parsed is permanent.
-    Transient {
-        reason: String,
-        job: Job,
-    },
+    Transient { reason: String, job: Job },
 }
 
 impl Worker {
-    pub fn new(pool: Arc<Pool>, store: Store, metrics: Arc<Metrics>, settings: Settings) -> Worker {
+    pub fn new(
+        pool: Arc<Pool>,
+        store: Store,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+        results: Option<Publisher>,
+    ) -> Worker {
         Worker {
             pool,
             store,
             metrics,
             settings,
+            results,
             attempts: Mutex::new(HashMap::new()),
+            objects: ObjectLocks::default(),
             subscribed: AtomicBool::new(false),
         }
     }
@@ -85,8 +98,12 @@ impl Worker {
     pub async fn run(
         self: Arc<Self>,
         subscriber: Subscriber,
+        admin: SubscriptionAdmin,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        if !self.check_subscription(&admin, &shutdown).await? {
+            return Ok(()); // asked to stop before Pub/Sub answered
+        }
         let mut stream = subscriber
             .subscribe(&self.settings.subscription)
             .set_max_outstanding_messages(self.settings.max_outstanding as i64)
@@ -95,24 +112,34 @@ impl Worker {
             .build();
         let stream_shutdown = stream.shutdown_token();
         let tasks = TaskTracker::new();
-        self.subscribed.store(true, Ordering::SeqCst);
+        // The crate only asks the server to respect max_outstanding, and the
+        // emulator does not: a message is taken from the stream only when one
+        // of these permits is free, as Google's other clients do.
+        let permits = Arc::new(Semaphore::new(self.settings.max_outstanding));
         loop {
             let next = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                next = stream.next() => next,
+                next = async {
+                    let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                    (permit, stream.next().await)
+                } => next,
             };
             match next {
-                Some(Ok((message, handler))) => {
+                (permit, Some(Ok((message, handler)))) => {
+                    self.metrics.message_started();
                     let worker = self.clone();
                     let shutdown = shutdown.clone();
-                    tasks.spawn(async move { worker.handle(message, handler, &shutdown).await });
+                    tasks.spawn(async move {
+                        worker.handle(message, handler, &shutdown).await;
+                        drop(permit);
+                    });
                 }
-                Some(Err(error)) => {
+                (_, Some(Err(error))) => {
                     tracing::warn!(error = %error, "the subscription stream failed; it reconnects by itself");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                None => break,
+                (_, None) => break,
             }
         }
         self.subscribed.store(false, Ordering::SeqCst);
@@ -134,8 +161,53 @@ impl Worker {
         Ok(())
     }
 
+    /// Waits until the subscription answers: a streaming pull aimed at a
+    /// wrong address retries silently forever, so readiness must not trust
+    /// it. A subscription that does not exist, or that we may not read, is
+    /// a configuration error worth stopping for.
+    async fn check_subscription(
+        &self,
+        admin: &SubscriptionAdmin,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<bool> {
+        let name = &self.settings.subscription;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let request = admin.get_subscription().set_subscription(name).send();
+            let answer = tokio::select! {
+                answer = tokio::time::timeout(Duration::from_secs(10), request) => answer,
+                _ = shutdown.cancelled() => return Ok(false),
+            };
+            match answer {
+                Ok(Ok(subscription)) => {
+                    tracing::info!(
+                        subscription = name,
+                        dead_letter_policy = subscription.dead_letter_policy.is_some(),
+                        "subscription found; pulling"
+                    );
+                    self.subscribed.store(true, Ordering::SeqCst);
+                    return Ok(true);
+                }
+                Ok(Err(error)) => match error.status().map(|s| s.code) {
+                    Some(Code::NotFound) => anyhow::bail!(
+                        "SUBSCRIPTION {name} does not exist: create it (gcloud pubsub subscriptions create) or fix the name"
+                    ),
+                    Some(Code::PermissionDenied) => anyhow::bail!(
+                        "not allowed to read SUBSCRIPTION {name}: grant this service account roles/pubsub.subscriber on it"
+                    ),
+                    _ => tracing::warn!(%error, retry_in = ?backoff, "Pub/Sub does not answer yet"),
+                },
+                Err(_) => tracing::warn!(retry_in = ?backoff, "Pub/Sub did not answer within 10 s"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.cancelled() => return Ok(false),
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
     async fn handle(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
-        self.metrics.lease(1);
         let started = Instant::now();
         let attempt = handler.delivery_attempt().map_or_else(
             || self.count_attempt(&message.message_id),
@@ -154,56 +226,100 @@ impl Worker {
             verdict => verdict,
         };
         let id = message.message_id.as_str();
-        let elapsed = started.elapsed().as_secs_f64();
-        let outcome = match verdict {
-            Verdict::Done(outcome, detail) => {
+        let (outcome, source, result) = match verdict {
+            Verdict::Done(outcome, detail, output) => {
                 handler.ack();
                 tracing::info!(
                     message_id = id,
                     outcome = outcome.as_str(),
-                    seconds = elapsed,
+                    seconds = started.elapsed().as_secs_f64(),
                     "{detail}"
                 );
-                outcome
+                (outcome, None, output)
             }
-            Verdict::Permanent { kind, reason, job } => match self
-                .record_failure(job.as_ref(), kind, &reason, id, attempt)
-                .await
-            {
-                Ok(record) => {
-                    handler.ack();
-                    tracing::warn!(
-                        message_id = id,
-                        outcome = "failed_permanent",
-                        kind,
-                        record,
-                        attempt,
-                        "{reason}"
-                    );
-                    Outcome::FailedPermanent
+            Verdict::Permanent { kind, reason, job } => {
+                match self
+                    .record_failure(job.as_ref(), kind, &reason, id, attempt)
+                    .await
+                {
+                    Ok(record) => {
+                        handler.ack();
+                        tracing::warn!(
+                            message_id = id,
+                            outcome = "failed_permanent",
+                            kind,
+                            record = record
+                                .as_deref()
+                                .unwrap_or("none: the message names no object"),
+                            attempt,
+                            "{reason}"
+                        );
+                        (
+                            Outcome::FailedPermanent,
+                            job.map(|j| j.source_uri()),
+                            record,
+                        )
+                    }
+                    Err(error) => {
+                        handler.nack();
+                        tracing::warn!(
+                            message_id = id,
+                            outcome = "nacked",
+                            kind,
+                            "{reason}; the failure record could not be written ({error}), so it will be retried"
+                        );
+                        (Outcome::Nacked, None, None)
+                    }
                 }
-                Err(error) => {
-                    handler.nack();
-                    tracing::warn!(
-                        message_id = id,
-                        outcome = "nacked",
-                        kind,
-                        "{reason}; the failure record could not be written ({error}), so it will be retried"
-                    );
-                    Outcome::Nacked
+            }
+            Verdict::Transient { reason, job } => {
+                // Redelivery can be immediate (no retry policy, the emulator):
+                // holding the message first spaces the attempts out, and
+                // holding its flow-control slot slows intake during an outage.
+                let delay = nack_delay(attempt);
+                tracing::warn!(message_id = id, outcome = "nacked", attempt, retry_in = ?delay, "{reason}");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => {}
                 }
-            },
-            Verdict::Transient { reason, .. } => {
                 handler.nack();
-                tracing::warn!(message_id = id, outcome = "nacked", attempt, "{reason}");
-                Outcome::Nacked
+                (Outcome::Nacked, Some(job.source_uri()), None)
             }
         };
         if outcome != Outcome::Nacked {
             self.attempts.lock().expect("attempts lock").remove(id);
+            self.publish_result(id, outcome, source, result, started.elapsed())
+                .await;
         }
         self.metrics.count(outcome);
-        self.metrics.lease(-1);
+        self.metrics.message_finished();
+    }
+
+    /// One event per finished message on `RESULT_TOPIC`, for chained systems.
+    async fn publish_result(
+        &self,
+        message_id: &str,
+        outcome: Outcome,
+        source: Option<String>,
+        result: Option<String>,
+        elapsed: Duration,
+    ) {
+        let Some(publisher) = &self.results else {
+            return;
+        };
+        let event = serde_json::json!({
+            "message_id": message_id,
+            "outcome": outcome.as_str(),
+            "source": source,
+            "result": result,
+            "seconds": elapsed.as_secs_f64(),
+        });
+        let message = Message::new()
+            .set_data(serde_json::to_vec(&event).expect("JSON of plain values"))
+            .set_attributes([("outcome", outcome.as_str())]);
+        if let Err(error) = publisher.publish(message).await {
+            tracing::warn!(%error, message_id, "could not publish the result event");
+        }
     }
 
     fn count_attempt(&self, message_id: &str) -> u32 {
@@ -217,7 +333,7 @@ impl Worker {
         let settings = &self.settings;
         let job = match job::parse(&message.attributes, &message.data, &settings.routing) {
             Ok(Parsed::Convert(job)) => job,
-            Ok(Parsed::Ignore(reason)) => return Verdict::Done(Outcome::Ignored, reason),
+            Ok(Parsed::Ignore(reason)) => return Verdict::Done(Outcome::Ignored, reason, None),
             Err(rejected) => {
                 return Verdict::Permanent {
                     kind: rejected.kind,
@@ -226,6 +342,7 @@ impl Worker {
                 };
             }
         };
+        let _object = self.objects.lock(job.source_uri()).await;
         if let Some(generation) = job.generation
             && let Some(verdict) = self.already_done(&job, generation).await
         {
@@ -253,6 +370,7 @@ impl Worker {
                 return Verdict::Done(
                     Outcome::Skipped,
                     format!("{uri} at that generation is gone: a stale event"),
+                    None,
                 );
             }
             Err(error @ StorageError::NotFound(_)) => return permanent(&job, "not_found", error),
@@ -312,6 +430,7 @@ impl Worker {
                 conversion.convert_time.as_secs_f64(),
                 conversion.queue_wait.as_secs_f64()
             ),
+            Some(format!("gs://{out}/{}", job.output)),
         )
     }
 
@@ -328,6 +447,10 @@ impl Worker {
                     "{} generation {generation} is already converted",
                     job.source_uri()
                 ),
+                Some(format!(
+                    "gs://{}/{}",
+                    self.settings.routing.output_bucket, job.output
+                )),
             )),
             Ok(_) => None,
             Err(error) => Some(transient(job, error)),
@@ -344,9 +467,9 @@ impl Worker {
         reason: &str,
         message_id: &str,
         attempts: u32,
-    ) -> Result<String, StorageError> {
+    ) -> Result<Option<String>, StorageError> {
         let Some(job) = job else {
-            return Ok("none (the message names no object)".into());
+            return Ok(None);
         };
         let record = serde_json::json!({
             "source": job.source_uri(),
@@ -373,8 +496,13 @@ impl Worker {
                 &metadata,
             )
             .await?;
-        Ok(format!("gs://{out}/{}", job.failure_record))
+        Ok(Some(format!("gs://{out}/{}", job.failure_record)))
     }
+}
+
+/// 1, 2, 4, ... seconds, at most 30.
+fn nack_delay(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
 
 fn transient(job: &Job, reason: impl std::fmt::Display) -> Verdict {
@@ -389,5 +517,46 @@ fn permanent(job: &Job, kind: &'static str, error: impl std::fmt::Display) -> Ve
         kind,
         reason: format!("{}: {error}", job.source_uri()),
         job: Some(job.clone()),
+    }
+}
+
+/// Async locks by name, dropped from the map when nobody holds them.
+#[derive(Default)]
+struct ObjectLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+struct ObjectGuard<'a> {
+    locks: &'a ObjectLocks,
+    name: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl ObjectLocks {
+    async fn lock(&self, name: String) -> ObjectGuard<'_> {
+        let lock = self
+            .0
+            .lock()
+            .expect("object locks")
+            .entry(name.clone())
+            .or_default()
+            .clone();
+        ObjectGuard {
+            locks: self,
+            name,
+            guard: Some(lock.lock_owned().await),
+        }
+    }
+}
+
+impl Drop for ObjectGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self.locks.0.lock().expect("object locks");
+        // Only the map holds it now: nobody waits on this object.
+        if map
+            .get(&self.name)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            map.remove(&self.name);
+        }
     }
 }

@@ -1,14 +1,33 @@
 //! `docx2pdf worker` end to end: the Pub/Sub emulator, fake-gcs-server
 //! publishing genuine notifications, real LibreOffice, and the real binary.
+//!
+//! Each test starts its own emulators on free loopback ports (fake-gcs-server
+//! on port 80 of an address of its own) and a fresh topic and subscription,
+//! as the emulator can keep feeding a dead stream of a reused subscription.
+//! Tests run one at a time: they measure shutdown timing and leases, which
+//! two emulator sets competing for two cores would blur.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const PROJECT: &str = "docx2pdf-test";
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
-fn root() -> &'static Path {
+const PROJECT: &str = "docx2pdf-test";
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn free_port() -> u16 {
@@ -27,127 +46,150 @@ fn wait_port(addr: &str) {
     }
 }
 
-/// Every process this test started, killed when it ends.
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn curl(args: &[&str]) -> Option<Vec<u8>> {
+    let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
+    out.status.success().then_some(out.stdout)
+}
+
+/// The emulators, a topic and its subscription. Everything is killed on drop.
 struct Env {
-    children: Vec<Child>,
+    dir: tempfile::TempDir,
+    pubsub_emulator: Child,
     pubsub: String,
-    gcs: String,
+    gcs: Option<Child>,
+    gcs_host: String,
     topic: String,
-    metrics: String,
-    _dir: tempfile::TempDir,
+    subscription: String,
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.pubsub_emulator.kill();
+        let _ = self.pubsub_emulator.wait();
+        self.stop_gcs();
     }
 }
 
 impl Env {
-    fn start() -> Env {
+    /// `preloaded`: objects put in the input bucket before the storage
+    /// emulator starts, so no notification announces them.
+    fn start(preloaded: &[(&str, PathBuf)]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let unique = format!("{}-{}", std::process::id(), free_port());
-        let topic = format!("docs-{unique}");
-        let subscription = format!("worker-{unique}");
-        let mut children = Vec::new();
-
         let pubsub_port = free_port();
         let jar = std::fs::read_dir("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib")
             .expect("the Pub/Sub emulator is installed")
             .map(|e| e.unwrap().path())
             .find(|p| p.to_string_lossy().ends_with("-all.jar"))
             .unwrap();
-        children.push(
-            Command::new("java")
-                .arg("-jar")
-                .arg(jar)
-                .args(["--host=127.0.0.1", &format!("--port={pubsub_port}")])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let pubsub_emulator = Command::new("java")
+            .arg("-jar")
+            .arg(jar)
+            .args(["--host=127.0.0.1", &format!("--port={pubsub_port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let pubsub = format!("127.0.0.1:{pubsub_port}");
         wait_port(&pubsub);
-        let mut env = Env {
-            children,
-            gcs: String::new(),
-            pubsub,
-            topic: topic.clone(),
-            metrics: String::new(),
-            _dir: dir,
-        };
-        env.gcloud(&["pubsub", "topics", "create", &topic]);
-        env.gcloud(&[
-            "pubsub",
-            "subscriptions",
-            "create",
-            &subscription,
-            &format!("--topic={topic}"),
-            "--ack-deadline=10",
-        ]);
-
-        // Port 80 of an address of its own: the crate drops the port from Host.
-        let host = format!(
+        // Port 80 of an address of its own: the storage crate drops the port
+        // from Host, and the emulator builds upload URLs from it.
+        let gcs_host = format!(
             "127.0.{}.{}",
             std::process::id() % 200 + 20,
             free_port() % 200 + 20
         );
-        let data = env._dir.path().join("data");
+        let mut env = Env {
+            dir,
+            pubsub_emulator,
+            pubsub,
+            gcs: None,
+            gcs_host,
+            topic: format!("docs-{unique}"),
+            subscription: format!("worker-{unique}"),
+        };
+        env.gcloud(&["pubsub", "topics", "create", &env.topic]);
+        env.gcloud(&[
+            "pubsub",
+            "subscriptions",
+            "create",
+            &env.subscription,
+            &format!("--topic={}", env.topic),
+            "--ack-deadline=10",
+        ]);
+        let data = env.dir.path().join("data");
         std::fs::create_dir_all(data.join("input")).unwrap();
         std::fs::create_dir_all(data.join("output")).unwrap();
-        env.children.push(
-            Command::new(root().join(".dev/fake-gcs-server"))
-                .args([
-                    "-scheme", "http", "-host", &host, "-port", "80", "-backend", "memory",
-                ])
-                .arg("-data")
-                .arg(&data)
-                .args([
-                    "-event.pubsub-project-id",
-                    PROJECT,
-                    "-event.pubsub-topic",
-                    &topic,
-                    "-event.list",
-                    "finalize",
-                ])
-                .env("PUBSUB_EMULATOR_HOST", &env.pubsub)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("fake-gcs-server is installed (./dev/setup)"),
-        );
-        wait_port(&format!("{host}:80"));
-        env.gcs = format!("http://{host}");
-
-        let metrics_port = free_port();
-        env.metrics = format!("http://127.0.0.1:{metrics_port}");
-        env.children.push(
-            Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
-                .arg("worker")
-                .env(
-                    "SUBSCRIPTION",
-                    format!("projects/{PROJECT}/subscriptions/{subscription}"),
-                )
-                .env("OUTPUT_BUCKET", "output")
-                .env("OUTPUT_PREFIX", "pdf/")
-                .env("POOL_SIZE", "2")
-                .env("PORT", metrics_port.to_string())
-                .env("ACK_DEADLINE", "10")
-                .env("PUBSUB_EMULATOR_HOST", &env.pubsub)
-                .env("STORAGE_EMULATOR_HOST", &env.gcs)
-                .env("LOG_FORMAT", "json")
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        for (name, source) in preloaded {
+            std::fs::copy(source, data.join("input").join(name)).unwrap();
+        }
+        env.start_gcs(Some(&data));
         env
     }
 
-    fn gcloud(&self, args: &[&str]) {
+    /// The filesystem backend keeps objects across a restart of the emulator.
+    fn start_gcs(&mut self, data: Option<&Path>) {
+        let mut command =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".dev/fake-gcs-server"));
+        command
+            .args(["-scheme", "http", "-host", &self.gcs_host, "-port", "80"])
+            .args(["-backend", "filesystem", "-filesystem-root"])
+            .arg(self.dir.path().join("gcs"))
+            .args([
+                "-event.pubsub-project-id",
+                PROJECT,
+                "-event.pubsub-topic",
+                &self.topic,
+            ])
+            .args(["-event.list", "finalize"])
+            .env("PUBSUB_EMULATOR_HOST", &self.pubsub)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(data) = data {
+            command.arg("-data").arg(data);
+        }
+        self.gcs = Some(
+            command
+                .spawn()
+                .expect("fake-gcs-server is installed (./dev/setup)"),
+        );
+        wait_port(&format!("{}:80", self.gcs_host));
+    }
+
+    fn stop_gcs(&mut self) {
+        if let Some(mut gcs) = self.gcs.take() {
+            let _ = gcs.kill();
+            let _ = gcs.wait();
+        }
+    }
+
+    fn gcs_url(&self) -> String {
+        format!("http://{}", self.gcs_host)
+    }
+
+    fn gcloud(&self, args: &[&str]) -> Vec<u8> {
         let out = Command::new("gcloud")
             .args(args)
             .arg("--quiet")
@@ -164,6 +206,7 @@ impl Env {
             "gcloud {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out.stdout
     }
 
     fn publish(&self, extra: &[&str]) {
@@ -172,18 +215,18 @@ impl Env {
         self.gcloud(&args);
     }
 
-    fn curl(&self, args: &[&str]) -> Option<Vec<u8>> {
-        let out = Command::new("curl").arg("-sf").args(args).output().unwrap();
-        out.status.success().then_some(out.stdout)
+    fn publish_json(&self, bucket: &str, name: &str) {
+        let body = serde_json::json!({ "bucket": bucket, "name": name }).to_string();
+        self.publish(&[&format!("--message={body}")]);
     }
 
     fn upload(&self, file: &Path, name: &str) {
         let url = format!(
             "{}/upload/storage/v1/b/input/o?uploadType=media&name={}",
-            self.gcs,
+            self.gcs_url(),
             encode(name)
         );
-        self.curl(&[
+        curl(&[
             "-X",
             "POST",
             "--data-binary",
@@ -193,124 +236,485 @@ impl Env {
         .expect("upload to fake-gcs-server");
     }
 
-    /// The object's JSON resource, once it exists.
-    fn wait_object(&self, name: &str) -> serde_json::Value {
-        let url = format!("{}/storage/v1/b/output/o/{}", self.gcs, encode(name));
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(body) = self.curl(&[&url]) {
-                return serde_json::from_slice(&body).unwrap();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gs://output/{name} never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+    fn object(&self, name: &str) -> Option<serde_json::Value> {
+        let body = curl(&[&format!(
+            "{}/storage/v1/b/output/o/{}",
+            self.gcs_url(),
+            encode(name)
+        )])?;
+        Some(serde_json::from_slice(&body).unwrap())
+    }
+
+    fn wait_object(&self, name: &str, timeout: Duration) -> serde_json::Value {
+        let mut found = None;
+        wait_until(&format!("gs://output/{name}"), timeout, || {
+            found = self.object(name);
+            found.is_some()
+        });
+        found.unwrap()
     }
 
     fn read_object(&self, name: &str) -> Vec<u8> {
-        self.curl(&[&format!(
+        curl(&[&format!(
             "{}/storage/v1/b/output/o/{}?alt=media",
-            self.gcs,
+            self.gcs_url(),
             encode(name)
         )])
         .unwrap()
     }
 
-    fn metric(&self, line_start: &str) -> f64 {
-        let text = String::from_utf8(
-            self.curl(&[&format!("{}/metrics", self.metrics)])
-                .unwrap_or_default(),
-        )
-        .unwrap();
-        text.lines()
-            .find(|l| l.starts_with(line_start))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0.0)
+    fn worker(&self, extra_env: &[(&str, &str)]) -> Worker {
+        let port = free_port();
+        let tmp = tempfile::tempdir().unwrap();
+        let log =
+            std::fs::File::create(self.dir.path().join(format!("worker-{port}.log"))).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_docx2pdf"));
+        command
+            .arg("worker")
+            .env(
+                "SUBSCRIPTION",
+                format!("projects/{PROJECT}/subscriptions/{}", self.subscription),
+            )
+            .env("OUTPUT_BUCKET", "output")
+            .env("OUTPUT_PREFIX", "pdf/")
+            .env("POOL_SIZE", "2")
+            .env("PORT", port.to_string())
+            .env("ACK_DEADLINE", "10")
+            .env("PUBSUB_EMULATOR_HOST", &self.pubsub)
+            .env("STORAGE_EMULATOR_HOST", self.gcs_url())
+            .env("LOG_FORMAT", "json")
+            .env("TMPDIR", tmp.path())
+            .stdout(log);
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        Worker {
+            child: command.spawn().unwrap(),
+            url: format!("http://127.0.0.1:{port}"),
+            tmp,
+        }
     }
 }
 
-fn encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+struct Worker {
+    child: Child,
+    url: String,
+    tmp: tempfile::TempDir,
 }
 
-fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures").join(name)
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Worker {
+    fn metrics(&self) -> String {
+        String::from_utf8(curl(&[&format!("{}/metrics", self.url)]).unwrap_or_default()).unwrap()
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    fn outcome(&self, outcome: &str) -> f64 {
+        self.metric(&format!("docx2pdf_messages_total{{outcome=\"{outcome}\"}}"))
+    }
+
+    fn wait_outcome(&self, outcome: &str, at_least: f64, timeout: Duration) {
+        wait_until(&format!("{at_least} messages {outcome}"), timeout, || {
+            self.outcome(outcome) >= at_least
+        });
+    }
+
+    /// `/readyz`: its status code (0 when nothing answers) and body.
+    fn readyz(&self) -> (u16, serde_json::Value) {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                &format!("{}/readyz", self.url),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or_default(),
+        )
+    }
+
+    fn slot_pids(&self) -> Vec<i32> {
+        let (_, body) = self.readyz();
+        body["slots"]
+            .as_array()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .filter_map(|s| s["pid"].as_i64())
+                    .map(|p| p as i32)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn wait_ready(&self) {
+        wait_until("the worker to be ready", Duration::from_secs(60), || {
+            self.readyz().0 == 200
+        });
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// Processes still living in this worker's TMPDIR: LibreOffice children
+    /// get their HOME and TMPDIR below it.
+    fn leftover_processes(&self) -> Vec<String> {
+        let needle = self.tmp.path().to_string_lossy().into_owned();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+            })
+            .filter(|e| {
+                std::fs::read(e.path().join("environ"))
+                    .map(|env| String::from_utf8_lossy(&env).contains(&needle))
+                    .unwrap_or(false)
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
 }
 
 #[test]
-fn three_message_formats_failures_and_duplicates() {
-    let env = Env::start();
+fn three_message_formats_results_and_duplicates() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let results_topic = format!("{}-results", env.topic);
+    env.gcloud(&["pubsub", "topics", "create", &results_topic]);
+    env.gcloud(&[
+        "pubsub",
+        "subscriptions",
+        "create",
+        &results_topic,
+        &format!("--topic={results_topic}"),
+    ]);
+    let worker = env.worker(&[(
+        "RESULT_TOPIC",
+        &format!("projects/{PROJECT}/topics/{results_topic}"),
+    )]);
 
     // 1. A genuine notification: upload, OBJECT_FINALIZE, worker.
     env.upload(&fixture("one_page.docx"), "in dir/ünï côdé.docx");
-    // 2. The original service's attributes, and 3. a JSON body, for objects
-    // uploaded too (their own notifications also arrive: duplicates by design).
+    // 2. The original service's attributes, and 3. a JSON body. Their
+    // uploads are announced too: each object comes twice, by design.
     env.upload(&fixture("one_page.odt"), "b.odt");
     env.upload(&fixture("one_page.rtf"), "c.rtf");
     env.publish(&["--attribute=bucketId=input,objectId=b.odt"]);
-    env.publish(&["--message={\"bucket\":\"input\",\"name\":\"c.rtf\"}"]);
-    // A permanent failure: text under a .docx name.
-    let bad = env._dir.path().join("bad.docx");
-    std::fs::write(&bad, "not a document").unwrap();
-    env.upload(&bad, "bad.docx");
+    env.publish_json("input", "c.rtf");
 
     for name in ["pdf/in dir/ünï côdé.pdf", "pdf/b.pdf", "pdf/c.pdf"] {
-        let object = env.wait_object(name);
+        let object = env.wait_object(name, Duration::from_secs(90));
+        // contentType is not checked: fake-gcs-server v1.54 drops it on
+        // uploads (fsouza/fake-gcs-server#1098, fixed after that release).
         assert_eq!(
             object["metadata"]["source-bucket"], "input",
             "{name}: {object}"
         );
-        assert!(
-            object["metadata"]["source-generation"]
-                .as_str()
-                .is_some_and(|g| !g.is_empty()),
-            "{object}"
-        );
+        let generation = object["metadata"]["source-generation"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(generation.parse::<i64>().is_ok_and(|g| g > 0), "{object}");
         assert!(env.read_object(name).starts_with(b"%PDF-"), "{name}");
     }
-    let record: serde_json::Value = serde_json::from_slice(&{
-        env.wait_object("pdf/bad.docx.error.json");
-        env.read_object("pdf/bad.docx.error.json")
-    })
-    .unwrap();
-    assert_eq!(record["kind"], "corrupt", "{record}");
-    assert_eq!(record["source"], "gs://input/bad.docx");
+    // Five announcements of three objects: three conversions, two skipped.
+    wait_until("all five messages", Duration::from_secs(60), || {
+        worker.outcome("converted") + worker.outcome("skipped") >= 5.0
+    });
+    assert_eq!(worker.outcome("converted"), 3.0);
 
     // A duplicate delivery converts nothing.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while env.metric("docx2pdf_messages_total{outcome=\"converted\"}")
-        + env.metric("docx2pdf_messages_total{outcome=\"skipped\"}")
-        < 5.0
-    {
+    let skipped = worker.outcome("skipped");
+    env.publish_json("input", "c.rtf");
+    worker.wait_outcome("skipped", skipped + 1.0, Duration::from_secs(60));
+    assert_eq!(worker.outcome("converted"), 3.0);
+
+    let pulled = env.gcloud(&[
+        "pubsub",
+        "subscriptions",
+        "pull",
+        &results_topic,
+        "--auto-ack",
+        "--limit=20",
+        "--format=json",
+    ]);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&pulled).unwrap();
+    let converted: Vec<String> = events
+        .iter()
+        .filter(|e| e["message"]["attributes"]["outcome"] == "converted")
+        .map(|e| {
+            let data = base64_decode(e["message"]["data"].as_str().unwrap());
+            let event: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            event["result"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        converted.contains(&"gs://output/pdf/c.pdf".to_string()),
+        "{converted:?}"
+    );
+}
+
+/// gcloud prints message data base64-encoded.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let out = Command::new("base64")
+        .arg("-d")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    out.stdout
+}
+
+#[test]
+fn every_permanent_failure_is_acked_with_a_record_and_work_goes_on() {
+    let _serial = serial();
+    let big = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(big.path(), vec![b'x'; 70_000]).unwrap();
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let env = Env::start(&[
+        ("big-unannounced.docx", big.path().to_owned()),
+        ("in-elsewhere.docx", fixture("one_page.docx")),
+    ]);
+    // Above every real fixture (encrypted.docx is 42 KB), below `big`.
+    let worker = env.worker(&[("MAX_INPUT_BYTES", "60000"), ("INPUT_BUCKETS", "input")]);
+    worker.wait_ready();
+
+    env.publish(&["--message={not json"]); // malformed JSON
+    env.publish(&["--attribute=bucketId=input"]); // objectId missing
+    env.publish_json("other-bucket", "x.docx"); // bucket not allowed
+    env.publish_json("input", "missing.docx"); // object missing
+    env.upload(big.path(), "big.docx"); // over the limit, from the notification's size
+    env.publish_json("input", "big-unannounced.docx"); // over the limit, while reading
+    env.upload(empty.path(), "empty.docx");
+    env.upload(&fixture("encrypted.docx"), "encrypted.docx");
+    let text = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(text.path(), "plain text").unwrap();
+    env.upload(text.path(), "corrupt.docx");
+    env.upload(text.path(), "image.png"); // unknown extension
+    env.publish(&["--attribute=eventType=OBJECT_DELETE,bucketId=input,objectId=gone.docx"]);
+    env.publish(&["--attribute=bucketId=input,objectId=scan.pdf"]); // an output as input
+
+    let expected = [
+        ("pdf/x.docx.error.json", "bucket_not_allowed"),
+        ("pdf/missing.docx.error.json", "not_found"),
+        ("pdf/big.docx.error.json", "too_large"),
+        ("pdf/big-unannounced.docx.error.json", "too_large"),
+        ("pdf/empty.docx.error.json", "empty"),
+        ("pdf/encrypted.docx.error.json", "encrypted"),
+        ("pdf/corrupt.docx.error.json", "corrupt"),
+        ("pdf/image.png.error.json", "unsupported"),
+    ];
+    for (record, kind) in expected {
+        env.wait_object(record, Duration::from_secs(60));
+        let record: serde_json::Value = serde_json::from_slice(&env.read_object(record)).unwrap();
+        assert_eq!(record["kind"], kind, "{record}");
+        assert!(!record["reason"].as_str().unwrap().is_empty());
         assert!(
-            Instant::now() < deadline,
-            "b.odt and c.rtf were announced twice; both must be handled"
+            record["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{record}"
         );
-        std::thread::sleep(Duration::from_millis(200));
     }
-    let converted = env.metric("docx2pdf_messages_total{outcome=\"converted\"}");
-    let skipped_before = env.metric("docx2pdf_messages_total{outcome=\"skipped\"}");
-    env.publish(&["--message={\"bucket\":\"input\",\"name\":\"c.rtf\"}"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while env.metric("docx2pdf_messages_total{outcome=\"skipped\"}") <= skipped_before {
-        assert!(Instant::now() < deadline, "the duplicate was never handled");
-        std::thread::sleep(Duration::from_millis(200));
+    // Two malformed messages (no object to write a record for) and eight records.
+    worker.wait_outcome("failed_permanent", 10.0, Duration::from_secs(60));
+    // OBJECT_DELETE, scan.pdf, and the notifications of our own records.
+    assert!(worker.outcome("ignored") >= 2.0);
+    assert_eq!(worker.outcome("nacked"), 0.0);
+
+    // The worker still converts.
+    env.upload(&fixture("one_page.docx"), "after.docx");
+    env.wait_object("pdf/after.pdf", Duration::from_secs(60));
+    assert_eq!(worker.outcome("converted"), 1.0);
+}
+
+#[test]
+fn a_storage_outage_nacks_with_backoff_then_converts() {
+    let _serial = serial();
+    let mut env = Env::start(&[("outage.docx", fixture("one_page.docx"))]);
+    let worker = env.worker(&[("STORAGE_RETRY_SECONDS", "2")]);
+    worker.wait_ready();
+    env.stop_gcs();
+    env.publish_json("input", "outage.docx");
+    worker.wait_outcome("nacked", 2.0, Duration::from_secs(30));
+    env.start_gcs(None);
+    env.wait_object("pdf/outage.pdf", Duration::from_secs(90));
+    worker.wait_outcome("converted", 1.0, Duration::from_secs(10));
+    // Backoff before each nack (1 s, 2 s, 4 s ...) keeps attempts few.
+    let nacks = worker.outcome("nacked");
+    assert!(
+        (2.0..=5.0).contains(&nacks),
+        "{nacks} nacks for one message"
+    );
+    assert_eq!(worker.outcome("failed_permanent"), 0.0);
+}
+
+#[test]
+fn a_worker_killed_mid_conversion_leaves_the_message_to_the_next_one() {
+    let _serial = serial();
+    let env = Env::start(&[("long.docx", fixture("long.docx"))]);
+    let mut first = env.worker(&[]);
+    first.wait_ready();
+    env.publish_json("input", "long.docx");
+    wait_until(
+        "a busy LibreOffice process",
+        Duration::from_secs(30),
+        || {
+            first.readyz().1["slots"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["state"] == "busy"))
+        },
+    );
+    first.signal(Signal::SIGKILL);
+    first.child.wait().unwrap();
+    wait_until(
+        "LibreOffice to die with its worker",
+        Duration::from_secs(5),
+        || first.leftover_processes().is_empty(),
+    );
+    assert!(env.object("pdf/long.pdf").is_none());
+
+    let second = env.worker(&[]);
+    env.wait_object("pdf/long.pdf", Duration::from_secs(120));
+    assert_eq!(second.outcome("converted"), 1.0);
+}
+
+#[test]
+fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
+    let _serial = serial();
+    let names: Vec<String> = (0..4).map(|i| format!("long{i}.docx")).collect();
+    let preloaded: Vec<(&str, PathBuf)> = names
+        .iter()
+        .map(|n| (n.as_str(), fixture("long.docx")))
+        .collect();
+    let env = Env::start(&preloaded);
+    let mut worker = env.worker(&[("SHUTDOWN_GRACE", "3")]);
+    worker.wait_ready();
+    for name in &names {
+        env.publish_json("input", name);
     }
-    assert_eq!(
-        env.metric("docx2pdf_messages_total{outcome=\"converted\"}"),
-        converted
+    wait_until(
+        "both LibreOffice processes busy",
+        Duration::from_secs(30),
+        || {
+            worker.readyz().1["slots"]
+                .as_array()
+                .is_some_and(|s| s.iter().all(|s| s["state"] == "busy"))
+        },
     );
-    assert_eq!(
-        env.metric("docx2pdf_messages_total{outcome=\"failed_permanent\"}"),
-        1.0
+    let signalled = Instant::now();
+    worker.signal(Signal::SIGTERM);
+    let status = worker.child.wait().unwrap();
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took < Duration::from_secs(3 + 1),
+        "took {took:?} to exit with SHUTDOWN_GRACE=3"
     );
+    assert!(
+        worker.leftover_processes().is_empty(),
+        "LibreOffice outlived the worker"
+    );
+
+    // Whatever was not converted comes back to the next worker.
+    let _next = env.worker(&[]);
+    for name in &names {
+        env.wait_object(
+            &format!("pdf/{}", name.replace(".docx", ".pdf")),
+            Duration::from_secs(120),
+        );
+    }
+}
+
+#[test]
+fn flow_control_and_readiness() {
+    let _serial = serial();
+    let names: Vec<String> = (0..20).map(|i| format!("doc{i}.docx")).collect();
+    let preloaded: Vec<(&str, PathBuf)> = names
+        .iter()
+        .map(|n| (n.as_str(), fixture("one_page.docx")))
+        .collect();
+    let env = Env::start(&preloaded);
+    for name in &names {
+        env.publish_json("input", name);
+    }
+    let worker = env.worker(&[]);
+    let mut seen = Vec::new();
+    wait_until("/readyz to say 200", Duration::from_secs(60), || {
+        let (code, _) = worker.readyz();
+        if code != 0 && seen.last() != Some(&code) {
+            seen.push(code);
+        }
+        code == 200
+    });
+    assert_eq!(
+        seen,
+        vec![503, 200],
+        "/readyz answers before warm-up and after"
+    );
+    worker.wait_outcome("converted", 20.0, Duration::from_secs(120));
+    let max = worker.metric("docx2pdf_messages_in_flight_max");
+    assert!(
+        (1.0..=4.0).contains(&max),
+        "held {max} messages at once; the bound is 2 per slot"
+    );
+}
+
+#[test]
+fn a_long_conversion_keeps_its_lease() {
+    let _serial = serial();
+    const HOLD: Duration = Duration::from_secs(180);
+    let env = Env::start(&[("slow.docx", fixture("one_page.docx"))]);
+    let worker = env.worker(&[("JOB_TIMEOUT", "600")]);
+    worker.wait_ready();
+    // A stopped LibreOffice is the slowest conversion there is.
+    let pids = worker.slot_pids();
+    assert_eq!(pids.len(), 2);
+    for pid in &pids {
+        kill(Pid::from_raw(*pid), Signal::SIGSTOP).unwrap();
+    }
+    env.publish_json("input", "slow.docx");
+    wait_until("the message to arrive", Duration::from_secs(30), || {
+        worker.metric("docx2pdf_messages_in_flight") >= 1.0
+    });
+    std::thread::sleep(HOLD);
+    for pid in &pids {
+        kill(Pid::from_raw(*pid), Signal::SIGCONT).unwrap();
+    }
+    worker.wait_outcome("converted", 1.0, Duration::from_secs(60));
+    // A redelivery during the hold would show up as a second message.
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(
+        worker.metric("docx2pdf_messages_in_flight_max"),
+        1.0,
+        "redelivered while held"
+    );
+    assert_eq!(worker.outcome("skipped"), 0.0, "redelivered while held");
 }

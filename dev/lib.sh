@@ -1,0 +1,57 @@
+# Shared by dev/run and dev/bench: start the emulators on free loopback ports
+# and talk to them. Source it; it adds to `pids`, which the caller kills.
+# shellcheck shell=bash
+
+pids=()
+EMULATOR_PROJECT=${EMULATOR_PROJECT:-docx2pdf-local}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() { # host port what
+  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.1; done
+  echo "$3 did not start on $1:$2" >&2; exit 1
+}
+
+urlencode() { python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+
+kill_started() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+
+# Starts Google's Pub/Sub emulator; exports PUBSUB_EMULATOR_HOST and the
+# variables that point gcloud at it.
+start_pubsub() { # log-file
+  local port; port=$(free_port)
+  java -jar /usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar \
+    --host=127.0.0.1 --port="$port" >"$1" 2>&1 &
+  pids+=($!)
+  wait_port 127.0.0.1 "$port" "the Pub/Sub emulator"
+  export PUBSUB_EMULATOR_HOST=127.0.0.1:$port
+  export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB=http://127.0.0.1:$port/
+  export CLOUDSDK_AUTH_DISABLE_CREDENTIALS=true CLOUDSDK_CORE_PROJECT=$EMULATOR_PROJECT
+}
+
+pubsub_rest() { # method path [json]
+  curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} \
+    "http://$PUBSUB_EMULATOR_HOST/v1/projects/$EMULATOR_PROJECT/$2" >/dev/null
+}
+
+create_topic_and_subscription() { # topic subscription
+  pubsub_rest PUT "topics/$1"
+  pubsub_rest PUT "subscriptions/$2" "{\"topic\": \"projects/$EMULATOR_PROJECT/topics/$1\", \"ackDeadlineSeconds\": 60}"
+}
+
+# Starts fake-gcs-server on port 80 of its own loopback address (the Rust
+# storage crate drops the port from Host; root may bind port 80), with the
+# buckets and objects found in data-dir, publishing OBJECT_FINALIZE
+# notifications to topic. Exports STORAGE_EMULATOR_HOST.
+start_gcs() { # host data-dir topic log-file
+  [ "$(id -u)" -eq 0 ] || { echo "fake-gcs-server must listen on port 80 of $1: run as root" >&2; exit 1; }
+  .dev/fake-gcs-server -scheme http -host "$1" -port 80 -backend memory -data "$2" \
+    -event.pubsub-project-id "$EMULATOR_PROJECT" -event.pubsub-topic "$3" -event.list finalize \
+    >"$4" 2>&1 &
+  pids+=($!)
+  wait_port "$1" 80 "fake-gcs-server"
+  export STORAGE_EMULATOR_HOST=http://$1
+}
