@@ -37,10 +37,6 @@ pubsub_rest() { # method path [json]
     "http://$PUBSUB_EMULATOR_HOST/v1/projects/$EMULATOR_PROJECT/$2" >/dev/null
 }
 
-create_topic_and_subscription() { # topic subscription
-  pubsub_rest PUT "topics/$1"
-  pubsub_rest PUT "subscriptions/$2" "{\"topic\": \"projects/$EMULATOR_PROJECT/topics/$1\", \"ackDeadlineSeconds\": 60}"
-}
 
 # Starts fake-gcs-server on port 80 of its own loopback address (the Rust
 # storage crate drops the port from Host; root may bind port 80), with the
