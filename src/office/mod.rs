@@ -72,11 +72,19 @@ impl Pool {
         let slots_dir = work_dir.path().join("slots");
         std::fs::create_dir(&jobs_dir)?;
         std::fs::create_dir(&slots_dir)?;
+        let allocator = jemalloc();
+        if allocator.is_none() {
+            tracing::info!(
+                "libjemalloc2 is not installed: LibreOffice runs on glibc malloc, about 15% slower"
+            );
+        }
         let spec = Spec {
             name: "libreoffice",
             program: config.program,
             args: vec![CHILD_SUBCOMMAND.into()],
-            prepare: Box::new(prepare_child),
+            prepare: Box::new(move |scratch, command| {
+                prepare_child(scratch, command, allocator.as_deref())
+            }),
             scratch_root: slots_dir,
             start_timeout: Duration::from_secs(60),
             recycle_after: config.recycle_after,
@@ -174,13 +182,33 @@ impl Pool {
 
 /// One profile and one temp dir per process: LibreOffice processes sharing a
 /// profile silently lose documents.
-fn prepare_child(scratch: &Path, command: &mut Command) -> std::io::Result<()> {
+fn prepare_child(
+    scratch: &Path,
+    command: &mut Command,
+    allocator: Option<&Path>,
+) -> std::io::Result<()> {
     let home = scratch.join("home");
     let tmp = scratch.join("tmp");
     std::fs::create_dir(&home)?;
     std::fs::create_dir(&tmp)?;
     command.env("HOME", home).env("TMPDIR", tmp);
+    if let Some(allocator) = allocator
+        && std::env::var_os("LD_PRELOAD").is_none()
+    {
+        command.env("LD_PRELOAD", allocator);
+    }
     Ok(())
+}
+
+/// LibreOffice allocates and frees at a furious rate; glibc's malloc spends
+/// about a tenth of a conversion consolidating chunks. With jemalloc the
+/// same documents convert about 15% faster (perf and ./dev/bench convert).
+fn jemalloc() -> Option<PathBuf> {
+    let path = PathBuf::from(format!(
+        "/usr/lib/{}-linux-gnu/libjemalloc.so.2",
+        std::env::consts::ARCH
+    ));
+    path.exists().then_some(path)
 }
 
 /// LibreOffice can report success and leave nothing, or half a file.
