@@ -105,6 +105,10 @@ pub enum CallError {
     Timeout(Duration),
     #[error("the process died during the request ({0}); it is being replaced")]
     Died(String),
+    #[error(
+        "no process took the request within {0:?}: processes fail to start (see the log) or all are stuck"
+    )]
+    NoProcess(Duration),
     #[error("the supervisor is shutting down")]
     Stopped,
 }
@@ -121,6 +125,8 @@ struct Task<Req, Resp> {
     request: Req,
     deadline: Duration,
     enqueued: Instant,
+    /// Told when a slot takes the request.
+    taken: oneshot::Sender<()>,
     reply: oneshot::Sender<Result<Reply<Resp>, CallError>>,
 }
 
@@ -128,6 +134,7 @@ type Queue<Req, Resp> = Arc<AsyncMutex<mpsc::UnboundedReceiver<Task<Req, Resp>>>
 
 pub struct Supervisor<Req, Resp> {
     queue: mpsc::UnboundedSender<Task<Req, Resp>>,
+    start_timeout: Duration,
     status: Arc<Mutex<Vec<SlotStatus>>>,
     stop: CancellationToken,
     tasks: TaskTracker,
@@ -155,6 +162,7 @@ where
                 })
                 .collect(),
         ));
+        let start_timeout = spec.start_timeout;
         let spec = Arc::new(spec);
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -171,6 +179,7 @@ where
         tasks.close();
         Supervisor {
             queue: tx,
+            start_timeout,
             status,
             stop,
             tasks,
@@ -178,17 +187,27 @@ where
     }
 
     /// Sends `request` to the next free slot and waits for its answer. The
-    /// deadline counts from when a slot takes the request, not from the queue.
+    /// deadline counts from when a slot takes the request. A request that no
+    /// slot takes within one deadline plus one start-up fails, rather than
+    /// waiting forever on processes that cannot start.
     pub async fn call(&self, request: Req, deadline: Duration) -> Result<Reply<Resp>, CallError> {
         let (reply, answer) = oneshot::channel();
+        let (taken, taken_signal) = oneshot::channel();
         let task = Task {
             request,
             deadline,
             enqueued: Instant::now(),
+            taken,
             reply,
         };
         self.queue.send(task).map_err(|_| CallError::Stopped)?;
-        answer.await.unwrap_or(Err(CallError::Stopped))
+        let queue_limit = deadline + self.start_timeout;
+        match tokio::time::timeout(queue_limit, taken_signal).await {
+            Ok(Ok(())) => answer.await.unwrap_or(Err(CallError::Stopped)),
+            Ok(Err(_)) => Err(CallError::Stopped),
+            // Dropping `answer` makes a slot skip the request if it comes late.
+            Err(_) => Err(CallError::NoProcess(queue_limit)),
+        }
     }
 
     pub fn status(&self) -> Vec<SlotStatus> {
@@ -313,7 +332,7 @@ where
                 },
                 _ = self.stop.cancelled() => return End::Stop,
             };
-            if task.reply.is_closed() {
+            if task.taken.send(()).is_err() || task.reply.is_closed() {
                 continue; // the caller gave up while queued
             }
             self.update(|s| s.state = SlotState::Busy);

@@ -136,6 +136,7 @@ impl Pool {
             .map_err(|error| match error {
                 CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
                 CallError::Died(cause) => ConvertError::Crashed(cause),
+                error @ CallError::NoProcess(_) => ConvertError::Internal(error.to_string()),
                 CallError::Stopped => ConvertError::Internal("the pool is shutting down".into()),
             })?;
         match reply.value {
