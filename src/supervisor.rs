@@ -368,19 +368,28 @@ where
                     return End::Lost;
                 }
             };
-            let _ = task.reply.send(reply);
             answered += 1;
             let rss = process.rss_bytes();
+            let recycle = if answered >= self.spec.recycle_after {
+                Some("request count")
+            } else if rss > self.spec.rss_ceiling {
+                Some("memory ceiling")
+            } else {
+                None
+            };
+            // The status is final before the caller hears back.
             self.update(|s| {
                 s.served += 1;
                 s.rss_bytes = rss;
-                s.state = SlotState::Ready;
+                s.state = if recycle.is_some() {
+                    SlotState::Recycling
+                } else {
+                    SlotState::Ready
+                };
             });
-            if answered >= self.spec.recycle_after {
-                return End::Recycle("request count");
-            }
-            if rss > self.spec.rss_ceiling {
-                return End::Recycle("memory ceiling");
+            let _ = task.reply.send(reply);
+            if let Some(reason) = recycle {
+                return End::Recycle(reason);
             }
         }
     }

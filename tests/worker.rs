@@ -73,6 +73,26 @@ fn curl(args: &[&str]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
+/// Google's Pub/Sub emulator on `addr`, once it listens.
+fn spawn_pubsub_emulator(addr: &str) -> Child {
+    let jar = std::fs::read_dir("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib")
+        .expect("the Pub/Sub emulator is installed")
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-all.jar"))
+        .unwrap();
+    let (host, port) = addr.split_once(':').unwrap();
+    let child = Command::new("java")
+        .arg("-jar")
+        .arg(jar)
+        .args([format!("--host={host}"), format!("--port={port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(addr);
+    child
+}
+
 /// The emulators, a topic and its subscription. Everything is killed on drop.
 struct Env {
     dir: tempfile::TempDir,
@@ -98,22 +118,8 @@ impl Env {
     fn start(preloaded: &[(&str, PathBuf)]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let unique = format!("{}-{}", std::process::id(), free_port());
-        let pubsub_port = free_port();
-        let jar = std::fs::read_dir("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib")
-            .expect("the Pub/Sub emulator is installed")
-            .map(|e| e.unwrap().path())
-            .find(|p| p.to_string_lossy().ends_with("-all.jar"))
-            .unwrap();
-        let pubsub_emulator = Command::new("java")
-            .arg("-jar")
-            .arg(jar)
-            .args(["--host=127.0.0.1", &format!("--port={pubsub_port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pubsub = format!("127.0.0.1:{pubsub_port}");
-        wait_port(&pubsub);
+        let pubsub = format!("127.0.0.1:{}", free_port());
+        let pubsub_emulator = spawn_pubsub_emulator(&pubsub);
         // Port 80 of an address of its own: the storage crate drops the port
         // from Host, and the emulator builds upload URLs from it.
         let gcs_host = format!(
@@ -654,7 +660,7 @@ fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
 }
 
 #[test]
-fn flow_control_and_readiness() {
+fn flow_control_holds_with_twenty_messages_queued() {
     let _serial = serial();
     let names: Vec<String> = (0..20).map(|i| format!("doc{i}.docx")).collect();
     let preloaded: Vec<(&str, PathBuf)> = names
@@ -717,4 +723,75 @@ fn a_long_conversion_keeps_its_lease() {
         "redelivered while held"
     );
     assert_eq!(worker.outcome("skipped"), 0.0, "redelivered while held");
+}
+
+/// Ready means a warm LibreOffice and a subscription that answered: a
+/// worker whose Pub/Sub is unreachable stays unready however warm it is,
+/// and becomes ready by itself when Pub/Sub comes up.
+#[test]
+fn readiness_waits_for_a_warm_slot_and_the_subscription() {
+    let _serial = serial();
+    let pubsub = format!("127.0.0.1:{}", free_port());
+    let port = free_port();
+    let tmp = tempfile::tempdir().unwrap();
+    let worker = Worker {
+        child: Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+            .arg("worker")
+            .env(
+                "SUBSCRIPTION",
+                format!("projects/{PROJECT}/subscriptions/ready"),
+            )
+            .env("OUTPUT_BUCKET", "output")
+            .env("POOL_SIZE", "1")
+            .env("PORT", port.to_string())
+            .env("PUBSUB_EMULATOR_HOST", &pubsub)
+            .env("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
+            .env("LOG_FORMAT", "json")
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+        url: format!("http://127.0.0.1:{port}"),
+        tmp,
+    };
+    wait_until("/healthz", Duration::from_secs(30), || {
+        curl(&[&format!("{}/healthz", worker.url)]).is_some()
+    });
+    wait_until("a warm slot", Duration::from_secs(60), || {
+        worker.readyz().1["warm_slots"] == 1
+    });
+    let (code, body) = worker.readyz();
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(body["subscribed"], false, "{body}");
+
+    let mut emulator = spawn_pubsub_emulator(&pubsub);
+    let gcloud = |args: &[&str]| {
+        let status = Command::new("gcloud")
+            .args(args)
+            .arg("--quiet")
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
+                format!("http://{pubsub}/"),
+            )
+            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+            .env("CLOUDSDK_CORE_PROJECT", PROJECT)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "gcloud {args:?}");
+    };
+    gcloud(&["pubsub", "topics", "create", "ready"]);
+    gcloud(&[
+        "pubsub",
+        "subscriptions",
+        "create",
+        "ready",
+        "--topic=ready",
+    ]);
+    wait_until("/readyz to say 200", Duration::from_secs(60), || {
+        worker.readyz().0 == 200
+    });
+    let _ = emulator.kill();
+    let _ = emulator.wait();
 }

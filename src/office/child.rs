@@ -171,6 +171,8 @@ impl Converter {
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
         let profile = home.join("soffice-profile");
+        super::profile::seed(&profile.join("user"))
+            .map_err(|e| format!("seeding its profile: {e}"))?;
         let out_dir = std::env::temp_dir().join("soffice-out");
         let _ = std::fs::remove_dir_all(&out_dir);
         let profile_url =

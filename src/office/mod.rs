@@ -10,6 +10,7 @@
 mod child;
 mod error;
 pub mod inspect;
+mod profile;
 mod sandbox;
 
 use std::path::{Path, PathBuf};
@@ -190,8 +191,9 @@ fn prepare_child(
 ) -> std::io::Result<()> {
     let home = scratch.join("home");
     let tmp = scratch.join("tmp");
-    std::fs::create_dir(&home)?;
     std::fs::create_dir(&tmp)?;
+    // Where LibreOfficeKit puts the profile of a process with this HOME.
+    profile::seed(&home.join(".config/libreoffice/4/user"))?;
     command.env("HOME", home).env("TMPDIR", tmp);
     if let Some(allocator) = allocator
         && std::env::var_os("LD_PRELOAD").is_none()
