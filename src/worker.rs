@@ -101,7 +101,7 @@ impl Worker {
         admin: SubscriptionAdmin,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        if !self.check_subscription(&admin, &shutdown).await? {
+        if !self.check_subscription(&admin, &shutdown).await {
             return Ok(()); // asked to stop before Pub/Sub answered
         }
         let mut stream = subscriber
@@ -163,20 +163,22 @@ impl Worker {
 
     /// Waits until the subscription answers: a streaming pull aimed at a
     /// wrong address retries silently forever, so readiness must not trust
-    /// it. A subscription that does not exist, or that we may not read, is
-    /// a configuration error worth stopping for.
+    /// it. A missing subscription or a missing grant is logged as an error
+    /// that says what to do, and asked again: both are often only early
+    /// (deploy order, IAM propagation), and a crash loop would not help.
+    /// Returns false if asked to stop first.
     async fn check_subscription(
         &self,
         admin: &SubscriptionAdmin,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<bool> {
+    ) -> bool {
         let name = &self.settings.subscription;
         let mut backoff = Duration::from_secs(1);
         loop {
             let request = admin.get_subscription().set_subscription(name).send();
             let answer = tokio::select! {
                 answer = tokio::time::timeout(Duration::from_secs(10), request) => answer,
-                _ = shutdown.cancelled() => return Ok(false),
+                _ = shutdown.cancelled() => return false,
             };
             match answer {
                 Ok(Ok(subscription)) => {
@@ -186,13 +188,15 @@ impl Worker {
                         "subscription found; pulling"
                     );
                     self.subscribed.store(true, Ordering::SeqCst);
-                    return Ok(true);
+                    return true;
                 }
                 Ok(Err(error)) => match error.status().map(|s| s.code) {
-                    Some(Code::NotFound) => anyhow::bail!(
+                    Some(Code::NotFound) => tracing::error!(
+                        retry_in = ?backoff,
                         "SUBSCRIPTION {name} does not exist: create it (gcloud pubsub subscriptions create) or fix the name"
                     ),
-                    Some(Code::PermissionDenied) => anyhow::bail!(
+                    Some(Code::PermissionDenied) => tracing::error!(
+                        retry_in = ?backoff,
                         "not allowed to read SUBSCRIPTION {name}: grant this service account roles/pubsub.subscriber on it"
                     ),
                     _ => tracing::warn!(%error, retry_in = ?backoff, "Pub/Sub does not answer yet"),
@@ -201,9 +205,9 @@ impl Worker {
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = shutdown.cancelled() => return Ok(false),
+                _ = shutdown.cancelled() => return false,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(30));
+            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 

@@ -1,35 +1,9 @@
 //! `docx2pdf convert` as a user runs it: real binary, real LibreOffice.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// Processes whose environment mentions `dir`: LibreOffice children get
-/// their HOME and TMPDIR below the pool's work dir.
-fn processes_using(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter(|e| {
-            std::fs::read(e.path().join("environ"))
-                .map(|env| String::from_utf8_lossy(&env).contains(&needle))
-                .unwrap_or(false)
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
-}
+mod common;
+use common::{fixture, processes_using};
 
 #[test]
 fn converts_good_files_reports_bad_ones_and_leaves_nothing_behind() {

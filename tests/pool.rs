@@ -8,11 +8,8 @@ use std::time::{Duration, Instant};
 use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
 use docx2pdf::supervisor::SlotState;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+mod common;
+use common::fixture;
 
 fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
     Pool::start(PoolConfig {

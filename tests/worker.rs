@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+mod common;
+use common::{fixture, processes_using};
+
 const PROJECT: &str = "docx2pdf-test";
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -22,12 +25,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
 }
 
 fn free_port() -> u16 {
@@ -55,6 +52,19 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// `prefix0.docx`, `prefix1.docx`, ...
+fn numbered(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}{i}.docx")).collect()
+}
+
+/// Each of `names` as a copy of the fixture `source`.
+fn preload<'a>(names: &'a [String], source: &str) -> Vec<(&'a str, PathBuf)> {
+    names
+        .iter()
+        .map(|n| (n.as_str(), fixture(source)))
+        .collect()
 }
 
 fn encode(name: &str) -> String {
@@ -383,26 +393,9 @@ impl Worker {
         kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
     }
 
-    /// Processes still living in this worker's TMPDIR: LibreOffice children
-    /// get their HOME and TMPDIR below it.
+    /// LibreOffice processes that outlived this worker.
     fn leftover_processes(&self) -> Vec<String> {
-        let needle = self.tmp.path().to_string_lossy().into_owned();
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .chars()
-                    .all(|c| c.is_ascii_digit())
-            })
-            .filter(|e| {
-                std::fs::read(e.path().join("environ"))
-                    .map(|env| String::from_utf8_lossy(&env).contains(&needle))
-                    .unwrap_or(false)
-            })
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
+        processes_using(self.tmp.path())
     }
 }
 
@@ -615,12 +608,8 @@ fn a_worker_killed_mid_conversion_leaves_the_message_to_the_next_one() {
 #[test]
 fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
     let _serial = serial();
-    let names: Vec<String> = (0..4).map(|i| format!("long{i}.docx")).collect();
-    let preloaded: Vec<(&str, PathBuf)> = names
-        .iter()
-        .map(|n| (n.as_str(), fixture("long.docx")))
-        .collect();
-    let env = Env::start(&preloaded);
+    let names = numbered("long", 4);
+    let env = Env::start(&preload(&names, "long.docx"));
     let mut worker = env.worker(&[("SHUTDOWN_GRACE", "3")]);
     worker.wait_ready();
     for name in &names {
@@ -662,12 +651,8 @@ fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
 #[test]
 fn flow_control_holds_with_twenty_messages_queued() {
     let _serial = serial();
-    let names: Vec<String> = (0..20).map(|i| format!("doc{i}.docx")).collect();
-    let preloaded: Vec<(&str, PathBuf)> = names
-        .iter()
-        .map(|n| (n.as_str(), fixture("one_page.docx")))
-        .collect();
-    let env = Env::start(&preloaded);
+    let names = numbered("doc", 20);
+    let env = Env::start(&preload(&names, "one_page.docx"));
     for name in &names {
         env.publish_json("input", name);
     }
@@ -734,7 +719,7 @@ fn readiness_waits_for_a_warm_slot_and_the_subscription() {
     let pubsub = format!("127.0.0.1:{}", free_port());
     let port = free_port();
     let tmp = tempfile::tempdir().unwrap();
-    let worker = Worker {
+    let mut worker = Worker {
         child: Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
             .arg("worker")
             .env(
@@ -782,6 +767,14 @@ fn readiness_waits_for_a_warm_slot_and_the_subscription() {
         assert!(status.success(), "gcloud {args:?}");
     };
     gcloud(&["pubsub", "topics", "create", "ready"]);
+    // Pub/Sub answers now, but the subscription does not exist yet: the
+    // worker keeps asking (backoff up to 10 s) and stays unready.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(worker.readyz().0, 503);
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "the worker gave up"
+    );
     gcloud(&[
         "pubsub",
         "subscriptions",
