@@ -1,0 +1,179 @@
+//! Hostile documents against the pool, with real LibreOffice: each ends in a
+//! clear permanent error or a correct PDF, reaches nothing outside the
+//! worker, and leaves the pool converting.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+
+mod common;
+use common::{fixture, linked_image, write_docx};
+
+fn pool() -> Pool {
+    Pool::start(PoolConfig {
+        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+        size: 1,
+        job_timeout: Duration::from_secs(60),
+        recycle_after: 200,
+        rss_ceiling: 1 << 30,
+        limits: Limits::default(),
+    })
+    .expect("pool starts")
+}
+
+async fn convert(pool: &Pool, input: &Path) -> Result<std::path::PathBuf, ConvertError> {
+    let pdf = input.with_extension("pdf");
+    pool.convert(input, input, &pdf).await?;
+    Ok(pdf)
+}
+
+/// The pool still converts an ordinary document.
+async fn still_converts(pool: &Pool, dir: &Path) {
+    let input = dir.join("ordinary.docx");
+    std::fs::copy(fixture("one_page.docx"), &input).unwrap();
+    convert(pool, &input)
+        .await
+        .expect("the pool converts the next document");
+}
+
+fn pdf_text(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pdf_images(pdf: &Path) -> usize {
+    let out = Command::new("pdfimages")
+        .arg("-list")
+        .arg(pdf)
+        .output()
+        .expect("pdfimages (poppler-utils)");
+    // Two header lines, then one line per image.
+    String::from_utf8_lossy(&out.stdout).lines().skip(2).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deeply_nested_xml_converts_and_the_pool_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("nested.docx");
+    let depth = 200_000;
+    let body = format!(
+        "{}<w:p><w:r><w:t>deep</w:t></w:r></w:p>{}",
+        "<w:sdt><w:sdtContent>".repeat(depth),
+        "</w:sdtContent></w:sdt>".repeat(depth)
+    );
+    write_docx(&input, "", &body, "");
+    let pool = pool();
+    // LibreOffice's parser stops at its depth limit: a PDF, or a clean
+    // refusal; never a hang or a dead pool.
+    match convert(&pool, &input).await {
+        Ok(pdf) => assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF-")),
+        Err(error) => assert!(error.is_permanent(), "{error}"),
+    }
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn entity_expansion_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("laughs.docx");
+    let entities: String = (1..10)
+        .map(|i| format!(r#"<!ENTITY a{i} "{}">"#, format!("&a{};", i - 1).repeat(10)))
+        .collect();
+    let doctype = format!(r#"<!DOCTYPE w:document [<!ENTITY a0 "laugh">{entities}]>"#);
+    write_docx(
+        &input,
+        &doctype,
+        "<w:p><w:r><w:t>&a9;</w:t></w:r></w:p>",
+        "",
+    );
+    let pool = pool();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "corrupt", "{error}");
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// Stock LibreOffice fetches this image during conversion (an OPTIONS
+/// request was seen here with the sandbox switched off): from a bucket that
+/// would be a request forgery from inside Cloud Run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_image_on_the_network_is_never_fetched() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/x.png", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("linked.docx");
+    let (body, relationship) = linked_image(&url);
+    write_docx(&input, "", &body, &relationship);
+    let pool = pool();
+    let pdf = convert(&pool, &input).await.unwrap();
+    assert_eq!(pdf_images(&pdf), 0);
+    pool.shutdown().await;
+    // A connection made and dropped meanwhile would still wait in the backlog.
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok((_, peer)) => panic!("LibreOffice connected to {url} from {peer}"),
+        Err(e) => panic!("accept: {e}"),
+    }
+}
+
+/// Without BlockUntrustedRefererLinks in the profile, LibreOffice embeds a
+/// linked local image in the PDF (seen here): any image the worker can read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_local_image_is_never_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("secret.png");
+    let mut corpus =
+        zip::ZipArchive::new(std::fs::File::open(fixture("corpus/having-images.docx")).unwrap())
+            .unwrap();
+    let mut png = Vec::new();
+    corpus
+        .by_name("word/media/image1.png")
+        .unwrap()
+        .read_to_end(&mut png)
+        .unwrap();
+    std::fs::write(&image, png).unwrap();
+    let input = dir.path().join("linked-local.docx");
+    let (body, relationship) = linked_image(&format!("file://{}", image.display()));
+    write_docx(&input, "", &body, &relationship);
+    let pool = pool();
+    let pdf = convert(&pool, &input).await.unwrap();
+    assert_eq!(pdf_images(&pdf), 0, "the local image reached the PDF");
+    pool.shutdown().await;
+}
+
+/// Fields and alternative-format chunks that point at a local file keep
+/// their stored text; the file never reaches the PDF.
+#[tokio::test(flavor = "multi_thread")]
+async fn local_files_named_by_fields_never_reach_the_pdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("passwd.docx");
+    let body = concat!(
+        r#"<w:p><w:r><w:t>Before.</w:t></w:r></w:p>"#,
+        r#"<w:p><w:fldSimple w:instr=" INCLUDETEXT &quot;/etc/passwd&quot; "><w:r><w:t>[simple field]</w:t></w:r></w:fldSimple></w:p>"#,
+        r#"<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> INCLUDETEXT "file:///etc/passwd" </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>[complex field]</w:t></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>"#,
+        r#"<w:altChunk r:id="rIdChunk"/>"#,
+        r#"<w:p><w:r><w:t>After.</w:t></w:r></w:p>"#,
+    );
+    let relationship = r#"<Relationship Id="rIdChunk" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="file:///etc/passwd" TargetMode="External"/>"#;
+    write_docx(&input, "", body, relationship);
+    let pool = pool();
+    let text = pdf_text(&convert(&pool, &input).await.unwrap());
+    assert!(
+        text.contains("Before.") && text.contains("After."),
+        "{text}"
+    );
+    assert!(
+        !text.contains("root:"),
+        "/etc/passwd reached the PDF: {text}"
+    );
+    pool.shutdown().await;
+}
