@@ -177,3 +177,40 @@ async fn local_files_named_by_fields_never_reach_the_pdf() {
     );
     pool.shutdown().await;
 }
+
+/// A name that lies about the content: converted by what the file is, or
+/// refused with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn content_and_extension_that_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    for (source, name) in [
+        ("one_page.doc", "word97-named.docx"),
+        ("one_page.docx", "docx-named.doc"),
+        ("one_page.rtf", "rtf-named.doc"),
+        ("one_page.docx", "docx-named.rtf"),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::copy(fixture(source), &input).unwrap();
+        let pdf = convert(&pool, &input)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(pdf_text(&pdf).contains("Invoice summary"), "{name}");
+    }
+    for (source, name, says) in [
+        ("one_page.docx", "docx-named.odt", "without content.xml"),
+        (
+            "one_page.odt",
+            "odt-named.docx",
+            "without [Content_Types].xml",
+        ),
+        ("one_page.docx", "docx-named.txt", "real extension"),
+    ] {
+        let input = dir.path().join(name);
+        std::fs::copy(fixture(source), &input).unwrap();
+        let error = convert(&pool, &input).await.unwrap_err();
+        assert_eq!(error.kind(), "corrupt", "{name}: {error}");
+        assert!(error.to_string().contains(says), "{name}: {error}");
+    }
+    pool.shutdown().await;
+}

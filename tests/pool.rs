@@ -128,6 +128,7 @@ async fn bad_inputs_are_permanent_errors_and_the_pool_goes_on() {
         (write("noext", b"hello"), "unsupported"),
         (fixture("bomb.docx"), "bomb"),
         (fixture("encrypted.docx"), "encrypted"),
+        (fixture("encrypted-standard.docx"), "encrypted"),
     ];
     for (input, kind) in &cases {
         let error = convert(&pool, input, dir.path()).await.expect_err(kind);

@@ -383,6 +383,10 @@ impl Worker {
             .unwrap_or_default()
     }
 
+    fn child_alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     fn wait_ready(&self) {
         wait_until("the worker to be ready", Duration::from_secs(60), || {
             self.readyz().0 == 200
@@ -507,11 +511,19 @@ fn every_permanent_failure_is_acked_with_a_record_and_work_goes_on() {
     let worker = env.worker(&[("MAX_INPUT_BYTES", "60000"), ("INPUT_BUCKETS", "input")]);
     worker.wait_ready();
 
+    // Over the limit by the notification's size: refused before any byte is read.
+    env.upload(big.path(), "big.docx");
+    env.wait_object("pdf/big.docx.error.json", Duration::from_secs(60));
+    assert_eq!(
+        worker.metric("docx2pdf_input_bytes_total"),
+        0.0,
+        "big.docx was downloaded"
+    );
+
     env.publish(&["--message={not json"]); // malformed JSON
     env.publish(&["--attribute=bucketId=input"]); // objectId missing
     env.publish_json("other-bucket", "x.docx"); // bucket not allowed
     env.publish_json("input", "missing.docx"); // object missing
-    env.upload(big.path(), "big.docx"); // over the limit, from the notification's size
     env.publish_json("input", "big-unannounced.docx"); // over the limit, while reading
     env.upload(empty.path(), "empty.docx");
     env.upload(&fixture("encrypted.docx"), "encrypted.docx");
@@ -787,4 +799,50 @@ fn readiness_waits_for_a_warm_slot_and_the_subscription() {
     });
     let _ = emulator.kill();
     let _ = emulator.wait();
+}
+
+/// Unmounts (lazily) when dropped.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_temp_disk_is_transient_and_the_worker_recovers() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let _mount = Mount(dir.path().to_owned());
+    let env = Env::start(&[("tight.docx", fixture("one_page.docx"))]);
+    let tmpdir = dir.path().to_string_lossy().into_owned();
+    let mut worker = env.worker(&[("TMPDIR", tmpdir.as_str())]);
+    worker.wait_ready();
+
+    // Fill what the pool left free.
+    let filler = dir.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+    }
+    env.publish_json("input", "tight.docx");
+    worker.wait_outcome("nacked", 1.0, Duration::from_secs(30));
+    assert!(worker.child_alive(), "the worker died on a full disk");
+    assert_eq!(worker.outcome("failed_permanent"), 0.0);
+
+    std::fs::remove_file(&filler).unwrap();
+    worker.wait_outcome("converted", 1.0, Duration::from_secs(60));
+    env.wait_object("pdf/tight.pdf", Duration::from_secs(10));
 }

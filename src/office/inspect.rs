@@ -102,6 +102,11 @@ pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, 
     if head.is_empty() {
         return Err(ConvertError::Empty);
     }
+    if family == Family::Text && (head.starts_with(OLE2_MAGIC) || head.starts_with(ZIP_MAGIC)) {
+        return Err(ConvertError::Corrupt(
+            "a .txt file that holds an Office document: give it its real extension (.docx, .doc, .odt)".into(),
+        ));
+    }
     if head.starts_with(OLE2_MAGIC) {
         check_ole2(path, family)?;
     } else if head.starts_with(ZIP_MAGIC) {
