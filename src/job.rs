@@ -156,6 +156,11 @@ pub fn parse(
         None => None,
     };
 
+    if let Some(problem) = invalid_name(&object) {
+        return Err(Rejected::malformed(format!(
+            "the object name {object:?} {problem}"
+        )));
+    }
     if is_output(&bucket, &object, routing) {
         return Ok(Parsed::Ignore(format!(
             "gs://{bucket}/{object} is an output, not a document"
@@ -173,6 +178,17 @@ pub fn parse(
         generation,
         size,
     };
+    if job.output.len() > MAX_NAME_BYTES {
+        // The failure record's name is longer still: the log is the record.
+        return Err(Rejected {
+            reason: format!(
+                "the PDF's name would be {} bytes, over Cloud Storage's {MAX_NAME_BYTES}: shorten OUTPUT_PREFIX or the object name",
+                job.output.len()
+            ),
+            kind: "name_too_long",
+            job: None,
+        });
+    }
     if !routing.input_buckets.is_empty() && !routing.input_buckets.contains(&job.bucket) {
         return Err(Rejected {
             reason: format!(
@@ -185,6 +201,23 @@ pub fn parse(
         });
     }
     Ok(Parsed::Convert(job))
+}
+
+/// Cloud Storage's limit on an object name, in UTF-8 bytes.
+const MAX_NAME_BYTES: usize = 1024;
+
+/// Names Cloud Storage cannot hold: a message naming one is wrong, and its
+/// failure record could not be written either.
+fn invalid_name(object: &str) -> Option<&'static str> {
+    if object.len() > MAX_NAME_BYTES {
+        Some("is longer than Cloud Storage's 1024 bytes")
+    } else if object.contains(['\r', '\n']) {
+        Some("contains a line break, which Cloud Storage names cannot")
+    } else if object == "." || object == ".." {
+        Some("is not a valid Cloud Storage name")
+    } else {
+        None
+    }
 }
 
 /// PDFs and anything under the output prefix of the output bucket are ours:
@@ -347,6 +380,29 @@ mod tests {
         assert_eq!(
             rejected.job.unwrap().failure_record,
             "pdf/a.docx.error.json"
+        );
+    }
+
+    #[test]
+    fn names_cloud_storage_cannot_hold_are_rejected_without_a_record() {
+        for name in ["a\nb.docx", "..", &format!("{}.docx", "x".repeat(1021))] {
+            let a = attrs(&[("bucketId", "in"), ("objectId", name)]);
+            let rejected = parse(&a, b"", &routing()).unwrap_err();
+            assert_eq!(rejected.kind, "malformed_message", "{name:?}");
+            assert!(rejected.job.is_none());
+        }
+        // A 1023-byte source is valid; "pdf/" + 1018 x + ".pdf" is 1026 bytes.
+        let a = attrs(&[
+            ("bucketId", "in"),
+            ("objectId", &format!("{}.docx", "x".repeat(1018))),
+        ]);
+        let rejected = parse(&a, b"", &routing()).unwrap_err();
+        assert_eq!(rejected.kind, "name_too_long", "{rejected}");
+        // Odd but valid names convert, under names of their own.
+        let a = attrs(&[("bucketId", "in"), ("objectId", "../../a%2Fb ünï.docx")]);
+        assert_eq!(
+            job(parse(&a, b"", &routing())).output,
+            "pdf/../../a%2Fb ünï.pdf"
         );
     }
 

@@ -25,6 +25,8 @@ pub enum StorageError {
     NotFound(String),
     #[error("the object is over the {limit}-byte input limit (MAX_INPUT_BYTES){}", .size.map(|s| format!(": {s} bytes")).unwrap_or_default())]
     TooLarge { size: Option<u64>, limit: u64 },
+    #[error("Cloud Storage refused the request for {uri}: {message}")]
+    Rejected { uri: String, message: String },
     #[error("Cloud Storage call failed for {uri}: {message}")]
     Unavailable { uri: String, message: String },
 }
@@ -164,12 +166,15 @@ impl Store {
     }
 }
 
+/// 404 is its own case; other 4xx answers mean the request itself is wrong
+/// and no retry can fix it, except authentication and permission (a grant
+/// may be on its way), timeouts and rate limits.
 fn classify(uri: &str, error: google_cloud_storage::Error) -> StorageError {
+    let (uri, message) = (uri.to_string(), error.to_string());
     match error.http_status_code() {
-        Some(404) => StorageError::NotFound(uri.to_string()),
-        _ => StorageError::Unavailable {
-            uri: uri.to_string(),
-            message: error.to_string(),
-        },
+        Some(404) => StorageError::NotFound(uri),
+        Some(401 | 403 | 408 | 429) => StorageError::Unavailable { uri, message },
+        Some(400..=499) => StorageError::Rejected { uri, message },
+        _ => StorageError::Unavailable { uri, message },
     }
 }

@@ -252,9 +252,7 @@ impl Worker {
                             message_id = id,
                             outcome = "failed_permanent",
                             kind,
-                            record = record
-                                .as_deref()
-                                .unwrap_or("none: the message names no object"),
+                            record = record.as_deref().unwrap_or("none"),
                             attempt,
                             "{reason}"
                         );
@@ -378,6 +376,9 @@ impl Worker {
                 );
             }
             Err(error @ StorageError::NotFound(_)) => return permanent(&job, "not_found", error),
+            Err(error @ StorageError::Rejected { .. }) => {
+                return permanent(&job, "rejected", error);
+            }
             Err(error @ StorageError::TooLarge { .. }) => {
                 return permanent(&job, "too_large", error);
             }
@@ -491,7 +492,8 @@ impl Worker {
             (storage::SOURCE_BUCKET, job.bucket.clone()),
             (storage::SOURCE_OBJECT, job.object.clone()),
         ];
-        self.store
+        let uploaded = self
+            .store
             .upload(
                 out,
                 &job.failure_record,
@@ -499,8 +501,16 @@ impl Worker {
                 "application/json",
                 &metadata,
             )
-            .await?;
-        Ok(Some(format!("gs://{out}/{}", job.failure_record)))
+            .await;
+        match uploaded {
+            Ok(()) => Ok(Some(format!("gs://{out}/{}", job.failure_record))),
+            // Retrying cannot help a record that storage refuses outright.
+            Err(error @ StorageError::Rejected { .. }) => {
+                tracing::error!(message_id, %error, "the failure record was refused: this log line is the record");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 

@@ -110,6 +110,8 @@ struct Env {
     pubsub: String,
     gcs: Option<Child>,
     gcs_host: String,
+    /// Objects kept on disk, to survive a restart of the storage emulator.
+    persistent: bool,
     topic: String,
     subscription: String,
 }
@@ -126,6 +128,16 @@ impl Env {
     /// `preloaded`: objects put in the input bucket before the storage
     /// emulator starts, so no notification announces them.
     fn start(preloaded: &[(&str, PathBuf)]) -> Env {
+        Env::start_with(preloaded, false)
+    }
+
+    /// Objects that survive a restart of the storage emulator, in files:
+    /// names that are not file names (`../`, 900 bytes) need `start`.
+    fn start_persistent(preloaded: &[(&str, PathBuf)]) -> Env {
+        Env::start_with(preloaded, true)
+    }
+
+    fn start_with(preloaded: &[(&str, PathBuf)], persistent: bool) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let unique = format!("{}-{}", std::process::id(), free_port());
         let pubsub = format!("127.0.0.1:{}", free_port());
@@ -143,6 +155,7 @@ impl Env {
             pubsub,
             gcs: None,
             gcs_host,
+            persistent,
             topic: format!("docs-{unique}"),
             subscription: format!("worker-{unique}"),
         };
@@ -165,14 +178,11 @@ impl Env {
         env
     }
 
-    /// The filesystem backend keeps objects across a restart of the emulator.
     fn start_gcs(&mut self, data: Option<&Path>) {
         let mut command =
             Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".dev/fake-gcs-server"));
         command
             .args(["-scheme", "http", "-host", &self.gcs_host, "-port", "80"])
-            .args(["-backend", "filesystem", "-filesystem-root"])
-            .arg(self.dir.path().join("gcs"))
             .args([
                 "-event.pubsub-project-id",
                 PROJECT,
@@ -183,6 +193,13 @@ impl Env {
             .env("PUBSUB_EMULATOR_HOST", &self.pubsub)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        if self.persistent {
+            command
+                .args(["-backend", "filesystem", "-filesystem-root"])
+                .arg(self.dir.path().join("gcs"));
+        } else {
+            command.args(["-backend", "memory"]);
+        }
         if let Some(data) = data {
             command.arg("-data").arg(data);
         }
@@ -569,7 +586,7 @@ fn every_permanent_failure_is_acked_with_a_record_and_work_goes_on() {
 #[test]
 fn a_storage_outage_nacks_with_backoff_then_converts() {
     let _serial = serial();
-    let mut env = Env::start(&[("outage.docx", fixture("one_page.docx"))]);
+    let mut env = Env::start_persistent(&[("outage.docx", fixture("one_page.docx"))]);
     let worker = env.worker(&[("STORAGE_RETRY_SECONDS", "2")]);
     worker.wait_ready();
     env.stop_gcs();
@@ -845,4 +862,45 @@ fn a_full_temp_disk_is_transient_and_the_worker_recovers() {
     std::fs::remove_file(&filler).unwrap();
     worker.wait_outcome("converted", 1.0, Duration::from_secs(60));
     env.wait_object("pdf/tight.pdf", Duration::from_secs(10));
+}
+
+/// Object names are data, never paths: odd ones convert under their own
+/// names, and nothing lands anywhere on the worker's disk under them.
+#[test]
+fn odd_object_names_convert_and_never_touch_the_disk() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let worker = env.worker(&[]);
+    worker.wait_ready();
+    let escape = format!("escape-{}", std::process::id());
+    let long = format!("{}.docx", "n".repeat(895));
+    let names = [
+        format!("../../{escape}.docx"),
+        "a%2Fb.docx".to_string(),
+        "ünï côdé/résumé (final).docx".to_string(),
+        long.clone(),
+    ];
+    for name in &names {
+        env.upload(&fixture("one_page.docx"), name);
+    }
+    // Names Cloud Storage cannot hold: refused, with nothing to retry.
+    env.publish_json("input", "line\nbreak.docx");
+    env.publish_json("input", &format!("{}.docx", "m".repeat(1030)));
+
+    for name in &names {
+        let pdf = format!("pdf/{}.pdf", name.strip_suffix(".docx").unwrap());
+        env.wait_object(&pdf, Duration::from_secs(60));
+    }
+    worker.wait_outcome("failed_permanent", 2.0, Duration::from_secs(30));
+    assert_eq!(worker.outcome("nacked"), 0.0);
+    assert_eq!(worker.outcome("converted"), 4.0);
+    let found = Command::new("find")
+        .args(["/tmp", "-name", &format!("{escape}*")])
+        .output()
+        .unwrap();
+    assert!(
+        found.stdout.is_empty(),
+        "written under the object's name: {}",
+        String::from_utf8_lossy(&found.stdout)
+    );
 }
