@@ -111,12 +111,12 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let http = tokio::spawn(http::serve(listener, worker.clone(), shutdown.clone()));
     tokio::spawn(stop_on_signal(shutdown.clone()));
     tracing::info!(subscription = %args.subscription, port = args.port, "docx2pdf worker started");
-    let result = worker.run(subscriber, admin, shutdown.clone()).await;
+    worker.run(subscriber, admin, shutdown.clone()).await;
     shutdown.cancel();
     pool.shutdown().await;
     let _ = http.await;
     tracing::info!("docx2pdf worker stopped");
-    result
+    Ok(())
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

@@ -100,46 +100,59 @@ impl Worker {
         subscriber: Subscriber,
         admin: SubscriptionAdmin,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        if !self.check_subscription(&admin, &shutdown).await {
-            return Ok(()); // asked to stop before Pub/Sub answered
-        }
-        let mut stream = subscriber
-            .subscribe(&self.settings.subscription)
-            .set_max_outstanding_messages(self.settings.max_outstanding as i64)
-            .set_max_lease_extension(self.settings.ack_deadline)
-            .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
-            .build();
-        let stream_shutdown = stream.shutdown_token();
+    ) {
         let tasks = TaskTracker::new();
         // The crate only asks the server to respect max_outstanding, and the
         // emulator does not: a message is taken from the stream only when one
         // of these permits is free, as Google's other clients do.
         let permits = Arc::new(Semaphore::new(self.settings.max_outstanding));
-        loop {
-            let next = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break,
-                next = async {
-                    let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-                    (permit, stream.next().await)
-                } => next,
-            };
-            match next {
-                (permit, Some(Ok((message, handler)))) => {
-                    self.metrics.message_started();
-                    let worker = self.clone();
-                    let shutdown = shutdown.clone();
-                    tasks.spawn(async move {
-                        worker.handle(message, handler, &shutdown).await;
-                        drop(permit);
-                    });
+        // Streams that ended stay here until the end: messages they handed
+        // out may still be running, and their acks flush through them.
+        let mut streams = Vec::new();
+        // A stream ends for good on errors such as a deleted subscription;
+        // the worker then waits for the subscription again, as at start.
+        while self.check_subscription(&admin, &shutdown).await {
+            let mut stream = subscriber
+                .subscribe(&self.settings.subscription)
+                .set_max_outstanding_messages(self.settings.max_outstanding as i64)
+                .set_max_lease_extension(self.settings.ack_deadline)
+                .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
+                .build();
+            streams.push(stream.shutdown_token());
+            loop {
+                let next = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break,
+                    next = async {
+                        let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+                        (permit, stream.next().await)
+                    } => next,
+                };
+                match next {
+                    (permit, Some(Ok((message, handler)))) => {
+                        self.metrics.message_started();
+                        let worker = self.clone();
+                        let shutdown = shutdown.clone();
+                        tasks.spawn(async move {
+                            worker.handle(message, handler, &shutdown).await;
+                            drop(permit);
+                        });
+                    }
+                    (_, Some(Err(error))) => {
+                        tracing::warn!(error = %error, "the subscription stream failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    (_, None) => {
+                        tracing::warn!(
+                            "the subscription stream ended; asking for the subscription again"
+                        );
+                        self.subscribed.store(false, Ordering::SeqCst);
+                        break;
+                    }
                 }
-                (_, Some(Err(error))) => {
-                    tracing::warn!(error = %error, "the subscription stream failed; it reconnects by itself");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                (_, None) => break,
+            }
+            if shutdown.is_cancelled() {
+                break;
             }
         }
         self.subscribed.store(false, Ordering::SeqCst);
@@ -157,8 +170,9 @@ impl Worker {
             tasks.wait().await;
         }
         // ack() only queues; this flushes what is queued before we exit.
-        stream_shutdown.shutdown().await;
-        Ok(())
+        for stream in streams {
+            stream.shutdown().await;
+        }
     }
 
     /// Waits until the subscription answers: a streaming pull aimed at a

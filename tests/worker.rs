@@ -218,6 +218,23 @@ impl Env {
         }
     }
 
+    /// Kills the Pub/Sub emulator and starts a new one on the same address,
+    /// with the topic and subscription made again (it keeps them in memory).
+    fn restart_pubsub(&mut self) {
+        let _ = self.pubsub_emulator.kill();
+        let _ = self.pubsub_emulator.wait();
+        self.pubsub_emulator = spawn_pubsub_emulator(&self.pubsub);
+        self.gcloud(&["pubsub", "topics", "create", &self.topic]);
+        self.gcloud(&[
+            "pubsub",
+            "subscriptions",
+            "create",
+            &self.subscription,
+            &format!("--topic={}", self.topic),
+            "--ack-deadline=10",
+        ]);
+    }
+
     fn gcs_url(&self) -> String {
         format!("http://{}", self.gcs_host)
     }
@@ -903,4 +920,26 @@ fn odd_object_names_convert_and_never_touch_the_disk() {
         "written under the object's name: {}",
         String::from_utf8_lossy(&found.stdout)
     );
+}
+
+#[test]
+fn the_worker_reconnects_after_a_pubsub_restart() {
+    let _serial = serial();
+    let mut env = Env::start(&[
+        ("before.docx", fixture("one_page.docx")),
+        ("after.docx", fixture("one_page.docx")),
+    ]);
+    let mut worker = env.worker(&[]);
+    worker.wait_ready();
+    env.publish_json("input", "before.docx");
+    worker.wait_outcome("converted", 1.0, Duration::from_secs(60));
+
+    env.restart_pubsub();
+    env.publish_json("input", "after.docx");
+    env.wait_object("pdf/after.pdf", Duration::from_secs(120));
+    assert!(
+        worker.child_alive(),
+        "the worker exited instead of reconnecting"
+    );
+    assert_eq!(worker.outcome("converted"), 2.0);
 }
