@@ -364,7 +364,7 @@ impl Worker {
         {
             return verdict;
         }
-        let dir = match tempfile::Builder::new().prefix("docx2pdf-job-").tempdir() {
+        let dir = match self.pool.job_dir() {
             Ok(dir) => dir,
             Err(e) => return transient(&job, format!("cannot create a job directory: {e}")),
         };

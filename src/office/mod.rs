@@ -65,9 +65,11 @@ impl Pool {
         libreofficekit::Office::find_install_path().context(
             "LibreOffice is not installed: run ./dev/setup, or apt-get install libreoffice-writer-nogui",
         )?;
+        let tmp = std::env::temp_dir();
+        remove_stale_work_dirs(&tmp);
         let work_dir = tempfile::Builder::new()
-            .prefix("docx2pdf-")
-            .tempdir()
+            .prefix(&format!("{WORK_DIR_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&tmp)
             .context("creating the pool's work directory (is TMPDIR writable?)")?;
         let jobs_dir = work_dir.path().join("jobs");
         let slots_dir = work_dir.path().join("slots");
@@ -165,6 +167,15 @@ impl Pool {
         })
     }
 
+    /// A new directory for one job's files, removed when dropped, inside the
+    /// pool's work directory, so that nothing of a job outlives a kill -9 of
+    /// this process past the next start (see [`remove_stale_work_dirs`]).
+    pub fn job_dir(&self) -> std::io::Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix("job-")
+            .tempdir_in(&self.jobs_dir)
+    }
+
     pub fn slots(&self) -> Vec<SlotStatus> {
         self.supervisor.status()
     }
@@ -179,6 +190,39 @@ impl Pool {
     /// Kills every LibreOffice process now; conversions still running fail.
     pub async fn shutdown(&self) {
         self.supervisor.shutdown().await;
+    }
+}
+
+/// Work directories are named `docx2pdf-<pid>-<random>`.
+const WORK_DIR_PREFIX: &str = "docx2pdf-";
+
+/// A process killed with -9 cannot remove its work directory (profiles,
+/// jobs): the next pool to start removes those whose process is gone. A
+/// reused pid only keeps a stale directory a while longer.
+fn remove_stale_work_dirs(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(WORK_DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed the work directory of a process that died")
+                }
+                Err(error) => {
+                    tracing::warn!(dir = %entry.path().display(), %error, "could not remove a stale work directory")
+                }
+            }
+        }
     }
 }
 
