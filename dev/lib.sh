@@ -7,6 +7,14 @@ EMULATOR_PROJECT=${EMULATOR_PROJECT:-docx2pdf-local}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Refuses an address that something already listens on: waiting for it to
+# answer would find the squatter, not what we start.
+ensure_free() { # host port what
+  if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then
+    echo "$3: something already listens on $1:$2 (a leftover emulator?)" >&2; exit 1
+  fi
+}
+
 wait_port() { # host port what
   for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.1; done
   echo "$3 did not start on $1:$2" >&2; exit 1
@@ -44,6 +52,7 @@ pubsub_rest() { # method path [json]
 # notifications to topic. Exports STORAGE_EMULATOR_HOST.
 start_gcs() { # host data-dir topic log-file
   [ "$(id -u)" -eq 0 ] || { echo "fake-gcs-server must listen on port 80 of $1: run as root" >&2; exit 1; }
+  ensure_free "$1" 80 "fake-gcs-server"
   .dev/fake-gcs-server -scheme http -host "$1" -port 80 -backend memory -data "$2" \
     -event.pubsub-project-id "$EMULATOR_PROJECT" -event.pubsub-topic "$3" -event.list finalize \
     >"$4" 2>&1 &

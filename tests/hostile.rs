@@ -214,3 +214,38 @@ async fn content_and_extension_that_disagree() {
     }
     pool.shutdown().await;
 }
+
+/// Legitimate but huge: a conversion that fits in its deadline, or a
+/// Timeout after which the slot is back; never a stuck pool.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_two_thousand_page_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("huge.docx");
+    let sentence = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ";
+    let body: String = (0..25_000)
+        .map(|i| {
+            format!(
+                "<w:p><w:r><w:t>{i}. {}</w:t></w:r></w:p>",
+                sentence.repeat(3)
+            )
+        })
+        .collect();
+    write_docx(&input, "", &body, "");
+    let pool = pool();
+    match convert(&pool, &input).await {
+        Ok(pdf) => {
+            let out = Command::new("pdfinfo").arg(&pdf).output().unwrap();
+            let info = String::from_utf8_lossy(&out.stdout);
+            let pages: u32 = info
+                .lines()
+                .find_map(|l| l.strip_prefix("Pages:"))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap();
+            assert!(pages >= 2000, "{pages} pages");
+        }
+        Err(ConvertError::Timeout(_)) => {}
+        Err(error) => panic!("{error}"),
+    }
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}

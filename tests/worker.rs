@@ -83,6 +83,21 @@ fn curl(args: &[&str]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
+/// A loopback address whose port 80 nobody listens on: waiting for our
+/// emulator there must not find another test's.
+fn free_loopback_host() -> String {
+    loop {
+        let host = format!(
+            "127.0.{}.{}",
+            free_port() % 200 + 20,
+            free_port() % 200 + 20
+        );
+        if std::net::TcpStream::connect((host.as_str(), 80)).is_err() {
+            return host;
+        }
+    }
+}
+
 /// Google's Pub/Sub emulator on `addr`, once it listens.
 fn spawn_pubsub_emulator(addr: &str) -> Child {
     let jar = std::fs::read_dir("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib")
@@ -144,11 +159,7 @@ impl Env {
         let pubsub_emulator = spawn_pubsub_emulator(&pubsub);
         // Port 80 of an address of its own: the storage crate drops the port
         // from Host, and the emulator builds upload URLs from it.
-        let gcs_host = format!(
-            "127.0.{}.{}",
-            std::process::id() % 200 + 20,
-            free_port() % 200 + 20
-        );
+        let gcs_host = free_loopback_host();
         let mut env = Env {
             dir,
             pubsub_emulator,
