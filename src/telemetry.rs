@@ -40,6 +40,8 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
 
 /// Prometheus metrics for `/metrics`.
 pub mod metrics {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
     use prometheus_client::encoding::EncodeLabelSet;
     use prometheus_client::metrics::counter::Counter;
     use prometheus_client::metrics::family::Family;
@@ -92,6 +94,11 @@ pub mod metrics {
         pub bytes_out: Counter,
         in_flight: Gauge,
         in_flight_max: Gauge,
+        active: Gauge,
+        active_max: Gauge,
+        /// Written by many tasks at once, so kept here and copied to
+        /// `active_max` when scraped.
+        active_peak: AtomicI64,
         slots: Family<StateLabel, Gauge>,
         restarts: Gauge,
     }
@@ -110,6 +117,7 @@ pub mod metrics {
             let queue_wait_seconds = Histogram::new(exponential_buckets(0.001, 4.0, 10));
             let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
             let (in_flight, in_flight_max) = (Gauge::default(), Gauge::default());
+            let (active, active_max) = (Gauge::default(), Gauge::default());
             let slots = Family::<StateLabel, Gauge>::default();
             let restarts = Gauge::default();
             registry.register("messages", "Messages handled, by outcome", messages.clone());
@@ -139,6 +147,16 @@ pub mod metrics {
                 "Most messages in flight at once since start",
                 in_flight_max.clone(),
             );
+            registry.register(
+                "messages_active",
+                "Messages being downloaded, converted or uploaded now",
+                active.clone(),
+            );
+            registry.register(
+                "messages_active_max",
+                "Most messages worked on at once since start",
+                active_max.clone(),
+            );
             registry.register("slots", "LibreOffice processes by state", slots.clone());
             registry.register(
                 "slot_restarts",
@@ -154,6 +172,9 @@ pub mod metrics {
                 bytes_out,
                 in_flight,
                 in_flight_max,
+                active,
+                active_max,
+                active_peak: AtomicI64::new(0),
                 slots,
                 restarts,
             }
@@ -167,7 +188,8 @@ pub mod metrics {
                 .inc();
         }
 
-        /// A message was taken from the subscription.
+        /// A message was taken from the subscription. Called from the pull
+        /// loop only, so the peak needs no atomics.
         pub fn message_started(&self) {
             let now = self.in_flight.inc() + 1;
             if now > self.in_flight_max.get() {
@@ -178,6 +200,16 @@ pub mod metrics {
         /// A message was acked or nacked.
         pub fn message_finished(&self) {
             self.in_flight.dec();
+        }
+
+        /// Work on a message began (it got one of the worker's permits).
+        pub fn work_started(&self) {
+            let now = self.active.inc() + 1;
+            self.active_peak.fetch_max(now, Ordering::SeqCst);
+        }
+
+        pub fn work_finished(&self) {
+            self.active.dec();
         }
 
         /// The text exposition, with slot gauges taken from `slots` now.
@@ -192,6 +224,7 @@ pub mod metrics {
             }
             self.restarts
                 .set(slots.iter().map(|s| s.restarts as i64).sum());
+            self.active_max.set(self.active_peak.load(Ordering::SeqCst));
             let mut text = String::new();
             prometheus_client::encoding::text::encode(&mut text, &self.registry)
                 .expect("writing to a String");

@@ -38,7 +38,7 @@ pub struct Settings {
     /// How long the server waits to hear from us before redelivering a
     /// message: the lease we keep extending while a job runs.
     pub ack_deadline: Duration,
-    /// Messages taken from the subscription at once.
+    /// Messages worked on at once; also the flow control asked of the server.
     pub max_outstanding: usize,
 }
 
@@ -55,6 +55,8 @@ pub struct Worker {
     /// One message at a time per source object, so two announcements of
     /// the same upload (a notification and an app's message) convert once.
     objects: ObjectLocks,
+    /// One per message being worked on (downloaded, converted, uploaded).
+    permits: Semaphore,
     /// True once the subscription answered and messages can flow.
     pub subscribed: AtomicBool,
 }
@@ -80,6 +82,7 @@ impl Worker {
         settings: Settings,
         results: Option<Publisher>,
     ) -> Worker {
+        let max_outstanding = settings.max_outstanding;
         Worker {
             pool,
             store,
@@ -88,6 +91,7 @@ impl Worker {
             results,
             attempts: Mutex::new(HashMap::new()),
             objects: ObjectLocks::default(),
+            permits: Semaphore::new(max_outstanding),
             subscribed: AtomicBool::new(false),
         }
     }
@@ -102,10 +106,6 @@ impl Worker {
         shutdown: CancellationToken,
     ) {
         let tasks = TaskTracker::new();
-        // The crate only asks the server to respect max_outstanding, and the
-        // emulator does not: a message is taken from the stream only when one
-        // of these permits is free, as Google's other clients do.
-        let permits = Arc::new(Semaphore::new(self.settings.max_outstanding));
         // Streams that ended stay here until the end: messages they handed
         // out may still be running, and their acks flush through them.
         let mut streams = Vec::new();
@@ -123,26 +123,20 @@ impl Worker {
                 let next = tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => break,
-                    next = async {
-                        let permit = permits.clone().acquire_owned().await.expect("the semaphore is never closed");
-                        (permit, stream.next().await)
-                    } => next,
+                    next = stream.next() => next,
                 };
                 match next {
-                    (permit, Some(Ok((message, handler)))) => {
+                    Some(Ok((message, handler))) => {
                         self.metrics.message_started();
                         let worker = self.clone();
                         let shutdown = shutdown.clone();
-                        tasks.spawn(async move {
-                            worker.handle(message, handler, &shutdown).await;
-                            drop(permit);
-                        });
+                        tasks.spawn(async move { worker.admit(message, handler, &shutdown).await });
                     }
-                    (_, Some(Err(error))) => {
+                    Some(Err(error)) => {
                         tracing::warn!(error = %error, "the subscription stream failed");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
-                    (_, None) => {
+                    None => {
                         tracing::warn!(
                             "the subscription stream ended; asking for the subscription again"
                         );
@@ -225,7 +219,36 @@ impl Worker {
         }
     }
 
-    async fn handle(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
+    /// Real Pub/Sub sends at most max_outstanding messages; the emulator
+    /// sends all it has, and the crate does not extend the lease of what it
+    /// buffers (each was redelivered about ten times in ./dev/chaos
+    /// hygiene). So every message is taken, its handler keeps its lease, and
+    /// the work waits for one of max_outstanding permits. The work's future
+    /// is large (about 30 KB): it is only made once a permit is granted.
+    async fn admit(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
+        let permit = tokio::select! {
+            permit = self.permits.acquire() => permit.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => {
+                handler.nack();
+                self.metrics.count(Outcome::Nacked);
+                self.metrics.message_finished();
+                return;
+            }
+        };
+        self.metrics.work_started();
+        let outcome = Box::pin(self.handle(message, handler, shutdown)).await;
+        self.metrics.count(outcome);
+        self.metrics.work_finished();
+        drop(permit);
+        self.metrics.message_finished();
+    }
+
+    async fn handle(
+        &self,
+        message: Message,
+        handler: Handler,
+        shutdown: &CancellationToken,
+    ) -> Outcome {
         let started = Instant::now();
         let attempt = handler.delivery_attempt().map_or_else(
             || self.count_attempt(&message.message_id),
@@ -307,8 +330,7 @@ impl Worker {
             self.publish_result(id, outcome, source, result, started.elapsed())
                 .await;
         }
-        self.metrics.count(outcome);
-        self.metrics.message_finished();
+        outcome
     }
 
     /// One event per finished message on `RESULT_TOPIC`, for chained systems.
