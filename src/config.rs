@@ -28,8 +28,14 @@ pub struct Cli {
 pub enum Command {
     /// Convert local files to PDF.
     Convert(ConvertArgs),
-    /// Pull conversion messages from Pub/Sub: documents in Cloud Storage to PDFs.
+    /// Pull conversion messages from Pub/Sub (or take push requests): documents in Cloud Storage to PDFs.
     Worker(WorkerArgs),
+    /// Upload documents for a running worker and wait for their PDFs.
+    Submit(SubmitArgs),
+    /// Ask a push-mode worker to convert one object, as the original service's clients did.
+    Request(RequestArgs),
+    /// Exit 0 if the worker on this machine answers /healthz (for container health checks).
+    Health(HealthArgs),
     /// One LibreOffice process of the pool (started by the pool, not by people).
     #[command(name = office::CHILD_SUBCOMMAND, hide = true)]
     OfficeChild,
@@ -121,9 +127,9 @@ impl ConvertArgs {
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The subscription to pull from: projects/PROJECT/subscriptions/NAME
+    /// The subscription to pull from: projects/PROJECT/subscriptions/NAME [default: none, push requests only]
     #[arg(long, env = "SUBSCRIPTION")]
-    pub subscription: String,
+    pub subscription: Option<String>,
     /// Bucket that receives the PDFs and failure records
     #[arg(long, env = "OUTPUT_BUCKET")]
     pub output_bucket: String,
@@ -141,7 +147,7 @@ pub struct WorkerArgs {
     /// Deliveries after which a transient failure counts as permanent
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
-    /// Port for /healthz, /readyz and /metrics
+    /// Port for /healthz, /readyz, /metrics and Pub/Sub push requests (POST /)
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
     /// Seconds in-flight jobs get to finish after SIGTERM (Cloud Run allows 10 in all)
@@ -165,21 +171,81 @@ pub struct WorkerArgs {
     /// Log format [default: json when stdout is not a terminal]
     #[arg(long, env = "LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    #[command(flatten)]
+    pub push: PushArgs,
+}
+
+/// Who may send push requests. Unset, the worker trusts whoever reaches
+/// it: on Cloud Run, IAM (`--no-allow-unauthenticated`) checks the token.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push requests must carry a Google-signed ID token for one of these audiences (comma-separated)
+    #[arg(long, env = "PUSH_AUDIENCE", value_delimiter = ',')]
+    pub push_audience: Vec<String>,
+    /// The token's email must be one of these service accounts (comma-separated) [needs PUSH_AUDIENCE]
+    #[arg(long, env = "PUSH_SERVICE_ACCOUNTS", value_delimiter = ',')]
+    pub push_service_accounts: Vec<String>,
+    /// Where the token signers' public keys are published
+    #[arg(
+        long,
+        env = "PUSH_JWKS_URL",
+        default_value = "https://www.googleapis.com/oauth2/v3/certs",
+        hide = true
+    )]
+    pub push_jwks_url: String,
+}
+
+/// The push token check, as validated settings.
+#[derive(Clone, Debug)]
+pub struct PushAuth {
+    pub audiences: Vec<String>,
+    pub service_accounts: Vec<String>,
+    pub jwks_url: String,
+}
+
+impl PushArgs {
+    pub fn auth(&self) -> anyhow::Result<Option<PushAuth>> {
+        let nonempty = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let audiences = nonempty(&self.push_audience);
+        let service_accounts = nonempty(&self.push_service_accounts);
+        if audiences.is_empty() {
+            if !service_accounts.is_empty() {
+                anyhow::bail!(
+                    "PUSH_SERVICE_ACCOUNTS needs PUSH_AUDIENCE: set it to the audience of the push subscription's token (--push-auth-token-audience, or the service URL)"
+                );
+            }
+            return Ok(None);
+        }
+        if let Some(bad) = service_accounts.iter().find(|s| !s.contains('@')) {
+            anyhow::bail!("PUSH_SERVICE_ACCOUNTS: {bad:?} is not an email address");
+        }
+        Ok(Some(PushAuth {
+            audiences,
+            service_accounts,
+            jwks_url: self.push_jwks_url.clone(),
+        }))
+    }
 }
 
 impl WorkerArgs {
     pub fn settings(&self, pool_size: usize) -> anyhow::Result<crate::worker::Settings> {
-        let parts: Vec<&str> = self.subscription.split('/').collect();
-        if parts.len() != 4
-            || parts[0] != "projects"
-            || parts[2] != "subscriptions"
-            || parts[1].is_empty()
-            || parts[3].is_empty()
-        {
-            anyhow::bail!(
-                "SUBSCRIPTION={:?} must be the full name projects/PROJECT/subscriptions/NAME",
-                self.subscription
-            );
+        if let Some(subscription) = &self.subscription {
+            let parts: Vec<&str> = subscription.split('/').collect();
+            if parts.len() != 4
+                || parts[0] != "projects"
+                || parts[2] != "subscriptions"
+                || parts[1].is_empty()
+                || parts[3].is_empty()
+            {
+                anyhow::bail!(
+                    "SUBSCRIPTION={subscription:?} must be the full name projects/PROJECT/subscriptions/NAME"
+                );
+            }
         }
         if let Some(topic) = &self.result_topic {
             let parts: Vec<&str> = topic.split('/').collect();
@@ -215,4 +281,99 @@ impl WorkerArgs {
             max_outstanding: pool_size * 2,
         })
     }
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Documents to upload
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The input bucket
+    #[arg(long, env = "INPUT_BUCKET")]
+    pub bucket: String,
+    /// Object name prefix in the input bucket
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    /// Topic that the worker's subscription reads: projects/PROJECT/topics/NAME
+    #[arg(long, env = "TOPIC", required_unless_present = "notify")]
+    pub topic: Option<String>,
+    /// Publish nothing: the bucket's notification announces the upload
+    #[arg(long, conflicts_with = "topic")]
+    pub notify: bool,
+    /// Where the worker writes PDFs (its OUTPUT_BUCKET)
+    #[arg(long, env = "OUTPUT_BUCKET")]
+    pub output_bucket: String,
+    /// The worker's OUTPUT_PREFIX
+    #[arg(long, env = "OUTPUT_PREFIX", default_value = "")]
+    pub output_prefix: String,
+    /// Download each PDF into this directory
+    #[arg(long)]
+    pub download: Option<PathBuf>,
+    /// Seconds to wait for all results
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// A service-account key file [default: Application Default Credentials]
+    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
+    /// host:port or URL of the Pub/Sub emulator
+    #[arg(long, env = "PUBSUB_EMULATOR_HOST", hide = true)]
+    pub pubsub_emulator_host: Option<String>,
+    /// host:port or URL of the Cloud Storage emulator
+    #[arg(long, env = "STORAGE_EMULATOR_HOST", hide = true)]
+    pub storage_emulator_host: Option<String>,
+}
+
+impl SubmitArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for file in &self.files {
+            if !file.is_file() {
+                anyhow::bail!("{}: no such file", file.display());
+            }
+        }
+        if let Some(topic) = &self.topic {
+            let parts: Vec<&str> = topic.split('/').collect();
+            if parts.len() != 4 || parts[0] != "projects" || parts[2] != "topics" {
+                anyhow::bail!(
+                    "--topic {topic:?} must be the full name projects/PROJECT/topics/NAME"
+                );
+            }
+        }
+        if let Some(dir) = &self.download
+            && !dir.is_dir()
+        {
+            anyhow::bail!(
+                "--download {}: no such directory; create it first",
+                dir.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// The worker's URL, e.g. https://docx2pdf-abc-ew.a.run.app
+    pub url: String,
+    /// Bucket of the document
+    #[arg(long)]
+    pub bucket: String,
+    /// Name of the document in the bucket
+    #[arg(long)]
+    pub object: String,
+    /// Audience of the ID token [default: the URL's scheme and host]
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// A service-account key file that makes the ID token [default: Application Default Credentials]
+    #[arg(long, conflicts_with = "id_token")]
+    pub credentials: Option<PathBuf>,
+    /// Send this ID token (e.g. from `gcloud auth print-identity-token`) instead of making one
+    #[arg(long, env = "ID_TOKEN", hide_env_values = true)]
+    pub id_token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The worker's port
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
 }

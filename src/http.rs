@@ -1,35 +1,92 @@
-//! `/healthz`, `/readyz` and `/metrics` on `$PORT`. Probes never convert.
+//! The HTTP server on `$PORT`: `/healthz`, `/readyz` and `/metrics`, which
+//! never convert, and Pub/Sub push requests on `POST /` and `/pubsub/push`.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
+use crate::push::{self, Refused, TokenCheck};
 use crate::supervisor::SlotState;
-use crate::worker::Worker;
+use crate::worker::{Reply, Worker};
+
+#[derive(Clone)]
+struct App {
+    worker: Arc<Worker>,
+    /// None: push requests are trusted (Cloud Run's IAM checks them).
+    tokens: Option<Arc<TokenCheck>>,
+    shutdown: CancellationToken,
+}
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
     worker: Arc<Worker>,
+    tokens: Option<TokenCheck>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let app = App {
+        worker,
+        tokens: tokens.map(Arc::new),
+        shutdown: shutdown.clone(),
+    };
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(worker);
+        .route("/", post(pushed))
+        .route("/pubsub/push", post(pushed))
+        .with_state(app);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
 
+/// 204 once the PDF or the failure record is stored, 503 for a transient
+/// failure (Pub/Sub retries it), 400 for a body that is no envelope, and
+/// 401/403 for a token that fails the check.
+async fn pushed(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(tokens) = &app.tokens {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
+        if let Err(refused) = tokens.check(authorization).await {
+            let status = match refused {
+                Refused::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                Refused::Forbidden(_) => StatusCode::FORBIDDEN,
+                Refused::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            tracing::warn!(status = status.as_u16(), "push request refused: {refused}");
+            return (status, format!("{refused}\n")).into_response();
+        }
+    }
+    let pushed = match push::parse(&body) {
+        Ok(pushed) => pushed,
+        Err(reason) => {
+            tracing::warn!(status = 400, "push request refused: {reason}");
+            return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response();
+        }
+    };
+    match app
+        .worker
+        .push(pushed.message, pushed.delivery_attempt, &app.shutdown)
+        .await
+    {
+        Reply::Ack => StatusCode::NO_CONTENT.into_response(),
+        Reply::Nack { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not converted this time; retry later\n",
+        )
+            .into_response(),
+    }
+}
+
 /// Alive while the pool's supervisor runs slots.
-async fn healthz(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
+async fn healthz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
     let slots = worker.pool.slots();
     if slots.iter().any(|s| s.state != SlotState::Stopped) {
         (StatusCode::OK, "ok\n")
@@ -41,12 +98,13 @@ async fn healthz(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
     }
 }
 
-/// Ready once a LibreOffice process is warm and the subscription answered.
-async fn readyz(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
+/// Ready once a LibreOffice process is warm and the subscription, if any,
+/// answered.
+async fn readyz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
     let warm = worker.pool.ready_slots();
-    let subscribed = worker.subscribed.load(Ordering::SeqCst);
-    let body = serde_json::json!({ "warm_slots": warm, "subscribed": subscribed, "slots": worker.pool.slots() });
-    let status = if warm > 0 && subscribed {
+    let accepting = worker.accepting();
+    let body = serde_json::json!({ "warm_slots": warm, "subscribed": accepting, "slots": worker.pool.slots() });
+    let status = if warm > 0 && accepting {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -54,7 +112,7 @@ async fn readyz(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
     (status, axum::Json(body))
 }
 
-async fn metrics(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
+async fn metrics(State(App { worker, .. }): State<App>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
@@ -62,4 +120,28 @@ async fn metrics(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
         )],
         worker.metrics.encode(&worker.pool.slots()),
     )
+}
+
+/// `docx2pdf health`: the container's HEALTHCHECK, without a curl in the
+/// image.
+pub async fn probe(port: u16) -> anyhow::Result<std::process::ExitCode> {
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => Ok(std::process::ExitCode::SUCCESS),
+        Ok(response) => {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            eprintln!("docx2pdf: {url}: HTTP {status}: {}", body.trim());
+            Ok(std::process::ExitCode::FAILURE)
+        }
+        Err(error) => {
+            eprintln!("docx2pdf: {url}: {error}");
+            Ok(std::process::ExitCode::FAILURE)
+        }
+    }
 }

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use docx2pdf::config::{Cli, Command, WorkerArgs};
 use docx2pdf::office::Pool;
+use docx2pdf::push::TokenCheck;
 use docx2pdf::storage::{self, Store};
 use docx2pdf::telemetry::metrics::Metrics;
 use docx2pdf::worker::Worker;
-use docx2pdf::{convert, http, office, telemetry};
+use docx2pdf::{convert, http, office, request, submit, telemetry};
 use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +47,15 @@ fn main() -> ExitCode {
                 );
                 worker(args).await.map(|()| ExitCode::SUCCESS)
             }
+            Command::Submit(args) => {
+                telemetry::init_logging(telemetry::LogFormat::Text, "warn");
+                submit::run(args).await
+            }
+            Command::Request(args) => {
+                telemetry::init_logging(telemetry::LogFormat::Text, "warn");
+                request::run(args).await
+            }
+            Command::Health(args) => http::probe(args.port).await,
             Command::OfficeChild => unreachable!("handled above"),
         }
     });
@@ -61,12 +71,14 @@ fn main() -> ExitCode {
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let pool_config = args.pool.pool_config()?;
     let settings = args.settings(pool_config.size)?;
+    let push_auth = args.push.auth()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await
         .with_context(|| format!("cannot listen on PORT={}", args.port))?;
     let pool = Arc::new(Pool::start(pool_config)?);
     let store = Store::connect(
         args.storage_emulator_host.as_deref(),
+        None,
         std::time::Duration::from_secs(args.storage_retry_seconds),
     )
     .await
@@ -77,16 +89,22 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(storage::emulator_endpoint);
     let anonymous = || google_cloud_auth::credentials::anonymous::Builder::new().build();
-    let mut subscriber = Subscriber::builder();
-    let mut admin = SubscriptionAdmin::builder();
-    if let Some(endpoint) = &emulator {
-        subscriber = subscriber
-            .with_endpoint(endpoint)
-            .with_credentials(anonymous());
-        admin = admin.with_endpoint(endpoint).with_credentials(anonymous());
-    }
-    let subscriber = subscriber.build().await.context("connecting to Pub/Sub")?;
-    let admin = admin.build().await.context("connecting to Pub/Sub")?;
+    let pubsub = match &args.subscription {
+        Some(_) => {
+            let mut subscriber = Subscriber::builder();
+            let mut admin = SubscriptionAdmin::builder();
+            if let Some(endpoint) = &emulator {
+                subscriber = subscriber
+                    .with_endpoint(endpoint)
+                    .with_credentials(anonymous());
+                admin = admin.with_endpoint(endpoint).with_credentials(anonymous());
+            }
+            let subscriber = subscriber.build().await.context("connecting to Pub/Sub")?;
+            let admin = admin.build().await.context("connecting to Pub/Sub")?;
+            Some((subscriber, admin))
+        }
+        None => None,
+    };
     let results = match &args.result_topic {
         Some(topic) => {
             let mut publisher = Publisher::builder(topic);
@@ -108,10 +126,19 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let worker = Arc::new(Worker::new(pool.clone(), store, metrics, settings, results));
 
     let shutdown = CancellationToken::new();
-    let http = tokio::spawn(http::serve(listener, worker.clone(), shutdown.clone()));
+    let http = tokio::spawn(http::serve(
+        listener,
+        worker.clone(),
+        push_auth.map(TokenCheck::new),
+        shutdown.clone(),
+    ));
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    tracing::info!(subscription = %args.subscription, port = args.port, "docx2pdf worker started");
-    worker.run(subscriber, admin, shutdown.clone()).await;
+    tracing::info!(
+        subscription = args.subscription.as_deref().unwrap_or("none: push only"),
+        port = args.port,
+        "docx2pdf worker started"
+    );
+    worker.run(pubsub, shutdown.clone()).await;
     shutdown.cancel();
     pool.shutdown().await;
     let _ = http.await;

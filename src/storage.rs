@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use google_cloud_auth::credentials::Credentials;
 use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_storage::client::Storage;
 use google_cloud_storage::model_ext::ReadRange;
@@ -60,12 +61,19 @@ pub struct Download {
 
 impl Store {
     /// `emulator`: the value of `STORAGE_EMULATOR_HOST`, if set. Otherwise
-    /// Application Default Credentials are used. `retry_limit` bounds how
-    /// long one call retries before the job fails as transient and Pub/Sub
-    /// redelivers it later instead.
-    pub async fn connect(emulator: Option<&str>, retry_limit: Duration) -> anyhow::Result<Store> {
+    /// `credentials`, or Application Default Credentials. `retry_limit`
+    /// bounds how long one call retries before the job fails as transient
+    /// and Pub/Sub redelivers it later instead.
+    pub async fn connect(
+        emulator: Option<&str>,
+        credentials: Option<Credentials>,
+        retry_limit: Duration,
+    ) -> anyhow::Result<Store> {
         let mut builder =
             Storage::builder().with_retry_policy(RetryableErrors.with_time_limit(retry_limit));
+        if let Some(credentials) = credentials {
+            builder = builder.with_credentials(credentials);
+        }
         if let Some(emulator) = emulator {
             builder = builder
                 .with_endpoint(emulator_endpoint(emulator))
@@ -146,6 +154,7 @@ impl Store {
         }
     }
 
+    /// Stores `body`; returns the new object's generation.
     pub async fn upload(
         &self,
         bucket: &str,
@@ -153,7 +162,7 @@ impl Store {
         body: bytes::Bytes,
         content_type: &str,
         metadata: &[(&str, String)],
-    ) -> Result<(), StorageError> {
+    ) -> Result<i64, StorageError> {
         let uri = format!("gs://{bucket}/{object}");
         self.client
             .write_object(bucket_path(bucket), object, body)
@@ -161,8 +170,24 @@ impl Store {
             .set_metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())))
             .send_buffered()
             .await
-            .map(|_| ())
+            .map(|object| object.generation)
             .map_err(|e| classify(&uri, e))
+    }
+
+    /// An object's contents, for objects known to be small (failure records).
+    pub async fn read(&self, bucket: &str, object: &str) -> Result<Vec<u8>, StorageError> {
+        let uri = format!("gs://{bucket}/{object}");
+        let mut response = self
+            .client
+            .read_object(bucket_path(bucket), object)
+            .send()
+            .await
+            .map_err(|e| classify(&uri, e))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.next().await {
+            body.extend_from_slice(&chunk.map_err(|e| classify(&uri, e))?);
+        }
+        Ok(body)
     }
 }
 

@@ -117,6 +117,8 @@ pub enum CallError {
 #[derive(Debug)]
 pub struct Reply<T> {
     pub value: T,
+    /// The slot that answered.
+    pub slot: usize,
     pub queue_wait: Duration,
     pub run_time: Duration,
 }
@@ -348,6 +350,7 @@ where
             let reply = match outcome {
                 Ok(Ok(value)) => Ok(Reply {
                     value,
+                    slot: self.id,
                     queue_wait,
                     run_time: started.elapsed(),
                 }),

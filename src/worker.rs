@@ -1,5 +1,6 @@
-//! The pull loop: messages in, PDFs out, and the one place that decides
-//! between ack and nack.
+//! Messages in, PDFs out, and the one place that decides between ack and
+//! nack. Messages come from a streaming pull, or from Pub/Sub push requests
+//! that `http` hands to [`Worker::push`]: both take the same path.
 //!
 //! Flow control holds at most two messages per LibreOffice process (one
 //! converting, one downloading), so a busy instance never hoards work
@@ -30,7 +31,8 @@ use crate::telemetry::metrics::{Metrics, Outcome};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub subscription: String,
+    /// None: push requests only, the original service's deployment.
+    pub subscription: Option<String>,
     pub routing: Routing,
     pub max_input_bytes: u64,
     pub max_attempts: u32,
@@ -59,6 +61,18 @@ pub struct Worker {
     permits: Semaphore,
     /// True once the subscription answered and messages can flow.
     pub subscribed: AtomicBool,
+    /// Every message being handled, pulled or pushed: shutdown drains them.
+    tasks: TaskTracker,
+}
+
+/// What Pub/Sub is told about a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Ack,
+    /// Redeliver; a puller holds the message `hold` first.
+    Nack {
+        hold: Duration,
+    },
 }
 
 /// How one message ended, before it is acked or nacked.
@@ -71,7 +85,11 @@ enum Verdict {
         job: Option<Job>,
     },
     /// Always about a parsed job: a message that cannot be parsed is permanent.
-    Transient { reason: String, job: Job },
+    Transient {
+        kind: &'static str,
+        reason: String,
+        job: Job,
+    },
 }
 
 impl Worker {
@@ -93,7 +111,13 @@ impl Worker {
             objects: ObjectLocks::default(),
             permits: Semaphore::new(max_outstanding),
             subscribed: AtomicBool::new(false),
+            tasks: TaskTracker::new(),
         }
+    }
+
+    /// Ready for messages: pulling, or serving push requests only.
+    pub fn accepting(&self) -> bool {
+        self.settings.subscription.is_none() || self.subscribed.load(Ordering::SeqCst)
     }
 
     /// Pulls until `shutdown` fires, then drains: in-flight jobs get
@@ -101,19 +125,27 @@ impl Worker {
     /// flushed before returning.
     pub async fn run(
         self: Arc<Self>,
-        subscriber: Subscriber,
-        admin: SubscriptionAdmin,
+        pubsub: Option<(Subscriber, SubscriptionAdmin)>,
         shutdown: CancellationToken,
     ) {
-        let tasks = TaskTracker::new();
+        let tasks = &self.tasks;
         // Streams that ended stay here until the end: messages they handed
         // out may still be running, and their acks flush through them.
         let mut streams = Vec::new();
         // A stream ends for good on errors such as a deleted subscription;
         // the worker then waits for the subscription again, as at start.
-        while self.check_subscription(&admin, &shutdown).await {
+        let pull = self.settings.subscription.clone().zip(pubsub);
+        if pull.is_none() {
+            tracing::info!("no SUBSCRIPTION: serving Pub/Sub push requests only");
+            shutdown.cancelled().await;
+        }
+        while let Some((subscription, (subscriber, admin))) = &pull
+            && self
+                .check_subscription(subscription, admin, &shutdown)
+                .await
+        {
             let mut stream = subscriber
-                .subscribe(&self.settings.subscription)
+                .subscribe(subscription)
                 .set_max_outstanding_messages(self.settings.max_outstanding as i64)
                 .set_max_lease_extension(self.settings.ack_deadline)
                 .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
@@ -127,10 +159,10 @@ impl Worker {
                 };
                 match next {
                     Some(Ok((message, handler))) => {
-                        self.metrics.message_started();
                         let worker = self.clone();
                         let shutdown = shutdown.clone();
-                        tasks.spawn(async move { worker.admit(message, handler, &shutdown).await });
+                        tasks
+                            .spawn(async move { worker.pulled(message, handler, &shutdown).await });
                     }
                     Some(Err(error)) => {
                         tracing::warn!(error = %error, "the subscription stream failed");
@@ -177,10 +209,10 @@ impl Worker {
     /// Returns false if asked to stop first.
     async fn check_subscription(
         &self,
+        name: &str,
         admin: &SubscriptionAdmin,
         shutdown: &CancellationToken,
     ) -> bool {
-        let name = &self.settings.subscription;
         let mut backoff = Duration::from_secs(1);
         loop {
             let request = admin.get_subscription().set_subscription(name).send();
@@ -203,10 +235,16 @@ impl Worker {
                         retry_in = ?backoff,
                         "SUBSCRIPTION {name} does not exist: create it (gcloud pubsub subscriptions create) or fix the name"
                     ),
-                    Some(Code::PermissionDenied) => tracing::error!(
-                        retry_in = ?backoff,
-                        "not allowed to read SUBSCRIPTION {name}: grant this service account roles/pubsub.subscriber on it"
-                    ),
+                    // roles/pubsub.subscriber may pull but not read the
+                    // subscription's settings: Pub/Sub answered, so pull.
+                    Some(Code::PermissionDenied) => {
+                        tracing::info!(
+                            subscription = name,
+                            "subscription settings not readable (pubsub.subscriptions.get, in roles/pubsub.viewer); pulling. If nothing arrives, grant this service account roles/pubsub.subscriber on it"
+                        );
+                        self.subscribed.store(true, Ordering::SeqCst);
+                        return true;
+                    }
                     _ => tracing::warn!(%error, retry_in = ?backoff, "Pub/Sub does not answer yet"),
                 },
                 Err(_) => tracing::warn!(retry_in = ?backoff, "Pub/Sub did not answer within 10 s"),
@@ -223,39 +261,82 @@ impl Worker {
     /// sends all it has, and the crate does not extend the lease of what it
     /// buffers (each was redelivered about ten times in ./dev/chaos
     /// hygiene). So every message is taken, its handler keeps its lease, and
-    /// the work waits for one of max_outstanding permits. The work's future
-    /// is large (about 30 KB): it is only made once a permit is granted.
-    async fn admit(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
+    /// the work waits for one of max_outstanding permits.
+    async fn pulled(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
+        let attempt = handler.delivery_attempt();
+        match self.admit(&message, attempt, shutdown, true).await {
+            Reply::Ack => handler.ack(),
+            Reply::Nack { .. } => handler.nack(),
+        }
+    }
+
+    /// A Pub/Sub push request's message, handled like a pulled one. Push
+    /// has no lease to lose, and its retries are spaced by Pub/Sub, so a
+    /// transient failure is answered at once.
+    pub async fn push(
+        &self,
+        message: Message,
+        delivery_attempt: Option<i32>,
+        shutdown: &CancellationToken,
+    ) -> Reply {
+        let _tracked = self.tasks.token();
+        self.admit(&message, delivery_attempt, shutdown, false)
+            .await
+    }
+
+    /// The work waits for a permit; its future is large (about 30 KB), so
+    /// it is only made once a permit is granted. With `hold`, a nack waits
+    /// out its backoff first, keeping the permit: during an outage that
+    /// slows intake too.
+    async fn admit(
+        &self,
+        message: &Message,
+        delivery_attempt: Option<i32>,
+        shutdown: &CancellationToken,
+        hold: bool,
+    ) -> Reply {
+        self.metrics.message_started();
         let permit = tokio::select! {
             permit = self.permits.acquire() => permit.expect("the semaphore is never closed"),
             _ = shutdown.cancelled() => {
-                handler.nack();
                 self.metrics.count(Outcome::Nacked);
                 self.metrics.message_finished();
-                return;
+                return Reply::Nack { hold: Duration::ZERO };
             }
         };
         self.metrics.work_started();
-        let outcome = Box::pin(self.handle(message, handler, shutdown)).await;
+        let (outcome, reply) = Box::pin(self.handle(message, delivery_attempt, shutdown)).await;
         self.metrics.count(outcome);
         self.metrics.work_finished();
+        if let Reply::Nack { hold: delay } = reply
+            && hold
+        {
+            // Redelivery can be immediate (no retry policy, the emulator):
+            // holding the message first spaces the attempts out.
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => {}
+            }
+        }
         drop(permit);
         self.metrics.message_finished();
+        reply
     }
 
     async fn handle(
         &self,
-        message: Message,
-        handler: Handler,
+        message: &Message,
+        delivery_attempt: Option<i32>,
         shutdown: &CancellationToken,
-    ) -> Outcome {
+    ) -> (Outcome, Reply) {
         let started = Instant::now();
-        let attempt = handler.delivery_attempt().map_or_else(
+        let attempt = delivery_attempt.map_or_else(
             || self.count_attempt(&message.message_id),
             |a| a.max(1) as u32,
         );
-        let verdict = match self.process(&message).await {
-            Verdict::Transient { reason, job }
+        let mut trace = Trace::default();
+        let verdict = match self.process(message, &mut trace).await {
+            Verdict::Transient { reason, job, .. }
                 if attempt >= self.settings.max_attempts && !shutdown.is_cancelled() =>
             {
                 Verdict::Permanent {
@@ -267,16 +348,9 @@ impl Worker {
             verdict => verdict,
         };
         let id = message.message_id.as_str();
-        let (outcome, source, result) = match verdict {
+        let (outcome, reply, source, result, error_kind, text) = match verdict {
             Verdict::Done(outcome, detail, output) => {
-                handler.ack();
-                tracing::info!(
-                    message_id = id,
-                    outcome = outcome.as_str(),
-                    seconds = started.elapsed().as_secs_f64(),
-                    "{detail}"
-                );
-                (outcome, None, output)
+                (outcome, Reply::Ack, None, output, None, detail)
             }
             Verdict::Permanent { kind, reason, job } => {
                 match self
@@ -284,53 +358,52 @@ impl Worker {
                     .await
                 {
                     Ok(record) => {
-                        handler.ack();
-                        tracing::warn!(
-                            message_id = id,
-                            outcome = "failed_permanent",
-                            kind,
-                            record = record.as_deref().unwrap_or("none"),
-                            attempt,
-                            "{reason}"
-                        );
+                        let text = match &record {
+                            Some(record) => format!("{reason} (record: {record})"),
+                            None => reason,
+                        };
                         (
                             Outcome::FailedPermanent,
+                            Reply::Ack,
                             job.map(|j| j.source_uri()),
                             record,
+                            Some(kind),
+                            text,
                         )
                     }
-                    Err(error) => {
-                        handler.nack();
-                        tracing::warn!(
-                            message_id = id,
-                            outcome = "nacked",
-                            kind,
+                    Err(error) => (
+                        Outcome::Nacked,
+                        Reply::Nack {
+                            hold: nack_delay(attempt),
+                        },
+                        None,
+                        None,
+                        Some(kind),
+                        format!(
                             "{reason}; the failure record could not be written ({error}), so it will be retried"
-                        );
-                        (Outcome::Nacked, None, None)
-                    }
+                        ),
+                    ),
                 }
             }
-            Verdict::Transient { reason, job } => {
-                // Redelivery can be immediate (no retry policy, the emulator):
-                // holding the message first spaces the attempts out, and
-                // holding its flow-control slot slows intake during an outage.
-                let delay = nack_delay(attempt);
-                tracing::warn!(message_id = id, outcome = "nacked", attempt, retry_in = ?delay, "{reason}");
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.cancelled() => {}
-                }
-                handler.nack();
-                (Outcome::Nacked, Some(job.source_uri()), None)
+            Verdict::Transient { kind, reason, job } => {
+                let hold = nack_delay(attempt);
+                (
+                    Outcome::Nacked,
+                    Reply::Nack { hold },
+                    Some(job.source_uri()),
+                    None,
+                    Some(kind),
+                    format!("{reason} (retry in {} s)", hold.as_secs()),
+                )
             }
         };
+        trace.log(id, attempt, outcome, error_kind, started.elapsed(), &text);
         if outcome != Outcome::Nacked {
             self.attempts.lock().expect("attempts lock").remove(id);
             self.publish_result(id, outcome, source, result, started.elapsed())
                 .await;
         }
-        outcome
+        (outcome, reply)
     }
 
     /// One event per finished message on `RESULT_TOPIC`, for chained systems.
@@ -367,12 +440,13 @@ impl Worker {
         *count
     }
 
-    async fn process(&self, message: &Message) -> Verdict {
+    async fn process(&self, message: &Message, trace: &mut Trace) -> Verdict {
         let settings = &self.settings;
         let job = match job::parse(&message.attributes, &message.data, &settings.routing) {
             Ok(Parsed::Convert(job)) => job,
             Ok(Parsed::Ignore(reason)) => return Verdict::Done(Outcome::Ignored, reason, None),
             Err(rejected) => {
+                trace.job = rejected.job.as_deref().cloned();
                 return Verdict::Permanent {
                     kind: rejected.kind,
                     reason: rejected.reason,
@@ -380,6 +454,7 @@ impl Worker {
                 };
             }
         };
+        trace.job = Some(job.clone());
         let _object = self.objects.lock(job.source_uri()).await;
         if let Some(generation) = job.generation
             && let Some(verdict) = self.already_done(&job, generation).await
@@ -388,7 +463,9 @@ impl Worker {
         }
         let dir = match self.pool.job_dir() {
             Ok(dir) => dir,
-            Err(e) => return transient(&job, format!("cannot create a job directory: {e}")),
+            Err(e) => {
+                return transient(&job, "disk", format!("cannot create a job directory: {e}"));
+            }
         };
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
@@ -419,10 +496,11 @@ impl Worker {
                 return permanent(&job, "too_large", error);
             }
             Err(error @ StorageError::Unavailable { .. }) => {
-                return transient(&job, error);
+                return transient(&job, "storage", error);
             }
         };
         self.metrics.bytes_in.inc_by(download.bytes);
+        trace.generation = Some(download.generation);
         if job.generation.is_none()
             && let Some(verdict) = self.already_done(&job, download.generation).await
         {
@@ -436,8 +514,12 @@ impl Worker {
         {
             Ok(conversion) => conversion,
             Err(error) if error.is_permanent() => return permanent(&job, error.kind(), error),
-            Err(error) => return transient(&job, format!("{}: {error}", job.source_uri())),
+            Err(error) => {
+                return transient(&job, error.kind(), format!("{}: {error}", job.source_uri()));
+            }
         };
+        trace.slot = Some(conversion.slot);
+        trace.queue_wait = Some(conversion.queue_wait);
         self.metrics
             .conversion_seconds
             .observe(conversion.convert_time.as_secs_f64());
@@ -446,7 +528,7 @@ impl Worker {
             .observe(conversion.queue_wait.as_secs_f64());
         let body = match tokio::fs::read(&pdf).await {
             Ok(body) => bytes::Bytes::from(body),
-            Err(e) => return transient(&job, format!("reading the PDF back: {e}")),
+            Err(e) => return transient(&job, "disk", format!("reading the PDF back: {e}")),
         };
         let metadata = [
             (storage::SOURCE_BUCKET, job.bucket.clone()),
@@ -459,7 +541,7 @@ impl Worker {
             .upload(out, &job.output, body, "application/pdf", &metadata)
             .await
         {
-            return transient(&job, error);
+            return transient(&job, "storage", error);
         }
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
         Verdict::Done(
@@ -494,7 +576,7 @@ impl Worker {
                 )),
             )),
             Ok(_) => None,
-            Err(error) => Some(transient(job, error)),
+            Err(error) => Some(transient(job, "storage", error)),
         }
     }
 
@@ -524,10 +606,14 @@ impl Worker {
         let out = &self.settings.routing.output_bucket;
         let body =
             bytes::Bytes::from(serde_json::to_vec_pretty(&record).expect("JSON of plain values"));
-        let metadata = [
+        let mut metadata = vec![
             (storage::SOURCE_BUCKET, job.bucket.clone()),
             (storage::SOURCE_OBJECT, job.object.clone()),
         ];
+        // Lets `docx2pdf submit` tell this record from an older one.
+        if let Some(generation) = job.generation {
+            metadata.push((storage::SOURCE_GENERATION, generation.to_string()));
+        }
         let uploaded = self
             .store
             .upload(
@@ -539,7 +625,7 @@ impl Worker {
             )
             .await;
         match uploaded {
-            Ok(()) => Ok(Some(format!("gs://{out}/{}", job.failure_record))),
+            Ok(_) => Ok(Some(format!("gs://{out}/{}", job.failure_record))),
             // Retrying cannot help a record that storage refuses outright.
             Err(error @ StorageError::Rejected { .. }) => {
                 tracing::error!(message_id, %error, "the failure record was refused: this log line is the record");
@@ -550,13 +636,62 @@ impl Worker {
     }
 }
 
+/// What one message's log line says about it, filled in as work goes.
+#[derive(Default)]
+struct Trace {
+    job: Option<Job>,
+    /// The generation read, when the message named none.
+    generation: Option<i64>,
+    slot: Option<usize>,
+    queue_wait: Option<Duration>,
+}
+
+impl Trace {
+    /// One line per message, with the fields Cloud Logging queries filter on.
+    fn log(
+        &self,
+        message_id: &str,
+        attempt: u32,
+        outcome: Outcome,
+        error_kind: Option<&str>,
+        elapsed: Duration,
+        text: &str,
+    ) {
+        let job = self.job.as_ref();
+        let generation = self.generation.or(job.and_then(|j| j.generation));
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    message_id,
+                    delivery_attempt = attempt,
+                    bucket = job.map(|j| j.bucket.as_str()),
+                    object = job.map(|j| j.object.as_str()),
+                    generation,
+                    slot = self.slot,
+                    queue_wait_ms = self.queue_wait.map(|d| d.as_millis() as u64),
+                    duration_ms = elapsed.as_millis() as u64,
+                    outcome = outcome.as_str(),
+                    error_kind,
+                    "{text}"
+                )
+            };
+        }
+        match outcome {
+            Outcome::Converted | Outcome::Skipped | Outcome::Ignored => line!(tracing::Level::INFO),
+            Outcome::FailedPermanent | Outcome::Nacked => line!(tracing::Level::WARN),
+        }
+    }
+}
+
 /// 1, 2, 4, ... seconds, at most 30.
 fn nack_delay(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
 
-fn transient(job: &Job, reason: impl std::fmt::Display) -> Verdict {
+fn transient(job: &Job, kind: &'static str, reason: impl std::fmt::Display) -> Verdict {
     Verdict::Transient {
+        kind,
         reason: reason.to_string(),
         job: job.clone(),
     }

@@ -42,6 +42,8 @@ pub struct PoolConfig {
 /// What a successful conversion cost.
 #[derive(Clone, Debug)]
 pub struct Conversion {
+    /// The pool slot whose LibreOffice converted it.
+    pub slot: usize,
     /// Time spent waiting for a free LibreOffice process.
     pub queue_wait: Duration,
     /// Time LibreOffice spent converting.
@@ -161,6 +163,7 @@ impl Pool {
             tokio::fs::copy(&pdf, output).await?;
         }
         Ok(Conversion {
+            slot: reply.slot,
             queue_wait: reply.queue_wait,
             convert_time: reply.run_time,
             pdf_bytes,

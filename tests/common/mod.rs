@@ -3,6 +3,8 @@
 // Compiled into each test binary, which uses only some of it.
 #![allow(dead_code)]
 
+pub mod emulators;
+
 use std::path::{Path, PathBuf};
 
 pub fn fixture(name: &str) -> PathBuf {

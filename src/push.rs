@@ -1,0 +1,206 @@
+//! Pub/Sub push requests: the envelope that Pub/Sub, or a caller of the
+//! original service, POSTs, and the check of the ID token it carries. The
+//! message inside then takes the worker's path, as a pulled one does.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use google_cloud_auth::credentials::idtoken::verifier;
+use google_cloud_pubsub::model::Message;
+use serde::Deserialize;
+
+use crate::config::PushAuth;
+
+/// `{"message": {...}, "subscription": "...", "deliveryAttempt": N}`; the
+/// original service's callers send the message with attributes only.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    message: PushedMessage,
+    /// Set by Pub/Sub when the subscription has a dead-letter policy.
+    delivery_attempt: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PushedMessage {
+    #[serde(default)]
+    attributes: HashMap<String, String>,
+    /// Base64, as Pub/Sub sends it.
+    #[serde(default)]
+    data: Option<String>,
+    message_id: Option<String>,
+    /// Pub/Sub sends both spellings; a serde alias would call that a duplicate.
+    #[serde(rename = "message_id")]
+    message_id_snake: Option<String>,
+}
+
+/// A pushed message and its delivery attempt, if anyone counts them.
+pub struct Pushed {
+    pub message: Message,
+    pub delivery_attempt: Option<i32>,
+}
+
+/// Reads a push request's body; the error says what is wrong with it.
+pub fn parse(body: &[u8]) -> Result<Pushed, String> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        format!("the body is not a Pub/Sub push envelope ({e}): expected {{\"message\": {{\"attributes\": {{...}}, \"data\": \"<base64>\"}}}}")
+    })?;
+    let pushed = envelope.message;
+    let data = match pushed.data.as_deref().filter(|d| !d.is_empty()) {
+        Some(data) => base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| format!("message.data is not base64: {e}"))?,
+        None => Vec::new(),
+    };
+    let id = pushed
+        .message_id
+        .or(pushed.message_id_snake)
+        .filter(|id| !id.is_empty());
+    // Without an id (the original envelope) deliveries cannot be told apart
+    // or counted: each request is a first attempt.
+    let delivery_attempt = envelope
+        .delivery_attempt
+        .or(if id.is_none() { Some(1) } else { None });
+    let id = id.unwrap_or_else(|| {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        format!("push-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    });
+    Ok(Pushed {
+        message: Message::new()
+            .set_message_id(id)
+            .set_attributes(pushed.attributes)
+            .set_data(data),
+        delivery_attempt,
+    })
+}
+
+/// Why a push request was refused before any work.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// 401: no token, or not a valid one for us.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: a valid token from someone not on the list.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 503: the signers' keys could not be fetched; Pub/Sub will retry.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// `PUSH_AUDIENCE` and `PUSH_SERVICE_ACCOUNTS`, checked with
+/// google-cloud-auth's ID-token verifier (signature, issuer, expiry,
+/// audience); the list of senders is ours.
+pub struct TokenCheck {
+    /// One check at a time: the verifier's key cache refuses a second
+    /// caller while it fetches keys, instead of waiting.
+    verifier: tokio::sync::Mutex<verifier::Verifier>,
+    service_accounts: Vec<String>,
+}
+
+impl TokenCheck {
+    pub fn new(auth: PushAuth) -> TokenCheck {
+        TokenCheck {
+            verifier: tokio::sync::Mutex::new(
+                verifier::Builder::new(auth.audiences)
+                    .with_jwks_url(auth.jwks_url)
+                    .build(),
+            ),
+            service_accounts: auth.service_accounts,
+        }
+    }
+
+    /// Checks an `Authorization` header; returns who sent the request.
+    pub async fn check(&self, authorization: Option<&str>) -> Result<String, Refused> {
+        let token = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Refused::Unauthenticated(
+                    "no bearer token: give the push subscription a service account (--push-auth-service-account)".into(),
+                )
+            })?;
+        let claims = self
+            .verifier
+            .lock()
+            .await
+            .verify(token)
+            .await
+            .map_err(|e| {
+                if e.is_load_cert() && is_transient(&e) {
+                    Refused::Unavailable(format!("cannot fetch the token signers' keys: {e}"))
+                } else {
+                    Refused::Unauthenticated(format!("the ID token was refused: {e}"))
+                }
+            })?;
+        let email = claims
+            .get("email")
+            .and_then(|e| e.as_str())
+            .unwrap_or_default();
+        let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
+        if self.service_accounts.is_empty() {
+            let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or("");
+            return Ok(if email.is_empty() { subject } else { email }.to_string());
+        }
+        if verified && self.service_accounts.iter().any(|a| a == email) {
+            Ok(email.to_string())
+        } else {
+            Err(Refused::Forbidden(format!(
+                "{email:?} is not in PUSH_SERVICE_ACCOUNTS"
+            )))
+        }
+    }
+}
+
+/// A key fetch that failed (retry later), as opposed to a key that does
+/// not exist (a forged or foreign token).
+fn is_transient(error: &verifier::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(credentials) = cause.downcast_ref::<google_cloud_gax::error::CredentialsError>()
+        {
+            return credentials.is_transient();
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_original_envelope_has_attributes_only() {
+        let body = br#"{"message": {"attributes": {"bucketId": "in", "objectId": "demo.docx"}}}"#;
+        let pushed = parse(body).unwrap();
+        assert_eq!(pushed.message.attributes["objectId"], "demo.docx");
+        assert!(pushed.message.message_id.starts_with("push-"));
+        assert_eq!(pushed.delivery_attempt, Some(1));
+        assert!(pushed.message.data.is_empty());
+    }
+
+    #[test]
+    fn pubsub_envelopes_carry_base64_data_and_an_id() {
+        let body = br#"{"message": {"data": "eyJidWNrZXQiOiJpbiJ9", "messageId": "42", "message_id": "42"},
+                        "subscription": "projects/p/subscriptions/s", "deliveryAttempt": 3}"#;
+        let pushed = parse(body).unwrap();
+        assert_eq!(&pushed.message.data[..], br#"{"bucket":"in"}"#);
+        assert_eq!(pushed.message.message_id, "42");
+        assert_eq!(pushed.delivery_attempt, Some(3));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_envelope_says_what_was_expected() {
+        for body in [&b"not json"[..], b"{}", br#"{"message": {"data": "%%%"}}"#] {
+            let error = parse(body).err().unwrap();
+            assert!(
+                error.contains("envelope") || error.contains("base64"),
+                "{error}"
+            );
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `docx2pdf request`: the original service's client. It makes an OIDC ID
+//! token for the worker's URL (from a service-account key, or Application
+//! Default Credentials) and POSTs the push envelope the service accepted.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use google_cloud_auth::credentials::idtoken;
+
+use crate::config::RequestArgs;
+
+pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
+    let url = reqwest::Url::parse(&args.url)
+        .with_context(|| format!("{:?} is not a URL (https://SERVICE.run.app)", args.url))?;
+    let audience = args
+        .audience
+        .clone()
+        .unwrap_or_else(|| url.origin().ascii_serialization());
+    let token = match &args.id_token {
+        Some(token) => token.clone(),
+        None => id_token(&args, &audience).await?,
+    };
+    let envelope = serde_json::json!({
+        "message": { "attributes": { "bucketId": args.bucket, "objectId": args.object } }
+    });
+    let response = reqwest::Client::new()
+        .post(url.clone())
+        .bearer_auth(token)
+        .json(&envelope)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let what = format!("gs://{}/{}", args.bucket, args.object);
+    if status.is_success() {
+        println!(
+            "{what}: done (HTTP {status}); the PDF or a failure record is in the output bucket"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let hint = match status.as_u16() {
+        401 => "the token was refused: is --audience the service URL?",
+        403 => "this identity may not call the service: grant it roles/run.invoker",
+        500..=599 => "a transient failure: try again later",
+        _ => "",
+    };
+    eprintln!("docx2pdf: {what}: HTTP {status}: {} {hint}", body.trim());
+    Ok(ExitCode::FAILURE)
+}
+
+async fn id_token(args: &RequestArgs, audience: &str) -> anyhow::Result<String> {
+    let credentials = match &args.credentials {
+        Some(path) => {
+            let key = std::fs::read(path)
+                .with_context(|| format!("cannot read --credentials {}", path.display()))?;
+            let key: serde_json::Value = serde_json::from_slice(&key).with_context(|| {
+                format!("--credentials {}: not a service-account key (JSON)", path.display())
+            })?;
+            idtoken::service_account::Builder::new(audience, key)
+                .build()
+                .with_context(|| format!("--credentials {}", path.display()))?
+        }
+        None => idtoken::Builder::new(audience).build().context(
+            "no credentials: pass --credentials KEY.json, set GOOGLE_APPLICATION_CREDENTIALS, or --id-token",
+        )?,
+    };
+    credentials
+        .id_token()
+        .await
+        .with_context(|| format!("cannot make an ID token for {audience}"))
+}

@@ -1,0 +1,317 @@
+//! Push mode, the original service's contract: a worker without
+//! SUBSCRIPTION takes Pub/Sub push envelopes on `POST /`, checks their ID
+//! token (keys served as a JWKS on loopback, tokens signed by keys made
+//! here: no request leaves the machine), and `docx2pdf request` calls it.
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+mod common;
+use common::emulators::*;
+use common::fixture;
+
+const AUDIENCE: &str = "https://docx2pdf-test.a.run.app";
+const PUSHER: &str = "pusher@docx2pdf-test.iam.gserviceaccount.com";
+
+/// An RSA key made by openssl, and its public half as a JWK.
+struct Signer {
+    kid: String,
+    pem: Vec<u8>,
+}
+
+impl Signer {
+    fn new(kid: &str) -> Signer {
+        let pem = Command::new("openssl")
+            .args(["genrsa", "2048"])
+            .output()
+            .expect("openssl is installed")
+            .stdout;
+        assert!(!pem.is_empty(), "openssl genrsa printed no key");
+        Signer {
+            kid: kid.to_string(),
+            pem,
+        }
+    }
+
+    fn jwk(&self) -> serde_json::Value {
+        let mut openssl = Command::new("openssl")
+            .args(["rsa", "-noout", "-modulus"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        openssl.stdin.take().unwrap().write_all(&self.pem).unwrap();
+        let out = openssl.wait_with_output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let hex = text.trim().strip_prefix("Modulus=").unwrap();
+        let modulus: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        serde_json::json!({
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
+            "n": URL_SAFE_NO_PAD.encode(modulus), "e": "AQAB",
+        })
+    }
+
+    /// A token as Google signs them for a push subscription, with `change`
+    /// applied to its claims.
+    fn token(&self, change: impl FnOnce(&mut serde_json::Value)) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = serde_json::json!({
+            "iss": "https://accounts.google.com",
+            "aud": AUDIENCE,
+            "sub": "1234567890",
+            "email": PUSHER,
+            "email_verified": true,
+            "iat": now,
+            "exp": now + 3600,
+        });
+        change(&mut claims);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(&self.pem).unwrap();
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+}
+
+/// Serves `keys` as a JWKS on a loopback port, for as long as the test runs.
+fn serve_jwks(keys: Vec<serde_json::Value>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/oauth2/v3/certs", listener.local_addr().unwrap());
+    let body = serde_json::json!({ "keys": keys }).to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// POSTs `body` to the worker; returns the status code and the answer.
+fn post(worker: &Worker, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
+    let mut args = vec![
+        "-s".to_string(),
+        "-o".into(),
+        "-".into(),
+        "-w".into(),
+        "\n%{http_code}".into(),
+        "-X".into(),
+        "POST".into(),
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "--data-binary".into(),
+        body.into(),
+    ];
+    if let Some(token) = token {
+        args.push("-H".into());
+        args.push(format!("Authorization: Bearer {token}"));
+    }
+    args.push(format!("{}{path}", worker.url));
+    let out = Command::new("curl").args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answer, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), answer.to_string())
+}
+
+fn original(object: &str) -> String {
+    serde_json::json!({ "message": { "attributes": { "bucketId": "input", "objectId": object } } })
+        .to_string()
+}
+
+/// As Pub/Sub pushes a message: base64 data, an id in both spellings.
+fn pushed(attributes: serde_json::Value, data: &str, id: &str) -> String {
+    serde_json::json!({
+        "message": {
+            "attributes": attributes, "data": STANDARD.encode(data),
+            "messageId": id, "message_id": id, "publishTime": "2026-11-30T00:00:00Z",
+        },
+        "subscription": "projects/docx2pdf-test/subscriptions/push",
+    })
+    .to_string()
+}
+
+#[test]
+fn push_envelopes_convert_and_answer_by_outcome() {
+    let _serial = serial();
+    let mut env = Env::start_persistent(&[
+        ("original.docx", fixture("one_page.docx")),
+        ("notified.docx", fixture("one_page.docx")),
+        ("json.docx", fixture("one_page.docx")),
+        ("broken.docx", fixture("bomb.docx")),
+        ("later.docx", fixture("one_page.docx")),
+    ]);
+    let worker = env.worker(&[("SUBSCRIPTION", ""), ("STORAGE_RETRY_SECONDS", "2")]);
+    // Push only: ready with a warm LibreOffice, no subscription to wait for.
+    worker.wait_ready();
+
+    assert_eq!(post(&worker, "/", &original("original.docx"), None).0, 204);
+    env.wait_object("pdf/original.pdf", Duration::from_secs(5));
+
+    let object = curl(&[&format!(
+        "{}/storage/v1/b/input/o/notified.docx",
+        env.gcs_url()
+    )])
+    .unwrap();
+    let object: serde_json::Value = serde_json::from_slice(&object).unwrap();
+    let notification = pushed(
+        serde_json::json!({
+            "eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1",
+            "bucketId": "input", "objectId": "notified.docx",
+            "objectGeneration": object["generation"],
+        }),
+        &object.to_string(),
+        "101",
+    );
+    assert_eq!(post(&worker, "/", &notification, None).0, 204);
+    env.wait_object("pdf/notified.pdf", Duration::from_secs(5));
+
+    let json = pushed(
+        serde_json::json!({}),
+        r#"{"bucket":"input","name":"json.docx"}"#,
+        "102",
+    );
+    assert_eq!(post(&worker, "/pubsub/push", &json, None).0, 204);
+    env.wait_object("pdf/json.pdf", Duration::from_secs(5));
+
+    // Permanent: acked (204) once the failure record is written.
+    assert_eq!(post(&worker, "/", &original("broken.docx"), None).0, 204);
+    let record = env.wait_object("pdf/broken.docx.error.json", Duration::from_secs(5));
+    assert_eq!(record["metadata"]["source-object"], "broken.docx");
+    assert_eq!(post(&worker, "/", &original("missing.docx"), None).0, 204);
+    env.wait_object("pdf/missing.docx.error.json", Duration::from_secs(5));
+
+    let (code, answer) = post(&worker, "/", "this is not JSON", None);
+    assert_eq!(code, 400);
+    assert!(answer.contains("push envelope"), "{answer}");
+
+    // Transient: 503, so Pub/Sub pushes it again; then it converts.
+    env.stop_gcs();
+    let (code, answer) = post(&worker, "/", &original("later.docx"), None);
+    assert_eq!(code, 503, "{answer}");
+    env.start_gcs(None);
+    let (code, answer) = post(&worker, "/", &original("later.docx"), None);
+    assert_eq!(code, 204, "{answer}");
+    assert!(env.object("pdf/later.pdf").is_some());
+    assert_eq!(worker.outcome("converted"), 4.0);
+    assert_eq!(worker.outcome("failed_permanent"), 2.0);
+    assert_eq!(worker.outcome("nacked"), 1.0);
+}
+
+#[test]
+fn push_tokens_are_checked_before_any_work() {
+    let _serial = serial();
+    let trusted = Signer::new("trusted-key");
+    let stranger = Signer::new("trusted-key");
+    let jwks = serve_jwks(vec![trusted.jwk()]);
+    let env = Env::start(&[
+        ("a.docx", fixture("one_page.docx")),
+        ("b.docx", fixture("one_page.docx")),
+    ]);
+    let worker = env.worker(&[
+        ("SUBSCRIPTION", ""),
+        ("PUSH_AUDIENCE", AUDIENCE),
+        ("PUSH_SERVICE_ACCOUNTS", PUSHER),
+        ("PUSH_JWKS_URL", &jwks),
+    ]);
+    worker.wait_ready();
+    let body = original("a.docx");
+
+    let refused = [
+        ("missing", None, 401),
+        (
+            "expired",
+            Some(trusted.token(|c| {
+                c["iat"] = (c["iat"].as_u64().unwrap() - 7200).into();
+                c["exp"] = (c["exp"].as_u64().unwrap() - 7200).into();
+            })),
+            401,
+        ),
+        (
+            "wrong audience",
+            Some(trusted.token(|c| c["aud"] = "https://elsewhere.a.run.app".into())),
+            401,
+        ),
+        ("wrong signer", Some(stranger.token(|_| {})), 401),
+        (
+            "wrong issuer",
+            Some(trusted.token(|c| c["iss"] = "https://issuer.example".into())),
+            401,
+        ),
+        (
+            "another service account",
+            Some(trusted.token(|c| c["email"] = "intruder@example.com".into())),
+            403,
+        ),
+    ];
+    for (case, token, status) in refused {
+        let (code, answer) = post(&worker, "/", &body, token.as_deref());
+        assert_eq!(code, status, "{case}: {answer}");
+        assert!(!answer.trim().is_empty(), "{case}: no reason given");
+    }
+    assert!(
+        env.object("pdf/a.pdf").is_none(),
+        "converted without a valid token"
+    );
+    assert_eq!(worker.outcome("converted"), 0.0);
+
+    let (code, answer) = post(&worker, "/", &body, Some(&trusted.token(|_| {})));
+    assert_eq!(code, 204, "{answer}");
+    env.wait_object("pdf/a.pdf", Duration::from_secs(5));
+
+    // The original article's client, with a token made elsewhere.
+    let request = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+        .args([
+            "request",
+            &worker.url,
+            "--bucket",
+            "input",
+            "--object",
+            "b.docx",
+        ])
+        .args(["--id-token", &trusted.token(|_| {})])
+        .output()
+        .unwrap();
+    assert!(
+        request.status.success(),
+        "{}",
+        String::from_utf8_lossy(&request.stderr)
+    );
+    env.wait_object("pdf/b.pdf", Duration::from_secs(5));
+    let request = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+        .args([
+            "request",
+            &worker.url,
+            "--bucket",
+            "input",
+            "--object",
+            "b.docx",
+        ])
+        .args(["--id-token", &stranger.token(|_| {})])
+        .output()
+        .unwrap();
+    assert!(!request.status.success());
+    let stderr = String::from_utf8_lossy(&request.stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+}
