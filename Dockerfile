@@ -30,9 +30,10 @@ RUN apt-get update \
       libjemalloc2=5.3.0-1 \
       tini=0.19.0-1+b3 \
       ca-certificates \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 # No login shell, no home of value: LibreOffice's profiles live under TMPDIR.
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin docx2pdf
+RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin docx2pdf
 COPY --from=build /usr/local/bin/docx2pdf /usr/local/bin/docx2pdf
 USER 10001
 ENV PORT=8080 \

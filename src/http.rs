@@ -15,6 +15,10 @@ use crate::push::{self, Refused, TokenCheck};
 use crate::supervisor::SlotState;
 use crate::worker::{Reply, Worker};
 
+/// How a push request's message ended: converted, skipped, ignored,
+/// failed_permanent or nacked.
+pub const OUTCOME_HEADER: &str = "x-docx2pdf-outcome";
+
 #[derive(Clone)]
 struct App {
     worker: Arc<Worker>,
@@ -71,14 +75,18 @@ async fn pushed(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
             return (StatusCode::BAD_REQUEST, format!("{reason}\n")).into_response();
         }
     };
-    match app
+    let (outcome, reply) = app
         .worker
         .push(pushed.message, pushed.delivery_attempt, &app.shutdown)
-        .await
-    {
-        Reply::Ack => StatusCode::NO_CONTENT.into_response(),
+        .await;
+    // Pub/Sub reads the status only; a caller such as `docx2pdf request`
+    // can tell a PDF from a failure record.
+    let header = [(OUTCOME_HEADER, outcome.as_str())];
+    match reply {
+        Reply::Ack => (StatusCode::NO_CONTENT, header).into_response(),
         Reply::Nack { .. } => (
             StatusCode::SERVICE_UNAVAILABLE,
+            header,
             "not converted this time; retry later\n",
         )
             .into_response(),

@@ -31,13 +31,29 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
+    let outcome = response
+        .headers()
+        .get(crate::http::OUTCOME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("done")
+        .to_string();
     let body = response.text().await.unwrap_or_default();
     let what = format!("gs://{}/{}", args.bucket, args.object);
     if status.is_success() {
-        println!(
-            "{what}: done (HTTP {status}); the PDF or a failure record is in the output bucket"
-        );
-        return Ok(ExitCode::SUCCESS);
+        let detail = match outcome.as_str() {
+            "converted" | "skipped" => "the PDF is in the output bucket",
+            "failed_permanent" => {
+                "not convertible: the reason is in <object>.error.json in the output bucket"
+            }
+            "ignored" => "not a document to convert",
+            _ => "the PDF or a failure record is in the output bucket",
+        };
+        println!("{what}: {outcome} (HTTP {status}): {detail}");
+        return Ok(if outcome == "failed_permanent" {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let hint = match status.as_u16() {
         401 => "the token was refused: is --audience the service URL?",

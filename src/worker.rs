@@ -264,7 +264,7 @@ impl Worker {
     /// the work waits for one of max_outstanding permits.
     async fn pulled(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
         let attempt = handler.delivery_attempt();
-        match self.admit(&message, attempt, shutdown, true).await {
+        match self.admit(&message, attempt, shutdown, true).await.1 {
             Reply::Ack => handler.ack(),
             Reply::Nack { .. } => handler.nack(),
         }
@@ -278,7 +278,7 @@ impl Worker {
         message: Message,
         delivery_attempt: Option<i32>,
         shutdown: &CancellationToken,
-    ) -> Reply {
+    ) -> (Outcome, Reply) {
         let _tracked = self.tasks.token();
         self.admit(&message, delivery_attempt, shutdown, false)
             .await
@@ -294,14 +294,14 @@ impl Worker {
         delivery_attempt: Option<i32>,
         shutdown: &CancellationToken,
         hold: bool,
-    ) -> Reply {
+    ) -> (Outcome, Reply) {
         self.metrics.message_started();
         let permit = tokio::select! {
             permit = self.permits.acquire() => permit.expect("the semaphore is never closed"),
             _ = shutdown.cancelled() => {
                 self.metrics.count(Outcome::Nacked);
                 self.metrics.message_finished();
-                return Reply::Nack { hold: Duration::ZERO };
+                return (Outcome::Nacked, Reply::Nack { hold: Duration::ZERO });
             }
         };
         self.metrics.work_started();
@@ -320,7 +320,7 @@ impl Worker {
         }
         drop(permit);
         self.metrics.message_finished();
-        reply
+        (outcome, reply)
     }
 
     async fn handle(

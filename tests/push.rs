@@ -298,6 +298,8 @@ fn push_tokens_are_checked_before_any_work() {
         "{}",
         String::from_utf8_lossy(&request.stderr)
     );
+    let said = String::from_utf8_lossy(&request.stdout);
+    assert!(said.contains("gs://input/b.docx: converted"), "{said}");
     env.wait_object("pdf/b.pdf", Duration::from_secs(5));
     let request = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
         .args([
