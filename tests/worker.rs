@@ -329,9 +329,9 @@ fn a_long_conversion_keeps_its_lease() {
     const HOLD: Duration = Duration::from_secs(180);
     let env = Env::start(&[("slow.docx", fixture("one_page.docx"))]);
     let worker = env.worker(&[("JOB_TIMEOUT", "600")]);
-    worker.wait_ready();
-    // A stopped LibreOffice is the slowest conversion there is.
-    let pids = worker.slot_pids();
+    // A stopped LibreOffice is the slowest conversion there is; stopped
+    // while still warming up, it would be replaced.
+    let pids = worker.wait_all_warm();
     assert_eq!(pids.len(), 2);
     for pid in &pids {
         kill(Pid::from_raw(*pid), Signal::SIGSTOP).unwrap();

@@ -430,20 +430,6 @@ impl Worker {
         )
     }
 
-    pub fn slot_pids(&self) -> Vec<i32> {
-        let (_, body) = self.readyz();
-        body["slots"]
-            .as_array()
-            .map(|slots| {
-                slots
-                    .iter()
-                    .filter_map(|s| s["pid"].as_i64())
-                    .map(|p| p as i32)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     pub fn child_alive(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
@@ -452,6 +438,29 @@ impl Worker {
         wait_until("the worker to be ready", Duration::from_secs(60), || {
             self.readyz().0 == 200
         });
+    }
+
+    /// Ready means one warm LibreOffice; this waits for all of them, and
+    /// returns their pids.
+    pub fn wait_all_warm(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        wait_until(
+            "every LibreOffice to be warm",
+            Duration::from_secs(60),
+            || {
+                let (_, body) = self.readyz();
+                let slots = body["slots"].as_array().cloned().unwrap_or_default();
+                pids = slots
+                    .iter()
+                    .filter_map(|s| s["pid"].as_i64())
+                    .map(|p| p as i32)
+                    .collect();
+                !slots.is_empty()
+                    && slots.iter().all(|s| s["state"] == "ready")
+                    && pids.len() == slots.len()
+            },
+        );
+        pids
     }
 
     pub fn signal(&self, signal: Signal) {
