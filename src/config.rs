@@ -377,3 +377,40 @@ pub struct HealthArgs {
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(audience: &[&str], accounts: &[&str]) -> PushArgs {
+        PushArgs {
+            push_audience: audience.iter().map(|s| s.to_string()).collect(),
+            push_service_accounts: accounts.iter().map(|s| s.to_string()).collect(),
+            push_jwks_url: "https://keys.example/certs".into(),
+        }
+    }
+
+    #[test]
+    fn push_auth_is_off_without_an_audience() {
+        assert!(push(&[], &[]).auth().unwrap().is_none());
+        assert!(push(&[" "], &[]).auth().unwrap().is_none());
+    }
+
+    #[test]
+    fn push_auth_settings_are_checked() {
+        let error = push(&[], &["a@p.iam.gserviceaccount.com"])
+            .auth()
+            .unwrap_err();
+        assert!(error.to_string().contains("needs PUSH_AUDIENCE"), "{error}");
+        let error = push(&["https://x.run.app"], &["not-an-email"])
+            .auth()
+            .unwrap_err();
+        assert!(error.to_string().contains("not an email"), "{error}");
+        let auth = push(&["https://x.run.app", ""], &["a@p.iam.gserviceaccount.com"])
+            .auth()
+            .unwrap()
+            .unwrap();
+        assert_eq!(auth.audiences, ["https://x.run.app"]);
+        assert_eq!(auth.service_accounts, ["a@p.iam.gserviceaccount.com"]);
+    }
+}
