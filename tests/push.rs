@@ -5,10 +5,12 @@
 
 use std::io::{Read, Write};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 mod common;
 use common::emulators::*;
@@ -316,4 +318,45 @@ fn push_tokens_are_checked_before_any_work() {
     assert!(!request.status.success());
     let stderr = String::from_utf8_lossy(&request.stderr);
     assert!(stderr.contains("401"), "{stderr}");
+}
+
+/// On SIGTERM, push requests still converting get `SHUTDOWN_GRACE`, then a
+/// 503 (Pub/Sub pushes them again), and the worker exits 0 in time.
+#[test]
+fn sigterm_answers_pending_push_requests_and_exits_in_time() {
+    let _serial = serial();
+    let env = Env::start(&[("stuck.docx", fixture("one_page.docx"))]);
+    let mut worker = env.worker(&[("SUBSCRIPTION", ""), ("SHUTDOWN_GRACE", "2")]);
+    // LibreOffice stopped: the request cannot finish by itself.
+    for pid in worker.wait_all_warm() {
+        kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
+    }
+    let url = worker.url.clone();
+    let request = std::thread::spawn(move || {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+            .args(["--data-binary", &original("stuck.docx"), &format!("{url}/")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    wait_until(
+        "the request to be worked on",
+        Duration::from_secs(10),
+        || worker.metric("docx2pdf_messages_active") >= 1.0,
+    );
+    let signalled = Instant::now();
+    worker.signal(Signal::SIGTERM);
+    let status = worker.child.wait().unwrap();
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took < Duration::from_secs(2 + 2),
+        "took {took:?} with SHUTDOWN_GRACE=2"
+    );
+    assert_eq!(request.join().unwrap(), "503", "the pending request");
+    assert!(
+        worker.leftover_processes().is_empty(),
+        "LibreOffice outlived the worker"
+    );
 }
