@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -283,40 +283,32 @@ fn push_tokens_are_checked_before_any_work() {
     env.wait_object("pdf/a.pdf", Duration::from_secs(5));
 
     // The original article's client, with a token made elsewhere.
-    let request = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
-        .args([
-            "request",
-            &worker.url,
-            "--bucket",
-            "input",
-            "--object",
-            "b.docx",
-        ])
-        .args(["--id-token", &trusted.token(|_| {})])
-        .output()
-        .unwrap();
+    let request = |object: &str, token: String| {
+        Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+            .args([
+                "request",
+                &worker.url,
+                "--bucket",
+                "input",
+                "--object",
+                object,
+            ])
+            .args(["--id-token", &token])
+            .output()
+            .unwrap()
+    };
+    let sent = request("b.docx", trusted.token(|_| {}));
     assert!(
-        request.status.success(),
+        sent.status.success(),
         "{}",
-        String::from_utf8_lossy(&request.stderr)
+        String::from_utf8_lossy(&sent.stderr)
     );
-    let said = String::from_utf8_lossy(&request.stdout);
+    let said = String::from_utf8_lossy(&sent.stdout);
     assert!(said.contains("gs://input/b.docx: converted"), "{said}");
     env.wait_object("pdf/b.pdf", Duration::from_secs(5));
-    let request = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
-        .args([
-            "request",
-            &worker.url,
-            "--bucket",
-            "input",
-            "--object",
-            "b.docx",
-        ])
-        .args(["--id-token", &stranger.token(|_| {})])
-        .output()
-        .unwrap();
-    assert!(!request.status.success());
-    let stderr = String::from_utf8_lossy(&request.stderr);
+    let refused = request("b.docx", stranger.token(|_| {}));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("401"), "{stderr}");
 }
 
@@ -345,11 +337,7 @@ fn sigterm_answers_pending_push_requests_and_exits_in_time() {
         Duration::from_secs(10),
         || worker.metric("docx2pdf_messages_active") >= 1.0,
     );
-    let signalled = Instant::now();
-    worker.signal(Signal::SIGTERM);
-    let status = worker.child.wait().unwrap();
-    let took = signalled.elapsed();
-    assert!(status.success(), "exit status {status}");
+    let took = worker.terminate();
     assert!(
         took < Duration::from_secs(2 + 2),
         "took {took:?} with SHUTDOWN_GRACE=2"

@@ -463,6 +463,15 @@ impl Worker {
         pids
     }
 
+    /// SIGTERM; once the worker has exited 0, how long it took.
+    pub fn terminate(&mut self) -> Duration {
+        let signalled = Instant::now();
+        self.signal(Signal::SIGTERM);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit status {status}");
+        signalled.elapsed()
+    }
+
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
     }
