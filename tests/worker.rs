@@ -454,7 +454,9 @@ fn a_full_temp_disk_is_transient_and_the_worker_recovers() {
     let env = Env::start(&[("tight.docx", fixture("one_page.docx"))]);
     let tmpdir = dir.path().to_string_lossy().into_owned();
     let mut worker = env.worker(&[("TMPDIR", tmpdir.as_str())]);
-    worker.wait_ready();
+    // A process still starting would fail on the full disk and free its
+    // directory: room for the conversion.
+    worker.wait_all_warm();
 
     // Fill what the pool left free.
     let filler = dir.path().join("filler");
