@@ -101,13 +101,8 @@ impl ConvertArgs {
                 self.files.len()
             );
         }
-        if let Some(dir) = &self.out_dir
-            && !dir.is_dir()
-        {
-            anyhow::bail!(
-                "--out-dir {}: no such directory; create it first",
-                dir.display()
-            );
+        if let Some(dir) = &self.out_dir {
+            existing_dir("--out-dir", dir)?;
         }
         Ok(())
     }
@@ -235,25 +230,10 @@ impl PushArgs {
 impl WorkerArgs {
     pub fn settings(&self, pool_size: usize) -> anyhow::Result<crate::worker::Settings> {
         if let Some(subscription) = &self.subscription {
-            let parts: Vec<&str> = subscription.split('/').collect();
-            if parts.len() != 4
-                || parts[0] != "projects"
-                || parts[2] != "subscriptions"
-                || parts[1].is_empty()
-                || parts[3].is_empty()
-            {
-                anyhow::bail!(
-                    "SUBSCRIPTION={subscription:?} must be the full name projects/PROJECT/subscriptions/NAME"
-                );
-            }
+            full_name("SUBSCRIPTION=", subscription, "subscriptions")?;
         }
         if let Some(topic) = &self.result_topic {
-            let parts: Vec<&str> = topic.split('/').collect();
-            if parts.len() != 4 || parts[0] != "projects" || parts[2] != "topics" {
-                anyhow::bail!(
-                    "RESULT_TOPIC={topic:?} must be the full name projects/PROJECT/topics/NAME"
-                );
-            }
+            full_name("RESULT_TOPIC=", topic, "topics")?;
         }
         if self.output_bucket.is_empty() || self.output_bucket.contains('/') {
             anyhow::bail!(
@@ -331,20 +311,10 @@ impl SubmitArgs {
             }
         }
         if let Some(topic) = &self.topic {
-            let parts: Vec<&str> = topic.split('/').collect();
-            if parts.len() != 4 || parts[0] != "projects" || parts[2] != "topics" {
-                anyhow::bail!(
-                    "--topic {topic:?} must be the full name projects/PROJECT/topics/NAME"
-                );
-            }
+            full_name("--topic ", topic, "topics")?;
         }
-        if let Some(dir) = &self.download
-            && !dir.is_dir()
-        {
-            anyhow::bail!(
-                "--download {}: no such directory; create it first",
-                dir.display()
-            );
+        if let Some(dir) = &self.download {
+            existing_dir("--download", dir)?;
         }
         Ok(())
     }
@@ -378,6 +348,44 @@ pub struct HealthArgs {
     pub port: u16,
 }
 
+/// `projects/PROJECT/<collection>/NAME`, as Pub/Sub names resources.
+fn full_name(setting: &str, value: &str, collection: &str) -> anyhow::Result<()> {
+    let parts: Vec<&str> = value.split('/').collect();
+    if parts.len() != 4
+        || parts[0] != "projects"
+        || parts[2] != collection
+        || parts[1].is_empty()
+        || parts[3].is_empty()
+    {
+        anyhow::bail!(
+            "{setting}{value:?} must be the full name projects/PROJECT/{collection}/NAME"
+        );
+    }
+    Ok(())
+}
+
+fn existing_dir(flag: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: no such directory; create it first",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// A service-account key file (`--credentials`), as JSON.
+pub fn service_account_key(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let key = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read --credentials {}: {e}", path.display()))?;
+    serde_json::from_slice(&key).map_err(|e| {
+        anyhow::anyhow!(
+            "--credentials {}: not a service-account key file (JSON): {e}",
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +395,23 @@ mod tests {
             push_audience: audience.iter().map(|s| s.to_string()).collect(),
             push_service_accounts: accounts.iter().map(|s| s.to_string()).collect(),
             push_jwks_url: "https://keys.example/certs".into(),
+        }
+    }
+
+    #[test]
+    fn pubsub_names_must_be_full() {
+        assert!(full_name("--topic ", "projects/p/topics/t", "topics").is_ok());
+        for bad in [
+            "t",
+            "projects/p/topics/",
+            "projects/p/subscriptions/t",
+            "projects//topics/t",
+        ] {
+            let error = full_name("--topic ", bad, "topics").unwrap_err();
+            assert!(
+                error.to_string().contains("projects/PROJECT/topics/NAME"),
+                "{error}"
+            );
         }
     }
 

@@ -68,11 +68,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
 async fn id_token(args: &RequestArgs, audience: &str) -> anyhow::Result<String> {
     let credentials = match &args.credentials {
         Some(path) => {
-            let key = std::fs::read(path)
-                .with_context(|| format!("cannot read --credentials {}", path.display()))?;
-            let key: serde_json::Value = serde_json::from_slice(&key).with_context(|| {
-                format!("--credentials {}: not a service-account key (JSON)", path.display())
-            })?;
+            let key = crate::config::service_account_key(path)?;
             idtoken::service_account::Builder::new(audience, key)
                 .build()
                 .with_context(|| format!("--credentials {}", path.display()))?

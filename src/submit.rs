@@ -237,10 +237,7 @@ fn content_type(object: &str) -> &'static str {
 }
 
 fn key_file(path: &Path) -> anyhow::Result<Credentials> {
-    let key = std::fs::read(path)
-        .with_context(|| format!("cannot read --credentials {}", path.display()))?;
-    let key: serde_json::Value = serde_json::from_slice(&key)
-        .with_context(|| format!("--credentials {}: not a JSON key file", path.display()))?;
+    let key = crate::config::service_account_key(path)?;
     service_account::Builder::new(key).build().with_context(|| {
         format!(
             "--credentials {}: not a service-account key",
