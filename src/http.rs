@@ -132,24 +132,22 @@ async fn metrics(State(App { worker, .. }): State<App>) -> impl IntoResponse {
 
 /// `docx2pdf health`: the container's HEALTHCHECK, without a curl in the
 /// image.
-pub async fn probe(port: u16) -> anyhow::Result<std::process::ExitCode> {
+pub async fn probe(port: u16) -> std::process::ExitCode {
     let url = format!("http://127.0.0.1:{port}/healthz");
     let answer = reqwest::Client::new()
         .get(&url)
         .timeout(std::time::Duration::from_secs(3))
         .send()
         .await;
-    match answer {
-        Ok(response) if response.status().is_success() => Ok(std::process::ExitCode::SUCCESS),
+    let problem = match answer {
+        Ok(response) if response.status().is_success() => return std::process::ExitCode::SUCCESS,
         Ok(response) => {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            eprintln!("docx2pdf: {url}: HTTP {status}: {}", body.trim());
-            Ok(std::process::ExitCode::FAILURE)
+            format!("HTTP {status}: {}", body.trim())
         }
-        Err(error) => {
-            eprintln!("docx2pdf: {url}: {error}");
-            Ok(std::process::ExitCode::FAILURE)
-        }
-    }
+        Err(error) => error.to_string(),
+    };
+    eprintln!("docx2pdf: {url}: {problem}");
+    std::process::ExitCode::FAILURE
 }

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
                 telemetry::init_logging(telemetry::LogFormat::Text, "warn");
                 request::run(args).await
             }
-            Command::Health(args) => http::probe(args.port).await,
+            Command::Health(args) => Ok(http::probe(args.port).await),
             Command::OfficeChild => unreachable!("handled above"),
         }
     });
