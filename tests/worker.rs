@@ -207,14 +207,10 @@ fn a_worker_killed_mid_conversion_leaves_the_message_to_the_next_one() {
     let mut first = env.worker(&[]);
     first.wait_ready();
     env.publish_json("input", "long.docx");
-    wait_until(
+    first.wait_slots(
         "a busy LibreOffice process",
         Duration::from_secs(30),
-        || {
-            first.readyz().1["slots"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|s| s["state"] == "busy"))
-        },
+        |slots| slots.iter().any(|s| s["state"] == "busy"),
     );
     first.signal(Signal::SIGKILL);
     first.child.wait().unwrap();
@@ -251,14 +247,10 @@ fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
     for name in &names {
         env.publish_json("input", name);
     }
-    wait_until(
+    worker.wait_slots(
         "both LibreOffice processes busy",
         Duration::from_secs(30),
-        || {
-            worker.readyz().1["slots"]
-                .as_array()
-                .is_some_and(|s| s.iter().all(|s| s["state"] == "busy"))
-        },
+        |slots| slots.iter().all(|s| s["state"] == "busy"),
     );
     let took = worker.terminate();
     assert!(

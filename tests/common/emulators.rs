@@ -440,27 +440,41 @@ impl Worker {
         });
     }
 
+    /// Waits until the slots `/readyz` lists satisfy `done`; returns them.
+    pub fn wait_slots(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let mut slots = Vec::new();
+        wait_until(what, timeout, || {
+            slots = self.readyz().1["slots"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            !slots.is_empty() && done(&slots)
+        });
+        slots
+    }
+
     /// Ready means one warm LibreOffice; this waits for all of them, and
     /// returns their pids.
     pub fn wait_all_warm(&self) -> Vec<i32> {
-        let mut pids = Vec::new();
-        wait_until(
+        let slots = self.wait_slots(
             "every LibreOffice to be warm",
             Duration::from_secs(60),
-            || {
-                let (_, body) = self.readyz();
-                let slots = body["slots"].as_array().cloned().unwrap_or_default();
-                pids = slots
+            |slots| {
+                slots
                     .iter()
-                    .filter_map(|s| s["pid"].as_i64())
-                    .map(|p| p as i32)
-                    .collect();
-                !slots.is_empty()
-                    && slots.iter().all(|s| s["state"] == "ready")
-                    && pids.len() == slots.len()
+                    .all(|s| s["state"] == "ready" && s["pid"].is_i64())
             },
         );
-        pids
+        slots
+            .iter()
+            .filter_map(|s| s["pid"].as_i64())
+            .map(|p| p as i32)
+            .collect()
     }
 
     /// SIGTERM; once the worker has exited 0, how long it took.
