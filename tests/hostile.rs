@@ -249,3 +249,120 @@ async fn a_two_thousand_page_document() {
     still_converts(&pool, dir.path()).await;
     pool.shutdown().await;
 }
+
+/// A macro-enabled document whose VBA project, as Word would, runs
+/// `AutoOpen` and `Document_Open` on opening; both append their name to
+/// `marker`.
+fn macro_document(path: &Path, marker: &Path) {
+    use common::vba::{Module, project};
+    let append = |who: &str| {
+        format!(
+            "    Open \"{}\" For Append As #1\n    Print #1, \"{who}\"\n    Close #1\n",
+            marker.display()
+        )
+    };
+    let vba = project(&[
+        Module::Document(
+            "ThisDocument",
+            &format!("Sub Document_Open()\n{}End Sub\n", append("Document_Open")),
+        ),
+        Module::Standard(
+            "Module1",
+            &format!("Sub AutoOpen()\n{}End Sub\n", append("AutoOpen")),
+        ),
+    ]);
+    common::write_docm(
+        path,
+        "<w:p><w:r><w:t>A document with macros.</w:t></w:r></w:p>",
+        &vba,
+    );
+}
+
+/// The control: stock LibreOffice, given a profile whose own Basic macro
+/// opens `document` with macros allowed and calls its two macros. Headless
+/// LibreOffice fires no open event even then (seen here), hence the calls.
+fn run_macros_with_stock_libreoffice(document: &Path, dir: &Path) {
+    let profile = format!(
+        "-env:UserInstallation=file://{}",
+        dir.join("control-profile").display()
+    );
+    let soffice = |args: &[&str]| {
+        let status = Command::new("timeout")
+            .args(["120", "soffice", "--headless", "--norestore", &profile])
+            .args(args)
+            .status()
+            .expect("soffice");
+        assert!(status.success(), "the control's soffice {args:?}: {status}");
+    };
+    // A first start writes the profile's Basic libraries from a template,
+    // over any placed there before it.
+    soffice(&["--terminate_after_init"]);
+    let standard = dir.join("control-profile/user/basic/Standard");
+    std::fs::write(
+        standard.join("script.xlb"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE library:library PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "library.dtd">
+<library:library xmlns:library="http://openoffice.org/2000/library" library:name="Standard" library:readonly="false" library:passwordprotected="false">
+<library:element library:name="Control"/>
+</library:library>"#,
+    )
+    .unwrap();
+    // MacroExecutionMode 4: ALWAYS_EXECUTE_NO_WARN.
+    std::fs::write(
+        standard.join("Control.xba"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "module.dtd">
+<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Control" script:language="StarBasic">
+Sub Run(path As String)
+  Dim args(0) As New com.sun.star.beans.PropertyValue
+  args(0).Name = &quot;MacroExecutionMode&quot;
+  args(0).Value = 4
+  doc = StarDesktop.loadComponentFromURL(ConvertToURL(path), &quot;_blank&quot;, 0, args())
+  provider = doc.getScriptProvider()
+  For Each name In Array(&quot;Module1.AutoOpen&quot;, &quot;ThisDocument.Document_Open&quot;)
+    uri = &quot;vnd.sun.star.script:Project.&quot; &amp; name &amp; &quot;?language=Basic&amp;location=document&quot;
+    provider.getScript(uri).invoke(Array(), Array(), Array())
+  Next
+  doc.close(True)
+  StarDesktop.terminate()
+End Sub
+</script:module>"#,
+    )
+    .unwrap();
+    soffice(&[&format!(
+        "macro:///Standard.Control.Run(\"{}\")",
+        document.display()
+    )]);
+}
+
+/// Word runs AutoOpen and Document_Open when it opens this document; stock
+/// LibreOffice imports both as runnable code. docx2pdf converts the text
+/// and runs neither: macros are off, and its profile has Writer drop the
+/// VBA code altogether.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_macro_document_never_runs_its_macros() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("macro-ran");
+    let input = dir.path().join("macros.docm");
+    macro_document(&input, &marker);
+
+    run_macros_with_stock_libreoffice(&input, dir.path());
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    assert_eq!(
+        ran.split_whitespace().collect::<Vec<_>>(),
+        ["AutoOpen", "Document_Open"],
+        "the control: this document's macros write the file when run"
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    let pool = pool();
+    let pdf = convert(&pool, &input).await.unwrap();
+    assert!(pdf_text(&pdf).contains("A document with macros."));
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+    assert!(
+        !marker.exists(),
+        "a macro ran: {:?}",
+        std::fs::read_to_string(&marker)
+    );
+}

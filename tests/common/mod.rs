@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod emulators;
+pub mod vba;
 
 use std::path::{Path, PathBuf};
 
@@ -42,10 +43,39 @@ const W_NS: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingm
 /// root element, and `relationships` (`<Relationship .../>` elements) for
 /// the main part.
 pub fn write_docx(path: &Path, doctype: &str, body: &str, relationships: &str) {
+    write_package(path, DOCX_MAIN, doctype, body, relationships, None);
+}
+
+/// Writes a minimal macro-enabled document (DOCM) whose VBA project is
+/// `vba_project`, with `body` as its text.
+pub fn write_docm(path: &Path, body: &str, vba_project: &[u8]) {
+    let relationship = r#"<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>"#;
+    write_package(
+        path,
+        DOCM_MAIN,
+        "",
+        body,
+        relationship,
+        Some(("word/vbaProject.bin", vba_project)),
+    );
+}
+
+const DOCX_MAIN: &str =
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml";
+const DOCM_MAIN: &str = "application/vnd.ms-word.document.macroEnabled.main+xml";
+
+fn write_package(
+    path: &Path,
+    main_type: &str,
+    doctype: &str,
+    body: &str,
+    relationships: &str,
+    binary: Option<(&str, &[u8])>,
+) {
     let parts = [
         (
             "[Content_Types].xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_string(),
+            format!(r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override PartName="/word/document.xml" ContentType="{main_type}"/></Types>"#),
         ),
         (
             "_rels/.rels",
@@ -61,10 +91,14 @@ pub fn write_docx(path: &Path, doctype: &str, body: &str, relationships: &str) {
         ),
     ];
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let parts = parts
+        .iter()
+        .map(|(name, text)| (*name, text.as_bytes()))
+        .chain(binary);
     for (name, content) in parts {
         zip.start_file(name, zip::write::SimpleFileOptions::default())
             .unwrap();
-        std::io::Write::write_all(&mut zip, content.as_bytes()).unwrap();
+        std::io::Write::write_all(&mut zip, content).unwrap();
     }
     zip.finish().unwrap();
 }
