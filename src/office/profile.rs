@@ -6,7 +6,9 @@
 //! self-tests: about 70% of a process's start-up (perf showed
 //! GraphicsRenderTests::run). The seed records a last-run version no release
 //! will reach, so that check is false whatever LibreOffice is installed.
-//! It also switches macros off, on top of LibreOfficeKit never running them.
+//! It also switches macros off, on top of LibreOfficeKit never running them,
+//! and has Writer drop the VBA code of .docm and .doc files instead of
+//! importing it as runnable Basic (Writer's default).
 
 use std::path::Path;
 
@@ -15,6 +17,8 @@ const REGISTRY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <item oor:path="/org.openoffice.Setup/Product"><prop oor:name="ooSetupLastVersion" oor:op="fuse"><value>99.9</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Filter/Import/VBA"><prop oor:name="Load" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Filter/Import/VBA"><prop oor:name="Executable" oor:op="fuse"><value>false</value></prop></item>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
 </oor:items>
 "#;
@@ -27,4 +31,56 @@ pub fn seed(user_dir: &Path) -> std::io::Result<()> {
     }
     std::fs::create_dir_all(user_dir)?;
     std::fs::write(registry, REGISTRY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// The Basic libraries a .docm holds once stock LibreOffice has loaded
+    /// it with the profile at `profile`: a round trip to ODT keeps them.
+    fn basic_after_loading(profile: &Path, dir: &Path) -> Vec<String> {
+        let input = dir.join("macros.docm");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/macros.docm"),
+            &input,
+        )
+        .unwrap();
+        let status = Command::new("timeout")
+            .args(["120", "soffice", "--headless", "--norestore"])
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
+            .args(["--convert-to", "odt", "--outdir"])
+            .arg(dir)
+            .arg(&input)
+            .status()
+            .expect("soffice");
+        assert!(status.success(), "soffice: {status}");
+        let odt = std::fs::File::open(dir.join("macros.odt")).unwrap();
+        zip::ZipArchive::new(odt)
+            .unwrap()
+            .file_names()
+            .map(|name| name.unwrap().into_owned())
+            .filter(|name| name.starts_with("Basic/"))
+            .collect()
+    }
+
+    #[test]
+    fn the_seed_keeps_vba_code_out_of_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let stock = basic_after_loading(&dir.path().join("stock"), dir.path());
+        assert!(
+            stock.iter().any(|name| name == "Basic/Project/Module1.xml"),
+            "the control: a fresh profile imports the VBA modules, {stock:?}"
+        );
+        let seeded = dir.path().join("seeded");
+        seed(&seeded.join("user")).unwrap();
+        assert_eq!(
+            basic_after_loading(&seeded, dir.path()),
+            Vec::<String>::new()
+        );
+    }
 }
