@@ -7,8 +7,8 @@
 //! GraphicsRenderTests::run). The seed records a last-run version no release
 //! will reach, so that check is false whatever LibreOffice is installed.
 //! It also switches macros off, on top of LibreOfficeKit never running them,
-//! and has Writer drop the VBA code of .docm and .doc files instead of
-//! importing it as runnable Basic (Writer's default).
+//! and has Writer drop a Word document's VBA code instead of importing it
+//! as runnable Basic (Writer's default; tested with a .docm).
 
 use std::path::Path;
 
