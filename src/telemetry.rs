@@ -40,7 +40,7 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
 
 /// Prometheus metrics for `/metrics`.
 pub mod metrics {
-    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::atomic::Ordering;
 
     use prometheus_client::encoding::EncodeLabelSet;
     use prometheus_client::metrics::counter::Counter;
@@ -85,6 +85,25 @@ pub mod metrics {
         state: &'static str,
     }
 
+    /// A gauge and the highest value it has reached since start.
+    #[derive(Default)]
+    struct Peaked {
+        now: Gauge,
+        max: Gauge,
+    }
+
+    impl Peaked {
+        fn inc(&self) {
+            let now = self.now.inc() + 1;
+            // Many tasks count at once: a read-compare-set could lose a peak.
+            self.max.inner().fetch_max(now, Ordering::Relaxed);
+        }
+
+        fn dec(&self) {
+            self.now.dec();
+        }
+    }
+
     pub struct Metrics {
         registry: Registry,
         messages: Family<OutcomeLabel, Counter>,
@@ -92,13 +111,8 @@ pub mod metrics {
         pub queue_wait_seconds: Histogram,
         pub bytes_in: Counter,
         pub bytes_out: Counter,
-        in_flight: Gauge,
-        in_flight_max: Gauge,
-        active: Gauge,
-        active_max: Gauge,
-        /// Written by many tasks at once, so kept here and copied to
-        /// `active_max` when scraped.
-        active_peak: AtomicI64,
+        in_flight: Peaked,
+        active: Peaked,
         slots: Family<StateLabel, Gauge>,
         restarts: Gauge,
     }
@@ -116,8 +130,7 @@ pub mod metrics {
             let conversion_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
             let queue_wait_seconds = Histogram::new(exponential_buckets(0.001, 4.0, 10));
             let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
-            let (in_flight, in_flight_max) = (Gauge::default(), Gauge::default());
-            let (active, active_max) = (Gauge::default(), Gauge::default());
+            let (in_flight, active) = (Peaked::default(), Peaked::default());
             let slots = Family::<StateLabel, Gauge>::default();
             let restarts = Gauge::default();
             registry.register("messages", "Messages handled, by outcome", messages.clone());
@@ -140,22 +153,22 @@ pub mod metrics {
             registry.register(
                 "messages_in_flight",
                 "Messages taken from the subscription and not yet acked or nacked",
-                in_flight.clone(),
+                in_flight.now.clone(),
             );
             registry.register(
                 "messages_in_flight_max",
                 "Most messages in flight at once since start",
-                in_flight_max.clone(),
+                in_flight.max.clone(),
             );
             registry.register(
                 "messages_active",
                 "Messages being downloaded, converted or uploaded now",
-                active.clone(),
+                active.now.clone(),
             );
             registry.register(
                 "messages_active_max",
                 "Most messages worked on at once since start",
-                active_max.clone(),
+                active.max.clone(),
             );
             registry.register("slots", "LibreOffice processes by state", slots.clone());
             registry.register(
@@ -171,10 +184,7 @@ pub mod metrics {
                 bytes_in,
                 bytes_out,
                 in_flight,
-                in_flight_max,
                 active,
-                active_max,
-                active_peak: AtomicI64::new(0),
                 slots,
                 restarts,
             }
@@ -188,13 +198,9 @@ pub mod metrics {
                 .inc();
         }
 
-        /// A message was taken from the subscription. Called from the pull
-        /// loop only, so the peak needs no atomics.
+        /// A message was taken from the subscription or pushed to us.
         pub fn message_started(&self) {
-            let now = self.in_flight.inc() + 1;
-            if now > self.in_flight_max.get() {
-                self.in_flight_max.set(now);
-            }
+            self.in_flight.inc();
         }
 
         /// A message was acked or nacked.
@@ -204,8 +210,7 @@ pub mod metrics {
 
         /// Work on a message began (it got one of the worker's permits).
         pub fn work_started(&self) {
-            let now = self.active.inc() + 1;
-            self.active_peak.fetch_max(now, Ordering::SeqCst);
+            self.active.inc();
         }
 
         pub fn work_finished(&self) {
@@ -224,7 +229,6 @@ pub mod metrics {
             }
             self.restarts
                 .set(slots.iter().map(|s| s.restarts as i64).sum());
-            self.active_max.set(self.active_peak.load(Ordering::SeqCst));
             let mut text = String::new();
             prometheus_client::encoding::text::encode(&mut text, &self.registry)
                 .expect("writing to a String");
