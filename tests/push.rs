@@ -111,30 +111,17 @@ fn serve_jwks(keys: Vec<serde_json::Value>) -> String {
     url
 }
 
-/// POSTs `body` to the worker; returns the status code and the answer.
-fn post(worker: &Worker, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
-    let mut args = vec![
-        "-s".to_string(),
-        "-o".into(),
-        "-".into(),
-        "-w".into(),
-        "\n%{http_code}".into(),
-        "-X".into(),
-        "POST".into(),
-        "-H".into(),
-        "Content-Type: application/json".into(),
-        "--data-binary".into(),
-        body.into(),
-    ];
-    if let Some(token) = token {
-        args.push("-H".into());
-        args.push(format!("Authorization: Bearer {token}"));
+/// POSTs `body` to `path` of the worker at `base`; returns the status code
+/// and the answer.
+fn post(base: &str, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
+    let url = format!("{base}{path}");
+    let authorization = token.map(|t| format!("Authorization: Bearer {t}"));
+    let mut args = vec!["-X", "POST", "-H", "Content-Type: application/json"];
+    if let Some(authorization) = &authorization {
+        args.extend(["-H", authorization]);
     }
-    args.push(format!("{}{path}", worker.url));
-    let out = Command::new("curl").args(&args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (answer, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), answer.to_string())
+    args.extend(["--data-binary", body, &url]);
+    curl_status(&args)
 }
 
 fn original(object: &str) -> String {
@@ -168,7 +155,10 @@ fn push_envelopes_convert_and_answer_by_outcome() {
     // Push only: ready with a warm LibreOffice, no subscription to wait for.
     worker.wait_ready();
 
-    assert_eq!(post(&worker, "/", &original("original.docx"), None).0, 204);
+    assert_eq!(
+        post(&worker.url, "/", &original("original.docx"), None).0,
+        204
+    );
     env.wait_object("pdf/original.pdf", Duration::from_secs(5));
 
     let object = curl(&[&format!(
@@ -186,7 +176,7 @@ fn push_envelopes_convert_and_answer_by_outcome() {
         &object.to_string(),
         "101",
     );
-    assert_eq!(post(&worker, "/", &notification, None).0, 204);
+    assert_eq!(post(&worker.url, "/", &notification, None).0, 204);
     env.wait_object("pdf/notified.pdf", Duration::from_secs(5));
 
     let json = pushed(
@@ -194,26 +184,32 @@ fn push_envelopes_convert_and_answer_by_outcome() {
         r#"{"bucket":"input","name":"json.docx"}"#,
         "102",
     );
-    assert_eq!(post(&worker, "/pubsub/push", &json, None).0, 204);
+    assert_eq!(post(&worker.url, "/pubsub/push", &json, None).0, 204);
     env.wait_object("pdf/json.pdf", Duration::from_secs(5));
 
     // Permanent: acked (204) once the failure record is written.
-    assert_eq!(post(&worker, "/", &original("broken.docx"), None).0, 204);
+    assert_eq!(
+        post(&worker.url, "/", &original("broken.docx"), None).0,
+        204
+    );
     let record = env.wait_object("pdf/broken.docx.error.json", Duration::from_secs(5));
     assert_eq!(record["metadata"]["source-object"], "broken.docx");
-    assert_eq!(post(&worker, "/", &original("missing.docx"), None).0, 204);
+    assert_eq!(
+        post(&worker.url, "/", &original("missing.docx"), None).0,
+        204
+    );
     env.wait_object("pdf/missing.docx.error.json", Duration::from_secs(5));
 
-    let (code, answer) = post(&worker, "/", "this is not JSON", None);
+    let (code, answer) = post(&worker.url, "/", "this is not JSON", None);
     assert_eq!(code, 400);
     assert!(answer.contains("push envelope"), "{answer}");
 
     // Transient: 503, so Pub/Sub pushes it again; then it converts.
     env.stop_gcs();
-    let (code, answer) = post(&worker, "/", &original("later.docx"), None);
+    let (code, answer) = post(&worker.url, "/", &original("later.docx"), None);
     assert_eq!(code, 503, "{answer}");
     env.start_gcs(None);
-    let (code, answer) = post(&worker, "/", &original("later.docx"), None);
+    let (code, answer) = post(&worker.url, "/", &original("later.docx"), None);
     assert_eq!(code, 204, "{answer}");
     assert!(env.object("pdf/later.pdf").is_some());
     assert_eq!(worker.outcome("converted"), 4.0);
@@ -268,7 +264,7 @@ fn push_tokens_are_checked_before_any_work() {
         ),
     ];
     for (case, token, status) in refused {
-        let (code, answer) = post(&worker, "/", &body, token.as_deref());
+        let (code, answer) = post(&worker.url, "/", &body, token.as_deref());
         assert_eq!(code, status, "{case}: {answer}");
         assert!(!answer.trim().is_empty(), "{case}: no reason given");
     }
@@ -278,7 +274,7 @@ fn push_tokens_are_checked_before_any_work() {
     );
     assert_eq!(worker.outcome("converted"), 0.0);
 
-    let (code, answer) = post(&worker, "/", &body, Some(&trusted.token(|_| {})));
+    let (code, answer) = post(&worker.url, "/", &body, Some(&trusted.token(|_| {})));
     assert_eq!(code, 204, "{answer}");
     env.wait_object("pdf/a.pdf", Duration::from_secs(5));
 
@@ -324,14 +320,7 @@ fn sigterm_answers_pending_push_requests_and_exits_in_time() {
         kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
     }
     let url = worker.url.clone();
-    let request = std::thread::spawn(move || {
-        let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
-            .args(["--data-binary", &original("stuck.docx"), &format!("{url}/")])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    });
+    let request = std::thread::spawn(move || post(&url, "/", &original("stuck.docx"), None));
     wait_until(
         "the request to be worked on",
         Duration::from_secs(10),
@@ -342,7 +331,7 @@ fn sigterm_answers_pending_push_requests_and_exits_in_time() {
         took < Duration::from_secs(2 + 2),
         "took {took:?} with SHUTDOWN_GRACE=2"
     );
-    assert_eq!(request.join().unwrap(), "503", "the pending request");
+    assert_eq!(request.join().unwrap().0, 503, "the pending request");
     assert!(
         worker.leftover_processes().is_empty(),
         "LibreOffice outlived the worker"

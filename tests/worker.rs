@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -21,14 +23,7 @@ fn three_message_formats_results_and_duplicates() {
     let _serial = serial();
     let env = Env::start(&[]);
     let results_topic = format!("{}-results", env.topic);
-    env.gcloud(&["pubsub", "topics", "create", &results_topic]);
-    env.gcloud(&[
-        "pubsub",
-        "subscriptions",
-        "create",
-        &results_topic,
-        &format!("--topic={results_topic}"),
-    ]);
+    create_topic_and_subscription(&env.pubsub, &results_topic, &results_topic);
     let worker = env.worker(&[(
         "RESULT_TOPIC",
         &format!("projects/{PROJECT}/topics/{results_topic}"),
@@ -83,7 +78,10 @@ fn three_message_formats_results_and_duplicates() {
         .iter()
         .filter(|e| e["message"]["attributes"]["outcome"] == "converted")
         .map(|e| {
-            let data = base64_decode(e["message"]["data"].as_str().unwrap());
+            // gcloud prints message data base64-encoded.
+            let data = STANDARD
+                .decode(e["message"]["data"].as_str().unwrap())
+                .unwrap();
             let event: serde_json::Value = serde_json::from_slice(&data).unwrap();
             event["result"].as_str().unwrap().to_string()
         })
@@ -92,22 +90,6 @@ fn three_message_formats_results_and_duplicates() {
         converted.contains(&"gs://output/pdf/c.pdf".to_string()),
         "{converted:?}"
     );
-}
-
-/// gcloud prints message data base64-encoded.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let out = Command::new("base64")
-        .arg("-d")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(text.as_bytes())?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    out.stdout
 }
 
 #[test]
@@ -348,28 +330,16 @@ fn a_long_conversion_keeps_its_lease() {
 fn readiness_waits_for_a_warm_slot_and_the_subscription() {
     let _serial = serial();
     let pubsub = format!("127.0.0.1:{}", free_port());
-    let port = free_port();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut worker = Worker {
-        child: Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
-            .arg("worker")
-            .env(
-                "SUBSCRIPTION",
-                format!("projects/{PROJECT}/subscriptions/ready"),
-            )
-            .env("OUTPUT_BUCKET", "output")
-            .env("POOL_SIZE", "1")
-            .env("PORT", port.to_string())
-            .env("PUBSUB_EMULATOR_HOST", &pubsub)
-            .env("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")
-            .env("LOG_FORMAT", "json")
-            .env("TMPDIR", tmp.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-        url: format!("http://127.0.0.1:{port}"),
-        tmp,
-    };
+    let mut worker = Worker::spawn(
+        &pubsub,
+        "ready",
+        free_port(),
+        Stdio::null(),
+        &[
+            ("POOL_SIZE", "1".into()),
+            ("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9".into()),
+        ],
+    );
     wait_until("/healthz", Duration::from_secs(30), || {
         curl(&[&format!("{}/healthz", worker.url)]).is_some()
     });
@@ -381,23 +351,7 @@ fn readiness_waits_for_a_warm_slot_and_the_subscription() {
     assert_eq!(body["subscribed"], false, "{body}");
 
     let mut emulator = spawn_pubsub_emulator(&pubsub);
-    let gcloud = |args: &[&str]| {
-        let status = Command::new("gcloud")
-            .args(args)
-            .arg("--quiet")
-            .env(
-                "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
-                format!("http://{pubsub}/"),
-            )
-            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
-            .env("CLOUDSDK_CORE_PROJECT", PROJECT)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "gcloud {args:?}");
-    };
-    gcloud(&["pubsub", "topics", "create", "ready"]);
+    gcloud(&pubsub, &["pubsub", "topics", "create", "ready"]);
     // Pub/Sub answers now, but the subscription does not exist yet: the
     // worker keeps asking (backoff up to 10 s) and stays unready.
     std::thread::sleep(Duration::from_secs(3));
@@ -406,13 +360,16 @@ fn readiness_waits_for_a_warm_slot_and_the_subscription() {
         worker.child.try_wait().unwrap().is_none(),
         "the worker gave up"
     );
-    gcloud(&[
-        "pubsub",
-        "subscriptions",
-        "create",
-        "ready",
-        "--topic=ready",
-    ]);
+    gcloud(
+        &pubsub,
+        &[
+            "pubsub",
+            "subscriptions",
+            "create",
+            "ready",
+            "--topic=ready",
+        ],
+    );
     wait_until("/readyz to say 200", Duration::from_secs(60), || {
         worker.readyz().0 == 200
     });
@@ -498,8 +455,10 @@ fn odd_object_names_convert_and_never_touch_the_disk() {
     worker.wait_outcome("failed_permanent", 2.0, Duration::from_secs(30));
     assert_eq!(worker.outcome("nacked"), 0.0);
     assert_eq!(worker.outcome("converted"), 4.0);
+    // Worker's TMPDIR and working directory both lie in ours.
     let found = Command::new("find")
-        .args(["/tmp", "-name", &format!("{escape}*")])
+        .arg(std::env::temp_dir())
+        .args(["-name", &format!("{escape}*")])
         .output()
         .unwrap();
     assert!(

@@ -80,6 +80,56 @@ pub fn curl(args: &[&str]) -> Option<Vec<u8>> {
     out.status.success().then_some(out.stdout)
 }
 
+/// curl's answer whatever its status: the status code (0 when nothing
+/// answers) and the body.
+pub fn curl_status(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// gcloud, aimed at the Pub/Sub emulator on `pubsub`; its stdout.
+pub fn gcloud(pubsub: &str, args: &[&str]) -> Vec<u8> {
+    let out = Command::new("gcloud")
+        .args(args)
+        .arg("--quiet")
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
+            format!("http://{pubsub}/"),
+        )
+        .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+        .env("CLOUDSDK_CORE_PROJECT", PROJECT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gcloud {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `topic`, and `subscription` on it, in the emulator on `pubsub`.
+pub fn create_topic_and_subscription(pubsub: &str, topic: &str, subscription: &str) {
+    gcloud(pubsub, &["pubsub", "topics", "create", topic]);
+    gcloud(
+        pubsub,
+        &[
+            "pubsub",
+            "subscriptions",
+            "create",
+            subscription,
+            &format!("--topic={topic}"),
+            "--ack-deadline=10",
+        ],
+    );
+}
+
 /// A loopback address whose port 80 nobody listens on: waiting for our
 /// emulator there must not find another test's.
 pub fn free_loopback_host() -> String {
@@ -181,15 +231,7 @@ impl Env {
             topic: format!("docs-{unique}"),
             subscription: format!("worker-{unique}"),
         };
-        env.gcloud(&["pubsub", "topics", "create", &env.topic]);
-        env.gcloud(&[
-            "pubsub",
-            "subscriptions",
-            "create",
-            &env.subscription,
-            &format!("--topic={}", env.topic),
-            "--ack-deadline=10",
-        ]);
+        create_topic_and_subscription(&env.pubsub, &env.topic, &env.subscription);
         let data = env.dir.path().join("data");
         std::fs::create_dir_all(data.join("input")).unwrap();
         std::fs::create_dir_all(data.join("output")).unwrap();
@@ -246,15 +288,7 @@ impl Env {
         let _ = self.pubsub_emulator.kill();
         let _ = self.pubsub_emulator.wait();
         self.pubsub_emulator = spawn_pubsub_emulator(&self.pubsub);
-        self.gcloud(&["pubsub", "topics", "create", &self.topic]);
-        self.gcloud(&[
-            "pubsub",
-            "subscriptions",
-            "create",
-            &self.subscription,
-            &format!("--topic={}", self.topic),
-            "--ack-deadline=10",
-        ]);
+        create_topic_and_subscription(&self.pubsub, &self.topic, &self.subscription);
     }
 
     pub fn gcs_url(&self) -> String {
@@ -262,23 +296,7 @@ impl Env {
     }
 
     pub fn gcloud(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new("gcloud")
-            .args(args)
-            .arg("--quiet")
-            .env(
-                "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
-                format!("http://{}/", self.pubsub),
-            )
-            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
-            .env("CLOUDSDK_CORE_PROJECT", PROJECT)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gcloud {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        gcloud(&self.pubsub, args)
     }
 
     pub fn publish(&self, extra: &[&str]) {
@@ -337,28 +355,58 @@ impl Env {
 
     pub fn worker(&self, extra_env: &[(&str, &str)]) -> Worker {
         let port = free_port();
-        let tmp = tempfile::tempdir().unwrap();
         let log =
             std::fs::File::create(self.dir.path().join(format!("worker-{port}.log"))).unwrap();
+        let mut env = vec![
+            ("STORAGE_EMULATOR_HOST", self.gcs_url()),
+            ("OUTPUT_PREFIX", "pdf/".into()),
+            ("POOL_SIZE", "2".into()),
+            ("ACK_DEADLINE", "10".into()),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (*k, v.to_string())));
+        Worker::spawn(&self.pubsub, &self.subscription, port, log.into(), &env)
+    }
+}
+
+pub struct Worker {
+    pub child: Child,
+    pub url: String,
+    pub tmp: tempfile::TempDir,
+    _cwd: tempfile::TempDir,
+}
+
+impl Worker {
+    /// `docx2pdf worker` on `port`, pulling `subscription` from the
+    /// emulator on `pubsub`, with a TMPDIR of its own. Its working directory
+    /// is two levels down in another temporary directory: even a path with
+    /// `../../` that it followed would stay inside ours. `env` comes last;
+    /// an empty value unsets (`("SUBSCRIPTION", "")` is a push-only worker).
+    pub fn spawn(
+        pubsub: &str,
+        subscription: &str,
+        port: u16,
+        stdout: Stdio,
+        env: &[(&str, String)],
+    ) -> Worker {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd_root = tempfile::tempdir().unwrap();
+        let cwd = cwd_root.path().join("cwd/of-worker");
+        std::fs::create_dir_all(&cwd).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_docx2pdf"));
         command
             .arg("worker")
+            .current_dir(&cwd)
             .env(
                 "SUBSCRIPTION",
-                format!("projects/{PROJECT}/subscriptions/{}", self.subscription),
+                format!("projects/{PROJECT}/subscriptions/{subscription}"),
             )
             .env("OUTPUT_BUCKET", "output")
-            .env("OUTPUT_PREFIX", "pdf/")
-            .env("POOL_SIZE", "2")
             .env("PORT", port.to_string())
-            .env("ACK_DEADLINE", "10")
-            .env("PUBSUB_EMULATOR_HOST", &self.pubsub)
-            .env("STORAGE_EMULATOR_HOST", self.gcs_url())
+            .env("PUBSUB_EMULATOR_HOST", pubsub)
             .env("LOG_FORMAT", "json")
             .env("TMPDIR", tmp.path())
-            .stdout(log);
-        // An empty value unsets: `("SUBSCRIPTION", "")` is a push-only worker.
-        for (key, value) in extra_env {
+            .stdout(stdout);
+        for (key, value) in env {
             if value.is_empty() {
                 command.env_remove(key);
             } else {
@@ -369,24 +417,10 @@ impl Env {
             child: command.spawn().unwrap(),
             url: format!("http://127.0.0.1:{port}"),
             tmp,
+            _cwd: cwd_root,
         }
     }
-}
 
-pub struct Worker {
-    pub child: Child,
-    pub url: String,
-    pub tmp: tempfile::TempDir,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Worker {
     pub fn metrics(&self) -> String {
         String::from_utf8(curl(&[&format!("{}/metrics", self.url)]).unwrap_or_default()).unwrap()
     }
@@ -411,23 +445,8 @@ impl Worker {
 
     /// `/readyz`: its status code (0 when nothing answers) and body.
     pub fn readyz(&self) -> (u16, serde_json::Value) {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "-",
-                "-w",
-                "\n%{http_code}",
-                &format!("{}/readyz", self.url),
-            ])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (
-            code.trim().parse().unwrap_or(0),
-            serde_json::from_str(body).unwrap_or_default(),
-        )
+        let (code, body) = curl_status(&[&format!("{}/readyz", self.url)]);
+        (code, serde_json::from_str(&body).unwrap_or_default())
     }
 
     pub fn child_alive(&mut self) -> bool {
@@ -493,5 +512,12 @@ impl Worker {
     /// LibreOffice processes that outlived this worker.
     pub fn leftover_processes(&self) -> Vec<String> {
         processes_using(self.tmp.path())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
