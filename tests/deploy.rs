@@ -11,6 +11,9 @@ use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
+mod common;
+use common::emulators::free_port;
+
 fn read(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
 }
@@ -39,8 +42,7 @@ fn runtime_stage() -> Vec<String> {
 }
 
 /// `name=version` (or just `name`) for each package the runtime installs.
-fn runtime_packages() -> Vec<(String, Option<String>)> {
-    let stage = runtime_stage();
+fn runtime_packages(stage: &[String]) -> Vec<(String, Option<String>)> {
     let install = stage
         .iter()
         .find(|l| l.contains("apt-get install"))
@@ -75,8 +77,7 @@ fn setup_packages() -> BTreeSet<String> {
 }
 
 /// A JSON-array instruction (`CMD ["a", "b"]`) of the runtime stage.
-fn exec_form(instruction: &str) -> Vec<String> {
-    let stage = runtime_stage();
+fn exec_form(stage: &[String], instruction: &str) -> Vec<String> {
     let line = stage
         .iter()
         .rev()
@@ -108,7 +109,7 @@ fn os_codename() -> String {
 
 #[test]
 fn the_image_installs_what_dev_setup_installs_pinned_and_from_bookworm() {
-    let packages = runtime_packages();
+    let packages = runtime_packages(&runtime_stage());
     let image: BTreeSet<String> = packages.iter().map(|(name, _)| name.clone()).collect();
     let mut expected = setup_packages();
     // Tests only: pdftotext reads the PDFs back, openssl makes keys.
@@ -147,22 +148,23 @@ fn the_image_installs_what_dev_setup_installs_pinned_and_from_bookworm() {
 
 #[test]
 fn the_image_starts_real_subcommands_as_a_user_with_tini() {
-    let entrypoint = exec_form("ENTRYPOINT");
+    let stage = runtime_stage();
+    let entrypoint = exec_form(&stage, "ENTRYPOINT");
     assert_eq!(entrypoint[0], "/usr/bin/tini", "tini is PID 1");
     let binary = entrypoint.last().unwrap();
     assert!(
-        runtime_stage()
+        stage
             .iter()
             .any(|l| l.starts_with("COPY --from=build") && l.ends_with(binary.as_str())),
         "{binary} is not where the binary is copied"
     );
-    let cmd = exec_form("CMD");
+    let cmd = exec_form(&stage, "CMD");
     let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
     args.push("--help");
     let (ok, help) = docx2pdf(&args);
     assert!(ok, "docx2pdf {args:?}: {help}");
     // What the image sets in ENV, the command reads.
-    for line in runtime_stage().iter().filter(|l| l.starts_with("ENV ")) {
+    for line in stage.iter().filter(|l| l.starts_with("ENV ")) {
         for pair in line["ENV ".len()..].split_whitespace() {
             let key = pair.split('=').next().unwrap();
             if key != "TMPDIR" {
@@ -170,25 +172,21 @@ fn the_image_starts_real_subcommands_as_a_user_with_tini() {
             }
         }
     }
-    let health = exec_form("HEALTHCHECK");
+    let health = exec_form(&stage, "HEALTHCHECK");
     assert_eq!(&health[0], binary);
     let mut args: Vec<&str> = health[1..].iter().map(String::as_str).collect();
     args.push("--help");
     let (ok, help) = docx2pdf(&args);
     assert!(ok, "docx2pdf {args:?}: {help}");
-    let user = runtime_stage()
+    let user = stage
         .iter()
         .rev()
         .find_map(|l| l.strip_prefix("USER ").map(String::from))
         .expect("a USER");
     assert!(user != "0" && user != "root", "runs as root");
     // The health check against a port nobody listens on fails, clearly.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let (ok, said) = docx2pdf(&["health", "--port", &port.to_string()]);
+    let port = free_port().to_string();
+    let (ok, said) = docx2pdf(&["health", "--port", &port]);
     assert!(!ok && said.contains("/healthz"), "{said}");
 }
 
