@@ -254,7 +254,7 @@ async fn a_two_thousand_page_document() {
 /// `AutoOpen` and `Document_Open` on opening; both append their name to
 /// `marker`.
 fn macro_document(path: &Path, marker: &Path) {
-    use common::vba::{Module, project};
+    use common::vba::{Kind, Module, project};
     let append = |who: &str| {
         format!(
             "    Open \"{}\" For Append As #1\n    Print #1, \"{who}\"\n    Close #1\n",
@@ -262,14 +262,16 @@ fn macro_document(path: &Path, marker: &Path) {
         )
     };
     let vba = project(&[
-        Module::Document(
-            "ThisDocument",
-            &format!("Sub Document_Open()\n{}End Sub\n", append("Document_Open")),
-        ),
-        Module::Standard(
-            "Module1",
-            &format!("Sub AutoOpen()\n{}End Sub\n", append("AutoOpen")),
-        ),
+        Module {
+            kind: Kind::Document,
+            name: "ThisDocument",
+            source: &format!("Sub Document_Open()\n{}End Sub\n", append("Document_Open")),
+        },
+        Module {
+            kind: Kind::Standard,
+            name: "Module1",
+            source: &format!("Sub AutoOpen()\n{}End Sub\n", append("AutoOpen")),
+        },
     ]);
     common::write_docm(
         path,

@@ -8,25 +8,17 @@
 
 use std::io::Write;
 
-pub enum Module<'a> {
+pub enum Kind {
     /// A standard module (`Module=` in the PROJECT stream).
-    Standard(&'a str, &'a str),
+    Standard,
     /// The document's own module, Word's `ThisDocument`.
-    Document(&'a str, &'a str),
+    Document,
 }
 
-impl Module<'_> {
-    fn name(&self) -> &str {
-        match self {
-            Module::Standard(name, _) | Module::Document(name, _) => name,
-        }
-    }
-
-    fn source(&self) -> &str {
-        match self {
-            Module::Standard(_, source) | Module::Document(_, source) => source,
-        }
-    }
+pub struct Module<'a> {
+    pub kind: Kind,
+    pub name: &'a str,
+    pub source: &'a str,
 }
 
 const CODE_PAGE: u16 = 1252;
@@ -49,11 +41,11 @@ pub fn project(modules: &[Module]) -> Vec<u8> {
     for module in modules {
         let source = format!(
             "Attribute VB_Name = \"{}\"\r\n{}",
-            module.name(),
-            module.source().replace('\n', "\r\n")
+            module.name,
+            module.source.replace('\n', "\r\n")
         );
         write(
-            &format!("/VBA/{}", module.name()),
+            &format!("/VBA/{}", module.name),
             &compress(source.as_bytes()),
         );
     }
@@ -88,7 +80,7 @@ fn dir_stream(modules: &[Module]) -> Vec<u8> {
     record(&mut dir, 0x000F, &(modules.len() as u16).to_le_bytes());
     record(&mut dir, 0x0013, &0xFFFFu16.to_le_bytes()); // PROJECTCOOKIE
     for module in modules {
-        let name = module.name();
+        let name = module.name;
         record(&mut dir, 0x0019, name.as_bytes());
         record(&mut dir, 0x0047, &utf16(name));
         record(&mut dir, 0x001A, name.as_bytes()); // STREAMNAME
@@ -98,9 +90,9 @@ fn dir_stream(modules: &[Module]) -> Vec<u8> {
         record(&mut dir, 0x0031, &0u32.to_le_bytes()); // OFFSET: the source starts the stream
         record(&mut dir, 0x001E, &0u32.to_le_bytes()); // HELPCONTEXT
         record(&mut dir, 0x002C, &0xFFFFu16.to_le_bytes()); // COOKIE
-        let kind = match module {
-            Module::Standard(..) => 0x0021,
-            Module::Document(..) => 0x0022,
+        let kind = match module.kind {
+            Kind::Standard => 0x0021,
+            Kind::Document => 0x0022,
         };
         record(&mut dir, kind, b"");
         record(&mut dir, 0x002B, b""); // end of module
@@ -118,9 +110,10 @@ fn record(dir: &mut Vec<u8>, id: u16, data: &[u8]) {
 fn project_stream(modules: &[Module]) -> String {
     let mut text = String::from("ID=\"{00000000-0000-0000-0000-000000000000}\"\r\n");
     for module in modules {
-        match module {
-            Module::Standard(name, _) => text += &format!("Module={name}\r\n"),
-            Module::Document(name, _) => text += &format!("Document={name}/&H00000000\r\n"),
+        let name = module.name;
+        match module.kind {
+            Kind::Standard => text += &format!("Module={name}\r\n"),
+            Kind::Document => text += &format!("Document={name}/&H00000000\r\n"),
         }
     }
     text += "Name=\"Project\"\r\nHelpContextID=\"0\"\r\nVersionCompatible32=\"393222000\"\r\n";
