@@ -18,10 +18,17 @@ RUN touch src/main.rs src/lib.rs && cargo build --release --locked \
 # ---- runtime: Debian's LibreOffice, the fonts Word documents expect --------
 FROM debian:bookworm-slim AS runtime
 # The same packages as ./dev/setup, pinned to the versions the tests and the
-# benchmarks ran against (bookworm, checked by tests/deploy.rs).
-RUN apt-get update \
+# benchmarks ran against (checked by tests/deploy.rs): LibreOffice 25.2 from
+# bookworm-backports (every package built from its source, pinned there so
+# its libraries move together), everything else from bookworm.
+RUN echo "deb http://deb.debian.org/debian bookworm-backports main" \
+      > /etc/apt/sources.list.d/docx2pdf-bookworm-backports.list \
+ && printf 'Package: src:libreoffice\nPin: release n=bookworm-backports\nPin-Priority: 990\n' \
+      > /etc/apt/preferences.d/docx2pdf-libreoffice \
+ && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libreoffice-writer-nogui=4:7.4.7-1+deb12u14 \
+      libreoffice-writer-nogui=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-uiconfig-writer=4:25.2.3-2+deb13u5~bpo12+1 \
       fonts-crosextra-carlito=20220224-1 \
       fonts-crosextra-caladea=20200211-1 \
       fonts-liberation2=2.1.5-1 \
@@ -43,6 +50,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD ["/usr/local/bin/docx2pdf", "health"]
 # tini is PID 1: it forwards SIGTERM to the worker and reaps every process
-# LibreOffice leaves behind (a one-off soffice, gpg).
+# LibreOffice leaves behind (gpg, for one).
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/docx2pdf"]
 CMD ["worker"]

@@ -60,12 +60,13 @@ fn runtime_packages(stage: &[String]) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-fn setup_packages() -> BTreeSet<String> {
+/// The words of one of `./dev/setup`'s bash arrays, comments left out.
+fn setup_array(name: &str) -> BTreeSet<String> {
     let setup = read("dev/setup");
     let list = setup
-        .split("apt_packages=(")
+        .split(&format!("\n{name}=("))
         .nth(1)
-        .unwrap()
+        .unwrap_or_else(|| panic!("dev/setup has no {name}"))
         .split("\n)")
         .next()
         .unwrap();
@@ -74,6 +75,15 @@ fn setup_packages() -> BTreeSet<String> {
         .flat_map(str::split_whitespace)
         .map(String::from)
         .collect()
+}
+
+/// The value of a plain `NAME=value` line of `./dev/setup`.
+fn setup_variable(name: &str) -> String {
+    read("dev/setup")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("dev/setup sets no {name}"))
+        .to_string()
 }
 
 /// A JSON-array instruction (`CMD ["a", "b"]`) of the runtime stage.
@@ -111,17 +121,32 @@ fn os_codename() -> String {
 fn the_image_installs_what_dev_setup_installs_pinned_and_from_bookworm() {
     let packages = runtime_packages(&runtime_stage());
     let image: BTreeSet<String> = packages.iter().map(|(name, _)| name.clone()).collect();
-    let mut expected = setup_packages();
+    let libreoffice = setup_array("libreoffice_packages");
+    let mut expected = setup_array("apt_packages");
+    expected.extend(libreoffice.iter().cloned());
     // Tests only: pdftotext reads the PDFs back, openssl makes keys.
     assert!(expected.remove("poppler-utils"));
     assert!(expected.remove("openssl"));
     expected.insert("tini".into());
     expected.insert("ca-certificates".into());
     assert_eq!(image, expected, "the Dockerfile and ./dev/setup disagree");
+    let engine = setup_variable("LIBREOFFICE_VERSION");
     for (name, version) in &packages {
-        if name != "ca-certificates" {
+        if libreoffice.contains(name) {
+            assert_eq!(version.as_ref(), Some(&engine), "{name} is not at ./dev/setup's version");
+        } else if name != "ca-certificates" {
             assert!(version.is_some(), "{name} is not pinned");
         }
+    }
+    // The same source and the same pin: LibreOffice's libraries from backports, nothing else.
+    let setup = read("dev/setup");
+    let image = read("Dockerfile");
+    for line in [
+        "deb http://deb.debian.org/debian bookworm-backports main",
+        r"Package: src:libreoffice\nPin: release n=bookworm-backports\nPin-Priority: 990\n",
+    ] {
+        assert!(setup.contains(line), "dev/setup lacks {line}");
+        assert!(image.contains(line), "the Dockerfile lacks {line}");
     }
     if os_codename() != "bookworm" {
         eprintln!(
@@ -140,7 +165,7 @@ fn the_image_installs_what_dev_setup_installs_pinned_and_from_bookworm() {
             .unwrap();
         assert!(
             shown.status.success() && !shown.stdout.is_empty(),
-            "bookworm has no {spec}: {}",
+            "Debian (bookworm or its backports) has no {spec}: {}",
             String::from_utf8_lossy(&shown.stderr)
         );
     }
