@@ -303,3 +303,88 @@ async fn two_slots_convert_at_the_same_time() {
     assert!(both_busy, "the two conversions never ran side by side");
     pool.shutdown().await;
 }
+
+/// Processes named `name` (as /proc's comm shows it) descending from us.
+fn descendants_named(name: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let stats: Vec<(u32, String, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((pid, comm.to_string(), ppid))
+        })
+        .collect();
+    let parent = |pid: u32| stats.iter().find(|s| s.0 == pid).map(|s| s.2);
+    stats
+        .iter()
+        .filter(|(_, comm, _)| comm == name)
+        .filter(|(pid, _, _)| {
+            let mut at = Some(*pid);
+            while let Some(pid) = at.filter(|&p| p > 1) {
+                if pid == me {
+                    return true;
+                }
+                at = parent(pid);
+            }
+            false
+        })
+        .map(|s| s.0)
+        .collect()
+}
+
+/// Review comments are common in the documents people convert. LibreOfficeKit
+/// reads them itself once the Writer UI files are installed (7.4's `-nogui`
+/// packages lacked them, and such documents went to a one-off `soffice`
+/// taking several times as long): the same warm process converts both kinds.
+#[tokio::test(flavor = "multi_thread")]
+async fn documents_with_comments_convert_in_the_warm_pool_like_any_other() {
+    let pool = pool(1, Duration::from_secs(120), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.docx");
+    let reviewed = dir.path().join("reviewed.docx");
+    common::write_reviewed_docx(&plain, 40, false);
+    common::write_reviewed_docx(&reviewed, 40, true);
+    wait_for(&pool, "the slot ready", |s| s[0].state == SlotState::Ready).await;
+    let mut times: [Vec<Duration>; 2] = Default::default();
+    let mut soffice = Vec::new();
+    // Alternating rounds, medians compared: one pair on a shared machine is noise.
+    for _ in 0..5 {
+        for (side, input) in [&plain, &reviewed].into_iter().enumerate() {
+            let started = Instant::now();
+            let job = convert(&pool, input, dir.path());
+            tokio::pin!(job);
+            let pages = loop {
+                tokio::select! {
+                    pages = &mut job => break pages,
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {
+                        soffice.extend(descendants_named("soffice.bin"));
+                    }
+                }
+            };
+            let pages = pages.unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+            assert!(pages >= 1);
+            times[side].push(started.elapsed());
+        }
+    }
+    assert_eq!(soffice, Vec::<u32>::new(), "a one-off soffice was started");
+    let text = Command::new("pdftotext")
+        .arg(dir.path().join("reviewed.pdf"))
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("reviewed report"));
+    let median = |t: &mut Vec<Duration>| {
+        t.sort();
+        t[t.len() / 2]
+    };
+    let (plain, reviewed) = (median(&mut times[0]), median(&mut times[1]));
+    assert!(
+        reviewed <= plain * 2,
+        "with a comment {reviewed:?}, without {plain:?} (medians of 5)"
+    );
+    assert_eq!(pool.slots()[0].restarts, 0, "{:?}", pool.slots());
+    pool.shutdown().await;
+}

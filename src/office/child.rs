@@ -67,8 +67,6 @@ fn run() -> anyhow::Result<()> {
 
 struct Converter {
     office: Office,
-    /// `soffice` beside the LibreOfficeKit library, for documents LOK refuses.
-    soffice: PathBuf,
     /// Set by the password callback: the document being loaded is encrypted.
     password_asked: Rc<Cell<bool>>,
     /// The document being loaded, for the password callback to answer.
@@ -107,7 +105,6 @@ impl Converter {
         })?;
         Ok(Converter {
             office,
-            soffice: install.join("soffice"),
             password_asked,
             loading,
         })
@@ -148,57 +145,12 @@ impl Converter {
         let mut document = match loaded {
             Ok(document) => document,
             Err(_) if self.password_asked.get() => return Response::Encrypted,
-            Err(error) => {
-                return match self.convert_with_soffice(input, output) {
-                    Ok(()) => Response::Converted,
-                    Err(fallback) => load_failed(format!("{error}; soffice: {fallback}")),
-                };
-            }
+            Err(error) => return load_failed(error.to_string()),
         };
         match document.save_as(&output_url, "pdf", Some(PDF_FILTER_OPTIONS)) {
             Ok(true) => Response::Converted,
             Ok(false) => save_failed("LibreOffice reported that the PDF export failed".into()),
             Err(error) => save_failed(error.to_string()),
-        }
-    }
-
-    /// LibreOfficeKit 7.4 refuses some documents that LibreOffice itself
-    /// reads (any DOCX with comments, for one). A one-off `soffice` converts
-    /// those: slower, but in this process's group (a deadline kills it too),
-    /// under its network filter, and with a profile of its own.
-    fn convert_with_soffice(&self, input: &Path, output: &Path) -> Result<(), String> {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let profile = home.join("soffice-profile");
-        super::profile::seed(&profile.join("user"))
-            .map_err(|e| format!("seeding its profile: {e}"))?;
-        let out_dir = std::env::temp_dir().join("soffice-out");
-        let _ = std::fs::remove_dir_all(&out_dir);
-        let profile_url =
-            DocUrl::from_absolute_path(profile.to_string_lossy()).map_err(|e| e.to_string())?;
-        let status = std::process::Command::new(&self.soffice)
-            .arg(format!("-env:UserInstallation={profile_url}"))
-            .args([
-                "--headless",
-                "--norestore",
-                "--nolockcheck",
-                "--convert-to",
-                "pdf",
-                "--outdir",
-            ])
-            .arg(&out_dir)
-            .arg(input)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", self.soffice.display()))?;
-        let produced = out_dir.join(input.with_extension("pdf").file_name().unwrap_or_default());
-        let moved = std::fs::rename(&produced, output);
-        let _ = std::fs::remove_dir_all(&out_dir);
-        match moved {
-            Ok(()) => Ok(()),
-            Err(_) => Err(format!("no PDF either ({status})")),
         }
     }
 }

@@ -43,7 +43,40 @@ const W_NS: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingm
 /// root element, and `relationships` (`<Relationship .../>` elements) for
 /// the main part.
 pub fn write_docx(path: &Path, doctype: &str, body: &str, relationships: &str) {
-    write_package(path, DOCX_MAIN, doctype, body, relationships, None);
+    write_package(path, DOCX_MAIN, doctype, body, relationships, &[]);
+}
+
+/// Writes a DOCX of `paragraphs` paragraphs of text whose first paragraph
+/// carries a review comment, or the same document without it.
+pub fn write_reviewed_docx(path: &Path, paragraphs: usize, with_comment: bool) {
+    let text = "A paragraph of a reviewed report, long enough to wrap over two lines of the page when it is set in the default font.";
+    let (start, end) = if with_comment {
+        (
+            r#"<w:commentRangeStart w:id="0"/>"#,
+            r#"<w:commentRangeEnd w:id="0"/><w:r><w:commentReference w:id="0"/></w:r>"#,
+        )
+    } else {
+        ("", "")
+    };
+    let mut body = format!("<w:p>{start}<w:r><w:t>{text}</w:t></w:r>{end}</w:p>");
+    body += &format!("<w:p><w:r><w:t>{text}</w:t></w:r></w:p>").repeat(paragraphs - 1);
+    let comments = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><w:comments {W_NS}><w:comment w:id="0" w:author="Reviewer" w:date="2026-01-01T00:00:00Z" w:initials="R"><w:p><w:r><w:t>Please check this figure.</w:t></w:r></w:p></w:comment></w:comments>"#
+    );
+    let part = ExtraPart {
+        name: "word/comments.xml",
+        content_type: Some(
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.comments+xml",
+        ),
+        bytes: comments.as_bytes(),
+    };
+    let parts = if with_comment { &[part][..] } else { &[] };
+    let relationship = if with_comment {
+        r#"<Relationship Id="rIdComments" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/comments" Target="comments.xml"/>"#
+    } else {
+        ""
+    };
+    write_package(path, DOCX_MAIN, "", &body, relationship, parts);
 }
 
 /// Writes a minimal macro-enabled document (DOCM) whose VBA project is
@@ -56,8 +89,20 @@ pub fn write_docm(path: &Path, body: &str, vba_project: &[u8]) {
         "",
         body,
         relationship,
-        Some(("word/vbaProject.bin", vba_project)),
+        &[ExtraPart {
+            name: "word/vbaProject.bin",
+            content_type: None,
+            bytes: vba_project,
+        }],
     );
+}
+
+/// A part beyond the main document; `content_type` overrides the default
+/// for its extension.
+struct ExtraPart<'a> {
+    name: &'a str,
+    content_type: Option<&'a str>,
+    bytes: &'a [u8],
 }
 
 const DOCX_MAIN: &str =
@@ -70,12 +115,17 @@ fn write_package(
     doctype: &str,
     body: &str,
     relationships: &str,
-    binary: Option<(&str, &[u8])>,
+    extra_parts: &[ExtraPart],
 ) {
+    let overrides: String = extra_parts
+        .iter()
+        .filter_map(|part| part.content_type.map(|t| (part.name, t)))
+        .map(|(name, t)| format!(r#"<Override PartName="/{name}" ContentType="{t}"/>"#))
+        .collect();
     let parts = [
         (
             "[Content_Types].xml",
-            format!(r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override PartName="/word/document.xml" ContentType="{main_type}"/></Types>"#),
+            format!(r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Override PartName="/word/document.xml" ContentType="{main_type}"/>{overrides}</Types>"#),
         ),
         (
             "_rels/.rels",
@@ -94,7 +144,7 @@ fn write_package(
     let parts = parts
         .iter()
         .map(|(name, text)| (*name, text.as_bytes()))
-        .chain(binary);
+        .chain(extra_parts.iter().map(|part| (part.name, part.bytes)));
     for (name, content) in parts {
         zip.start_file(name, zip::write::SimpleFileOptions::default())
             .unwrap();
