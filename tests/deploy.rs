@@ -133,7 +133,11 @@ fn the_image_installs_what_dev_setup_installs_pinned_and_from_bookworm() {
     let engine = setup_variable("LIBREOFFICE_VERSION");
     for (name, version) in &packages {
         if libreoffice.contains(name) {
-            assert_eq!(version.as_ref(), Some(&engine), "{name} is not at ./dev/setup's version");
+            assert_eq!(
+                version.as_ref(),
+                Some(&engine),
+                "{name} is not at ./dev/setup's version"
+            );
         } else if name != "ca-certificates" {
             assert!(version.is_some(), "{name} is not pinned");
         }

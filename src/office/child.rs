@@ -75,9 +75,8 @@ struct Converter {
 
 impl Converter {
     fn new() -> anyhow::Result<Converter> {
-        let install = Office::find_install_path().context(
-            "LibreOffice is not installed (run ./dev/setup or install libreoffice-writer-nogui)",
-        )?;
+        let install = Office::find_install_path()
+            .context("LibreOffice is not installed (run ./dev/setup; see README, The engine)")?;
         let office = Office::new(&install)
             .with_context(|| format!("starting LibreOfficeKit from {}", install.display()))?;
         let password_asked = Rc::new(Cell::new(false));

@@ -65,7 +65,7 @@ impl Pool {
     /// queue until one is ready.
     pub fn start(config: PoolConfig) -> anyhow::Result<Pool> {
         libreofficekit::Office::find_install_path().context(
-            "LibreOffice is not installed: run ./dev/setup, or apt-get install libreoffice-writer-nogui",
+            "LibreOffice is not installed: run ./dev/setup, or install libreoffice-writer-nogui and libreoffice-uiconfig-writer 25.2 from bookworm-backports (README, The engine)",
         )?;
         let tmp = std::env::temp_dir();
         remove_stale_work_dirs(&tmp);
