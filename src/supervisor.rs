@@ -50,7 +50,9 @@ pub struct Spec {
     pub start_timeout: Duration,
     /// Replace a process after it has answered this many requests.
     pub recycle_after: u64,
-    /// Replace a process whose resident memory exceeds this many bytes.
+    /// Replace a process whose resident memory exceeds this many bytes
+    /// between requests; during one, the kernel refuses it more private
+    /// memory (`RLIMIT_DATA`) than this. `u64::MAX`: no cap.
     pub rss_ceiling: u64,
     /// First and longest wait between failed starts.
     pub backoff: (Duration, Duration),
@@ -427,11 +429,22 @@ impl Process {
             .kill_on_drop(true)
             // Its own group, so a kill reaches anything the child spawned.
             .process_group(0);
-        // SAFETY: only calls prctl, which is async-signal-safe.
+        let memory_cap = spec.rss_ceiling;
+        // SAFETY: only calls prctl and setrlimit, which are async-signal-safe.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 // Children must not outlive us, even after a kill -9 of the parent.
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+                // Checked while the child works, not after: one job must not
+                // take the machine's memory (and every other slot) with it.
+                let cap = libc::rlimit {
+                    rlim_cur: memory_cap,
+                    rlim_max: memory_cap,
+                };
+                if libc::setrlimit(libc::RLIMIT_DATA, &cap) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
             });
         }
         (spec.prepare)(scratch.path(), &mut command)?;

@@ -13,12 +13,18 @@ mod common;
 use common::{fixture, linked_image, write_docx};
 
 fn pool() -> Pool {
+    capped_pool(1 << 30, Duration::from_secs(60))
+}
+
+/// One LibreOffice process that may map at most `memory_cap` bytes of
+/// private memory (`u64::MAX`: no cap), with `deadline` per job.
+fn capped_pool(memory_cap: u64, deadline: Duration) -> Pool {
     Pool::start(PoolConfig {
         program: env!("CARGO_BIN_EXE_docx2pdf").into(),
         size: 1,
-        job_timeout: Duration::from_secs(60),
+        job_timeout: deadline,
         recycle_after: 200,
-        rss_ceiling: 1 << 30,
+        rss_ceiling: memory_cap,
         limits: Limits::default(),
     })
     .expect("pool starts")
@@ -367,4 +373,85 @@ async fn a_macro_document_never_runs_its_macros() {
         "a macro ran: {:?}",
         std::fs::read_to_string(&marker)
     );
+}
+
+/// `mib` MiB of text, gzipped to about a thousandth of that, saved as .txt.
+fn gzip_text_bomb(path: &Path, mib: u64) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "yes 'All work and no play makes a dull document.' | head -c {mib}M | gzip -1 > '{}'",
+            path.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The result of `job`, and the peak resident memory of the pool's one
+/// LibreOffice process while it ran.
+async fn peak_rss_during<T>(pool: &Pool, job: impl std::future::Future<Output = T>) -> (T, u64) {
+    let rss = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches(" kB")
+            .parse::<u64>()
+            .ok()
+            .map(|kb| kb << 10)
+    };
+    tokio::pin!(job);
+    let mut peak = 0;
+    loop {
+        tokio::select! {
+            out = &mut job => return (out, peak),
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                if let Some(now) = pool.slots()[0].pid.and_then(rss) {
+                    peak = peak.max(now);
+                }
+            }
+        }
+    }
+}
+
+/// LibreOffice's text import inflates a gzip stream saved as .txt, whole and
+/// in memory: 400 MiB of text, 1.2 MB on disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_wanting_more_memory_than_the_cap_is_refused_and_the_pool_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("inflates.txt");
+    gzip_text_bomb(&input, 400);
+    let cap: u64 = 512 << 20;
+
+    // The control: with no cap, the same document takes more than twice as
+    // much before its deadline stops it.
+    let pool = capped_pool(u64::MAX, Duration::from_secs(8));
+    let (_, peak) = peak_rss_during(&pool, convert(&pool, &input)).await;
+    pool.shutdown().await;
+    assert!(peak > 2 * cap, "the control peaked at {} MiB", peak >> 20);
+    eprintln!("no cap: {} MiB within the 8 s deadline", peak >> 20);
+
+    let pool = capped_pool(cap, Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    let (result, peak) = peak_rss_during(&pool, convert(&pool, &input)).await;
+    let error = result.unwrap_err();
+    assert_eq!(error.kind(), "resource_limit", "{error}");
+    assert!(error.is_permanent());
+    assert!(error.to_string().contains("512 MiB"), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    eprintln!(
+        "capped: {} MiB, {:?} to the verdict: {error}",
+        peak >> 20,
+        started.elapsed()
+    );
+    // Resident memory also counts the libraries, which the cap does not.
+    assert!(peak < cap + (256 << 20), "peaked at {} MiB", peak >> 20);
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
 }

@@ -17,6 +17,8 @@ pub enum ConvertError {
     Unsupported(String),
     #[error("refused as a decompression bomb: {0}")]
     Bomb(String),
+    #[error("the document needs more than a conversion may use: {0}")]
+    ResourceLimit(String),
     #[error(
         "conversion took longer than {0:?}; LibreOffice was killed (raise the job timeout if such documents are legitimate)"
     )]
@@ -34,7 +36,8 @@ impl ConvertError {
             | ConvertError::Corrupt(_)
             | ConvertError::Encrypted
             | ConvertError::Unsupported(_)
-            | ConvertError::Bomb(_) => true,
+            | ConvertError::Bomb(_)
+            | ConvertError::ResourceLimit(_) => true,
             ConvertError::Timeout(_) | ConvertError::Crashed(_) | ConvertError::Internal(_) => {
                 false
             }
@@ -49,6 +52,7 @@ impl ConvertError {
             ConvertError::Encrypted => "encrypted",
             ConvertError::Unsupported(_) => "unsupported",
             ConvertError::Bomb(_) => "bomb",
+            ConvertError::ResourceLimit(_) => "resource_limit",
             ConvertError::Timeout(_) => "timeout",
             ConvertError::Crashed(_) => "crashed",
             ConvertError::Internal(_) => "internal",

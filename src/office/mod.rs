@@ -10,6 +10,7 @@
 mod child;
 mod error;
 pub mod inspect;
+mod memory;
 mod profile;
 mod sandbox;
 
@@ -150,6 +151,13 @@ impl Pool {
             child::Response::LoadFailed { message } => {
                 return Err(ConvertError::Corrupt(format!(
                     "LibreOffice could not read it ({message})"
+                )));
+            }
+            child::Response::MemoryLimit { cap, peak } => {
+                return Err(ConvertError::ResourceLimit(format!(
+                    "LibreOffice reached its memory cap converting it ({} MiB used of {} MiB; SLOT_MEMORY_LIMIT_MIB)",
+                    peak >> 20,
+                    cap >> 20
                 )));
             }
             child::Response::SaveFailed { message } => {
