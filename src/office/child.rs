@@ -13,7 +13,7 @@ use anyhow::Context;
 use libreofficekit::{CallbackType, DocUrl, Office, OfficeOptionalFeatures};
 use serde::{Deserialize, Serialize};
 
-use super::{memory, sandbox};
+use super::sandbox;
 use crate::supervisor::ChildChannel;
 
 /// Same JPEG quality as `soffice --convert-to pdf`; LibreOfficeKit's default is lower.
@@ -33,17 +33,8 @@ pub struct Request {
 pub enum Response {
     Converted,
     Encrypted,
-    LoadFailed {
-        message: String,
-    },
-    SaveFailed {
-        message: String,
-    },
-    /// Loading or exporting failed with the process at its memory cap.
-    MemoryLimit {
-        cap: u64,
-        peak: u64,
-    },
+    LoadFailed { message: String },
+    SaveFailed { message: String },
 }
 
 /// Entry point of the `office-child` subcommand. Never returns.
@@ -76,9 +67,6 @@ fn run() -> anyhow::Result<()> {
 
 struct Converter {
     office: Office,
-    memory: memory::Watch,
-    /// The kernel's cap on this process's private memory.
-    memory_cap: Option<u64>,
     /// Set by the password callback: the document being loaded is encrypted.
     password_asked: Rc<Cell<bool>>,
     /// The document being loaded, for the password callback to answer.
@@ -116,8 +104,6 @@ impl Converter {
         })?;
         Ok(Converter {
             office,
-            memory: memory::Watch::start().context("starting the memory watch")?,
-            memory_cap: memory::cap(),
             password_asked,
             loading,
         })
@@ -139,20 +125,6 @@ impl Converter {
     }
 
     fn convert(&self, input: &Path, output: &Path) -> Response {
-        self.memory.begin();
-        let response = self.load_and_save(input, output);
-        let peak = self.memory.end();
-        match (response, self.memory_cap) {
-            (Response::LoadFailed { .. } | Response::SaveFailed { .. }, Some(cap))
-                if memory::reached(peak, cap) =>
-            {
-                Response::MemoryLimit { cap, peak }
-            }
-            (response, _) => response,
-        }
-    }
-
-    fn load_and_save(&self, input: &Path, output: &Path) -> Response {
         let load_failed = |message: String| Response::LoadFailed { message };
         let save_failed = |message: String| Response::SaveFailed { message };
         let input_url = match DocUrl::from_absolute_path(input.to_string_lossy()) {

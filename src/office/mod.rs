@@ -10,7 +10,6 @@
 mod child;
 mod error;
 pub mod inspect;
-mod memory;
 mod profile;
 mod sandbox;
 
@@ -24,7 +23,7 @@ pub use child::main as child_main;
 pub use error::ConvertError;
 pub use inspect::Limits;
 
-use crate::supervisor::{CallError, SlotState, SlotStatus, Spec, Supervisor};
+use crate::supervisor::{CallError, Peak, SlotState, SlotStatus, Spec, Supervisor};
 
 /// The hidden subcommand that runs [`child_main`].
 pub const CHILD_SUBCOMMAND: &str = "office-child";
@@ -56,6 +55,8 @@ pub struct Pool {
     supervisor: Supervisor<child::Request, child::Response>,
     jobs_dir: PathBuf,
     job_timeout: Duration,
+    /// Private memory a LibreOffice process may map (`u64::MAX`: no cap).
+    memory_cap: u64,
     limits: Limits,
     /// Removed (with every slot's scratch and job dir) when the pool is dropped.
     _work_dir: tempfile::TempDir,
@@ -101,6 +102,7 @@ impl Pool {
             supervisor: Supervisor::start(spec, config.size),
             jobs_dir,
             job_timeout: config.job_timeout,
+            memory_cap: config.rss_ceiling,
             limits: config.limits,
             _work_dir: work_dir,
         })
@@ -139,33 +141,8 @@ impl Pool {
             .supervisor
             .call(request, self.job_timeout)
             .await
-            .map_err(|error| match error {
-                CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
-                CallError::Died(cause) => ConvertError::Crashed(cause),
-                error @ CallError::NoProcess(_) => ConvertError::Internal(error.to_string()),
-                CallError::Stopped => ConvertError::Internal("the pool is shutting down".into()),
-            })?;
-        match reply.value {
-            child::Response::Converted => {}
-            child::Response::Encrypted => return Err(ConvertError::Encrypted),
-            child::Response::LoadFailed { message } => {
-                return Err(ConvertError::Corrupt(format!(
-                    "LibreOffice could not read it ({message})"
-                )));
-            }
-            child::Response::MemoryLimit { cap, peak } => {
-                return Err(ConvertError::ResourceLimit(format!(
-                    "LibreOffice reached its memory cap converting it ({} MiB used of {} MiB; SLOT_MEMORY_LIMIT_MIB)",
-                    peak >> 20,
-                    cap >> 20
-                )));
-            }
-            child::Response::SaveFailed { message } => {
-                return Err(ConvertError::Internal(format!(
-                    "PDF export failed: {message}"
-                )));
-            }
-        }
+            .map_err(|error| self.call_failed(error))?;
+        self.answered(reply.value, reply.memory_peak)?;
         let pdf_bytes = check_pdf(&pdf).await?;
         if tokio::fs::rename(&pdf, output).await.is_err() {
             tokio::fs::copy(&pdf, output).await?;
@@ -176,6 +153,37 @@ impl Pool {
             convert_time: reply.run_time,
             pdf_bytes,
         })
+    }
+
+    fn call_failed(&self, error: CallError) -> ConvertError {
+        match error {
+            CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
+            CallError::Died(cause) => ConvertError::Crashed(cause),
+            CallError::MemoryCap { peak, cap } => memory_cap_reached(peak, cap),
+            error @ CallError::NoProcess(_) => ConvertError::Internal(error.to_string()),
+            CallError::Stopped => ConvertError::Internal("the pool is shutting down".into()),
+        }
+    }
+
+    /// What LibreOffice's answer means. A load or export that failed with
+    /// the process at its memory cap failed for the cap, not the document's
+    /// damage: the kernel refused LibreOffice the memory, and it gave up.
+    fn answered(&self, response: child::Response, memory_peak: Peak) -> Result<(), ConvertError> {
+        match response {
+            child::Response::Converted => Ok(()),
+            child::Response::Encrypted => Err(ConvertError::Encrypted),
+            child::Response::LoadFailed { .. } | child::Response::SaveFailed { .. }
+                if memory_peak.reached(self.memory_cap) =>
+            {
+                Err(memory_cap_reached(memory_peak, self.memory_cap))
+            }
+            child::Response::LoadFailed { message } => Err(ConvertError::Corrupt(format!(
+                "LibreOffice could not read it ({message})"
+            ))),
+            child::Response::SaveFailed { message } => Err(ConvertError::Internal(format!(
+                "PDF export failed: {message}"
+            ))),
+        }
     }
 
     /// A new directory for one job's files, removed when dropped, inside the
@@ -202,6 +210,14 @@ impl Pool {
     pub async fn shutdown(&self) {
         self.supervisor.shutdown().await;
     }
+}
+
+fn memory_cap_reached(peak: Peak, cap: u64) -> ConvertError {
+    ConvertError::ResourceLimit(format!(
+        "LibreOffice reached its memory cap converting it ({} MiB used of {} MiB; SLOT_MEMORY_LIMIT_MIB)",
+        peak.bytes >> 20,
+        cap >> 20
+    ))
 }
 
 /// Work directories are named `docx2pdf-<pid>-<random>`.

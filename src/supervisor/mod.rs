@@ -4,9 +4,10 @@
 //! [`Spec`], and hands requests to whichever slot is free. It owns the
 //! mechanism the rest of the program should never have to think about:
 //! spawning in a fresh private scratch directory, the start-up handshake,
-//! per-request deadlines (kill the whole process group when one passes),
-//! respawning after a crash with exponential backoff, recycling after N
-//! requests or above an RSS ceiling, and leaving nothing behind on stop.
+//! per-request deadlines (kill the whole process group when one passes), a
+//! cap on each process's memory while it works ([`memory`]), respawning after
+//! a crash with exponential backoff, recycling after N requests or above an
+//! RSS ceiling, and leaving nothing behind on stop.
 //!
 //! Children speak newline-delimited JSON: one request line in on stdin, one
 //! response line out. A child announces it is warm by printing `ready`.
@@ -30,6 +31,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+mod memory;
+pub use memory::Peak;
 
 /// The line a child prints once it can take requests.
 const READY: &str = "ready";
@@ -108,6 +112,12 @@ pub enum CallError {
     #[error("the process died during the request ({0}); it is being replaced")]
     Died(String),
     #[error(
+        "the process died at its memory cap ({} MiB used of {} MiB); it is being replaced",
+        peak.bytes >> 20,
+        cap >> 20
+    )]
+    MemoryCap { peak: Peak, cap: u64 },
+    #[error(
         "no process took the request within {0:?}: processes fail to start (see the log) or all are stuck"
     )]
     NoProcess(Duration),
@@ -123,6 +133,8 @@ pub struct Reply<T> {
     pub slot: usize,
     pub queue_wait: Duration,
     pub run_time: Duration,
+    /// The most private memory the process held while it ran the request.
+    pub memory_peak: Peak,
 }
 
 struct Task<Req, Resp> {
@@ -326,6 +338,57 @@ where
         });
     }
 
+    /// Runs one request in `process` within its deadline, sampling the
+    /// process's memory meanwhile; `None` if the supervisor stopped first.
+    async fn run_request(
+        &self,
+        process: &mut Process,
+        request: &Req,
+        deadline: Duration,
+    ) -> Option<(
+        Result<std::io::Result<Resp>, tokio::time::error::Elapsed>,
+        Peak,
+    )> {
+        let pid = process.child.id();
+        let mut memory_peak = Peak::default();
+        let mut sampling = tokio::time::interval(memory::SAMPLE_EVERY);
+        let call = tokio::time::timeout(deadline, process.call::<Req, Resp>(request));
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                outcome = &mut call => return Some((outcome, memory_peak)),
+                _ = sampling.tick() => memory_peak.sample(pid),
+                _ = self.stop.cancelled() => return None,
+            }
+        }
+    }
+
+    /// Why the process died: at its memory cap, or of something else.
+    async fn died(
+        &self,
+        process: &mut Process,
+        error: std::io::Error,
+        memory_peak: Peak,
+    ) -> CallError {
+        let cause = process.death_cause(error).await;
+        tracing::warn!(
+            slot = self.id,
+            cause,
+            memory_peak_mib = memory_peak.bytes >> 20,
+            "{} process died during a request",
+            self.spec.name
+        );
+        let cap = self.spec.rss_ceiling;
+        if memory_peak.reached(cap) {
+            CallError::MemoryCap {
+                peak: memory_peak,
+                cap,
+            }
+        } else {
+            CallError::Died(cause)
+        }
+    }
+
     async fn serve(&self, process: &mut Process) -> End {
         let mut answered = 0;
         loop {
@@ -342,12 +405,12 @@ where
             self.update(|s| s.state = SlotState::Busy);
             let queue_wait = task.enqueued.elapsed();
             let started = Instant::now();
-            let outcome = tokio::select! {
-                outcome = tokio::time::timeout(task.deadline, process.call::<Req, Resp>(&task.request)) => outcome,
-                _ = self.stop.cancelled() => {
-                    let _ = task.reply.send(Err(CallError::Stopped));
-                    return End::Stop;
-                }
+            let Some((outcome, memory_peak)) = self
+                .run_request(process, &task.request, task.deadline)
+                .await
+            else {
+                let _ = task.reply.send(Err(CallError::Stopped));
+                return End::Stop;
             };
             let reply = match outcome {
                 Ok(Ok(value)) => Ok(Reply {
@@ -355,16 +418,11 @@ where
                     slot: self.id,
                     queue_wait,
                     run_time: started.elapsed(),
+                    memory_peak,
                 }),
                 Ok(Err(error)) => {
-                    let cause = process.death_cause(error).await;
-                    tracing::warn!(
-                        slot = self.id,
-                        cause,
-                        "{} process died during a request",
-                        self.spec.name
-                    );
-                    let _ = task.reply.send(Err(CallError::Died(cause)));
+                    let error = self.died(process, error, memory_peak).await;
+                    let _ = task.reply.send(Err(error));
                     return End::Lost;
                 }
                 Err(_) => {
@@ -435,16 +493,7 @@ impl Process {
             command.pre_exec(move || {
                 // Children must not outlive us, even after a kill -9 of the parent.
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-                // Checked while the child works, not after: one job must not
-                // take the machine's memory (and every other slot) with it.
-                let cap = libc::rlimit {
-                    rlim_cur: memory_cap,
-                    rlim_max: memory_cap,
-                };
-                if libc::setrlimit(libc::RLIMIT_DATA, &cap) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
+                memory::cap_private_memory(memory_cap)
             });
         }
         (spec.prepare)(scratch.path(), &mut command)?;
