@@ -375,17 +375,36 @@ async fn a_macro_document_never_runs_its_macros() {
     );
 }
 
-/// `mib` MiB of text, gzipped to about a thousandth of that, saved as .txt.
-fn gzip_text_bomb(path: &Path, mib: u64) {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "yes 'All work and no play makes a dull document.' | head -c {mib}M | gzip -1 > '{}'",
-            path.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
+/// An OpenDocument text whose one picture is an SVG that fans out through
+/// nested `<use>`: ten levels of ten, 10^9 rectangles from 1.4 KB.
+fn svg_fan_out(path: &Path) {
+    let mut defs = r#"<rect id="l0" width="1" height="1"/>"#.to_string();
+    for level in 1..10 {
+        let uses: String = (0..10)
+            .map(|x| format!(r##"<use xlink:href="#l{}" x="{x}"/>"##, level - 1))
+            .collect();
+        defs += &format!(r#"<g id="l{level}">{uses}</g>"#);
+    }
+    let svg = format!(
+        r##"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100"><defs>{defs}</defs><use xlink:href="#l9"/></svg>"##
+    );
+    let content = r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.3"><office:body><office:text><text:p>Picture: <draw:frame draw:name="p" text:anchor-type="as-char" svg:width="5cm" svg:height="5cm"><draw:image xlink:href="Pictures/fan.svg" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p></office:text></office:body></office:document-content>"#;
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/><manifest:file-entry manifest:full-path="Pictures/fan.svg" manifest:media-type="image/svg+xml"/></manifest:manifest>"#;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    std::io::Write::write_all(&mut zip, b"application/vnd.oasis.opendocument.text").unwrap();
+    for (name, text) in [
+        ("META-INF/manifest.xml", manifest),
+        ("content.xml", content),
+        ("Pictures/fan.svg", &svg),
+    ] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
 }
 
 /// The result of `job`, and the peak resident memory of the pool's one
@@ -416,13 +435,12 @@ async fn peak_rss_during<T>(pool: &Pool, job: impl std::future::Future<Output = 
     }
 }
 
-/// LibreOffice's text import inflates a gzip stream saved as .txt, whole and
-/// in memory: 400 MiB of text, 1.2 MB on disk.
+/// A picture that expands to more memory than a process may have.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_document_wanting_more_memory_than_the_cap_is_refused_and_the_pool_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("inflates.txt");
-    gzip_text_bomb(&input, 400);
+    let input = dir.path().join("fan-out.odt");
+    svg_fan_out(&input);
     let cap: u64 = 512 << 20;
 
     // The control: with no cap, the same document takes more than twice as
@@ -439,7 +457,7 @@ async fn a_document_wanting_more_memory_than_the_cap_is_refused_and_the_pool_goe
     let error = result.unwrap_err();
     assert_eq!(error.kind(), "resource_limit", "{error}");
     assert!(error.is_permanent());
-    assert!(error.to_string().contains("512 MiB"), "{error}");
+    assert!(error.to_string().contains("of 512 MiB"), "{error}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
@@ -452,6 +470,46 @@ async fn a_document_wanting_more_memory_than_the_cap_is_refused_and_the_pool_goe
     );
     // Resident memory also counts the libraries, which the cap does not.
     assert!(peak < cap + (256 << 20), "peaked at {} MiB", peak >> 20);
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// LibreOffice's text import inflates a gzip stream saved as .txt, whole
+/// and in memory (a 3.6 MB file took a process past 4 GiB).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compressed_txt_is_refused_before_libreoffice_inflates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("packed.txt");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "yes 'Text that only inflating shows.' | head -n 1000 | gzip > '{}'",
+            input.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // The control: stock LibreOffice reads the inflated text.
+    let profile = format!(
+        "-env:UserInstallation=file://{}/profile",
+        dir.path().display()
+    );
+    let out = dir.path().join("stock");
+    let status = Command::new("timeout")
+        .args(["120", "soffice", "--headless", "--norestore", &profile])
+        .args(["--convert-to", "pdf", "--outdir"])
+        .arg(&out)
+        .arg(&input)
+        .status()
+        .expect("soffice");
+    assert!(status.success());
+    assert!(pdf_text(&out.join("packed.pdf")).contains("Text that only inflating shows."));
+
+    let pool = pool();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "corrupt", "{error}");
+    assert!(error.to_string().contains("gzip-compressed"), "{error}");
     still_converts(&pool, dir.path()).await;
     pool.shutdown().await;
 }
