@@ -336,8 +336,9 @@ impl Worker {
         );
         let mut trace = Trace::default();
         let verdict = match self.process(message, &mut trace).await {
-            Verdict::Transient { reason, job, .. }
-                if attempt >= self.settings.max_attempts && !shutdown.is_cancelled() =>
+            Verdict::Transient { kind, reason, job }
+                if attempt >= attempts_allowed(kind, self.settings.max_attempts)
+                    && !shutdown.is_cancelled() =>
             {
                 Verdict::Permanent {
                     kind: "gave_up",
@@ -685,6 +686,20 @@ impl Trace {
 }
 
 /// 1, 2, 4, ... seconds, at most 30.
+/// A document that hung or crashed LibreOffice gets one more try, in the
+/// fresh process that replaced the one it took down, whatever `max_attempts`
+/// says: each try costs a whole deadline or a process, and a hostile
+/// document would otherwise be paid for `max_attempts` times.
+const POISON_ATTEMPTS: u32 = 2;
+
+/// Deliveries after which a transient failure of this kind becomes permanent.
+fn attempts_allowed(kind: &str, max_attempts: u32) -> u32 {
+    match kind {
+        "timeout" | "crashed" => max_attempts.min(POISON_ATTEMPTS),
+        _ => max_attempts,
+    }
+}
+
 fn nack_delay(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
@@ -743,5 +758,19 @@ impl Drop for ObjectGuard<'_> {
         {
             map.remove(&self.name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attempts_allowed;
+
+    #[test]
+    fn a_hang_or_a_crash_gets_one_more_try_other_transients_get_max_attempts() {
+        assert_eq!(attempts_allowed("timeout", 5), 2);
+        assert_eq!(attempts_allowed("crashed", 5), 2);
+        assert_eq!(attempts_allowed("crashed", 1), 1);
+        assert_eq!(attempts_allowed("storage", 5), 5);
+        assert_eq!(attempts_allowed("disk", 5), 5);
     }
 }

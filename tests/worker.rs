@@ -489,3 +489,34 @@ fn the_worker_reconnects_after_a_pubsub_restart() {
     );
     assert_eq!(worker.outcome("converted"), 2.0);
 }
+
+/// A document that outlives its deadline on every try is tried twice (the
+/// second time in the fresh process that replaced the killed one), then gets
+/// a failure record, whatever MAX_ATTEMPTS allows.
+#[test]
+fn a_document_that_always_hangs_is_tried_twice_then_recorded() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.docx");
+    let paragraph = "<w:p><w:r><w:t>A paragraph that wraps over two lines of the page, written many thousands of times.</w:t></w:r></w:p>";
+    common::write_docx(&slow, "", &paragraph.repeat(40_000), "");
+    let env = Env::start(&[]);
+    let worker = env.worker(&[("JOB_TIMEOUT", "1"), ("MAX_ATTEMPTS", "5")]);
+    worker.wait_ready();
+    env.upload(&slow, "slow.docx");
+    env.wait_object("pdf/slow.docx.error.json", Duration::from_secs(90));
+    let record: serde_json::Value =
+        serde_json::from_slice(&env.read_object("pdf/slow.docx.error.json")).unwrap();
+    assert_eq!(record["kind"], "gave_up", "{record}");
+    assert_eq!(record["attempts"], 2, "{record}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("took longer than"),
+        "{record}"
+    );
+    assert_eq!(worker.outcome("nacked"), 1.0);
+    env.upload(&fixture("one_page.docx"), "after.docx");
+    env.wait_object("pdf/after.pdf", Duration::from_secs(60));
+}
