@@ -180,6 +180,9 @@ pub struct PushArgs {
     /// The token's email must be one of these service accounts (comma-separated) [needs PUSH_AUDIENCE]
     #[arg(long, env = "PUSH_SERVICE_ACCOUNTS", value_delimiter = ',')]
     pub push_service_accounts: Vec<String>,
+    /// Accept a valid token from any Google account: anyone can mint one for any audience [with PUSH_AUDIENCE, instead of PUSH_SERVICE_ACCOUNTS]
+    #[arg(long, env = "PUSH_ALLOW_ANY_ACCOUNT")]
+    pub push_allow_any_account: bool,
     /// Where the token signers' public keys are published
     #[arg(
         long,
@@ -215,6 +218,15 @@ impl PushArgs {
                 );
             }
             return Ok(None);
+        }
+        match (service_accounts.is_empty(), self.push_allow_any_account) {
+            (true, false) => anyhow::bail!(
+                "PUSH_AUDIENCE alone accepts a token from any Google account (anyone can mint one for any audience): list the push subscription's service account in PUSH_SERVICE_ACCOUNTS, or set PUSH_ALLOW_ANY_ACCOUNT=true if any account may push"
+            ),
+            (false, true) => anyhow::bail!(
+                "PUSH_SERVICE_ACCOUNTS and PUSH_ALLOW_ANY_ACCOUNT=true contradict each other: keep one"
+            ),
+            _ => {}
         }
         if let Some(bad) = service_accounts.iter().find(|s| !s.contains('@')) {
             anyhow::bail!("PUSH_SERVICE_ACCOUNTS: {bad:?} is not an email address");
@@ -394,6 +406,7 @@ mod tests {
         PushArgs {
             push_audience: audience.iter().map(|s| s.to_string()).collect(),
             push_service_accounts: accounts.iter().map(|s| s.to_string()).collect(),
+            push_allow_any_account: false,
             push_jwks_url: "https://keys.example/certs".into(),
         }
     }
@@ -437,5 +450,21 @@ mod tests {
             .unwrap();
         assert_eq!(auth.audiences, ["https://x.run.app"]);
         assert_eq!(auth.service_accounts, ["a@p.iam.gserviceaccount.com"]);
+    }
+
+    #[test]
+    fn an_audience_alone_is_refused_unless_any_account_is_meant() {
+        let error = push(&["https://x.run.app"], &[]).auth().unwrap_err();
+        assert!(
+            error.to_string().contains("PUSH_ALLOW_ANY_ACCOUNT=true"),
+            "{error}"
+        );
+        let mut any = push(&["https://x.run.app"], &[]);
+        any.push_allow_any_account = true;
+        let auth = any.auth().unwrap().unwrap();
+        assert!(auth.service_accounts.is_empty());
+        let mut both = push(&["https://x.run.app"], &["a@p.iam.gserviceaccount.com"]);
+        both.push_allow_any_account = true;
+        assert!(both.auth().unwrap_err().to_string().contains("contradict"));
     }
 }

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +17,10 @@ use crate::worker::{Reply, Worker};
 /// How a push request's message ended: converted, skipped, ignored,
 /// failed_permanent or nacked.
 pub const OUTCOME_HEADER: &str = "x-docx2pdf-outcome";
+
+/// A push envelope carries a notification or a job: a few KiB. Pub/Sub's own
+/// limit (10 MB) would let any caller make us buffer far more than that.
+const PUSH_BODY_LIMIT: usize = 64 << 10;
 
 #[derive(Clone)]
 struct App {
@@ -51,23 +54,26 @@ pub async fn serve(
 }
 
 /// 204 once the PDF or the failure record is stored, 503 for a transient
-/// failure (Pub/Sub retries it), 400 for a body that is no envelope, and
-/// 401/403 for a token that fails the check.
-async fn pushed(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(tokens) = &app.tokens {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok());
-        if let Err(refused) = tokens.check(authorization).await {
-            let status = match refused {
-                Refused::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                Refused::Forbidden(_) => StatusCode::FORBIDDEN,
-                Refused::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            tracing::warn!(status = status.as_u16(), "push request refused: {refused}");
-            return (status, format!("{refused}\n")).into_response();
-        }
+/// failure (Pub/Sub retries it), 400 for a body that is no envelope, 413
+/// for one over 64 KiB, and 401/403 for a token that fails the check.
+async fn pushed(State(app): State<App>, request: Request) -> Response {
+    // The token first: nobody unauthenticated gets us to read a body.
+    if let Some(tokens) = &app.tokens
+        && let Err(refused) = check_token(tokens, request.headers()).await
+    {
+        return refused;
     }
+    let body = match axum::body::to_bytes(request.into_body(), PUSH_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            tracing::warn!(
+                status = 413,
+                "push request refused: body over {PUSH_BODY_LIMIT} bytes"
+            );
+            let said = format!("a push body is at most {PUSH_BODY_LIMIT} bytes\n");
+            return (StatusCode::PAYLOAD_TOO_LARGE, said).into_response();
+        }
+    };
     let pushed = match push::parse(&body) {
         Ok(pushed) => pushed,
         Err(reason) => {
@@ -91,6 +97,26 @@ async fn pushed(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
         )
             .into_response(),
     }
+}
+
+/// 401, 403 or 503 with the reason, unless the request's token passes.
+async fn check_token(tokens: &TokenCheck, headers: &HeaderMap) -> Result<(), Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    tokens
+        .check(authorization)
+        .await
+        .map(drop)
+        .map_err(|refused| {
+            let status = match refused {
+                Refused::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                Refused::Forbidden(_) => StatusCode::FORBIDDEN,
+                Refused::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            tracing::warn!(status = status.as_u16(), "push request refused: {refused}");
+            (status, format!("{refused}\n")).into_response()
+        })
 }
 
 /// Alive while the pool's supervisor runs slots.

@@ -203,6 +203,10 @@ fn push_envelopes_convert_and_answer_by_outcome() {
     let (code, answer) = post(&worker.url, "/", "this is not JSON", None);
     assert_eq!(code, 400);
     assert!(answer.contains("push envelope"), "{answer}");
+    // An envelope is a few KiB: a larger body is refused unread.
+    let (code, answer) = post(&worker.url, "/", &"x".repeat(100 << 10), None);
+    assert_eq!(code, 413, "{answer}");
+    assert!(answer.contains("at most 65536 bytes"), "{answer}");
 
     // Transient: 503, so Pub/Sub pushes it again; then it converts.
     env.stop_gcs();
@@ -268,6 +272,10 @@ fn push_tokens_are_checked_before_any_work() {
         assert_eq!(code, status, "{case}: {answer}");
         assert!(!answer.trim().is_empty(), "{case}: no reason given");
     }
+    // The token is checked before the body is read: an oversized body
+    // without one gets 401, not the 413 that reading it would give.
+    let (code, answer) = post(&worker.url, "/", &"x".repeat(100 << 10), None);
+    assert_eq!(code, 401, "{answer}");
     assert!(
         env.object("pdf/a.pdf").is_none(),
         "converted without a valid token"

@@ -29,6 +29,13 @@ use crate::office::Pool;
 use crate::storage::{self, StorageError, Store};
 use crate::telemetry::metrics::{Metrics, Outcome};
 
+mod attempts;
+use attempts::Attempts;
+
+/// Delivery counts kept at once: far more than one instance works on within
+/// a retry cycle, and a bound on what push callers (who choose ids) can fill.
+const ATTEMPTS_REMEMBERED: usize = 10_000;
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// None: push requests only, the original service's deployment.
@@ -51,9 +58,7 @@ pub struct Worker {
     pub settings: Settings,
     /// Where one event per finished message goes (`RESULT_TOPIC`), if set.
     results: Option<Publisher>,
-    /// Delivery counts for subscriptions without a dead-letter policy, where
-    /// Pub/Sub does not count attempts for us.
-    attempts: Mutex<HashMap<String, u32>>,
+    attempts: Attempts,
     /// One message at a time per source object, so two announcements of
     /// the same upload (a notification and an app's message) convert once.
     objects: ObjectLocks,
@@ -107,7 +112,7 @@ impl Worker {
             metrics,
             settings,
             results,
-            attempts: Mutex::new(HashMap::new()),
+            attempts: Attempts::new(ATTEMPTS_REMEMBERED),
             objects: ObjectLocks::default(),
             permits: Semaphore::new(max_outstanding),
             subscribed: AtomicBool::new(false),
@@ -331,7 +336,7 @@ impl Worker {
     ) -> (Outcome, Reply) {
         let started = Instant::now();
         let attempt = delivery_attempt.map_or_else(
-            || self.count_attempt(&message.message_id),
+            || self.attempts.count(&message.message_id),
             |a| a.max(1) as u32,
         );
         let mut trace = Trace::default();
@@ -400,7 +405,7 @@ impl Worker {
         };
         trace.log(id, attempt, outcome, error_kind, started.elapsed(), &text);
         if outcome != Outcome::Nacked {
-            self.attempts.lock().expect("attempts lock").remove(id);
+            self.attempts.forget(id);
             self.publish_result(id, outcome, source, result, started.elapsed())
                 .await;
         }
@@ -432,13 +437,6 @@ impl Worker {
         if let Err(error) = publisher.publish(message).await {
             tracing::warn!(%error, message_id, "could not publish the result event");
         }
-    }
-
-    fn count_attempt(&self, message_id: &str) -> u32 {
-        let mut attempts = self.attempts.lock().expect("attempts lock");
-        let count = attempts.entry(message_id.to_string()).or_insert(0);
-        *count += 1;
-        *count
     }
 
     async fn process(&self, message: &Message, trace: &mut Trace) -> Verdict {
