@@ -52,9 +52,12 @@ pub struct PoolArgs {
     /// Replace a LibreOffice process after this many documents
     #[arg(long, env = "RECYCLE_AFTER", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     pub recycle_after: u64,
-    /// Replace a LibreOffice process whose resident memory exceeds this many MiB
+    /// Cap on a LibreOffice process's private memory while it converts, in MiB; above it between documents, the process is replaced
     #[arg(long, env = "SLOT_MEMORY_LIMIT_MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..))]
     pub slot_memory_limit_mib: u64,
+    /// Largest PDF, or any other file, a LibreOffice process may write, in bytes
+    #[arg(long, env = "MAX_OUTPUT_BYTES", default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range((1 << 20)..))]
+    pub max_output_bytes: u64,
 }
 
 impl PoolArgs {
@@ -69,6 +72,7 @@ impl PoolArgs {
             job_timeout: Duration::from_secs(self.job_timeout),
             recycle_after: self.recycle_after,
             rss_ceiling: self.slot_memory_limit_mib << 20,
+            max_output_bytes: self.max_output_bytes,
             limits: office::Limits::default(),
         })
     }

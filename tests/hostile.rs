@@ -16,16 +16,26 @@ fn pool() -> Pool {
     capped_pool(1 << 30, Duration::from_secs(60))
 }
 
+/// One LibreOffice process with a minute per job and the default caps.
+fn pool_config() -> PoolConfig {
+    PoolConfig {
+        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+        size: 1,
+        job_timeout: Duration::from_secs(60),
+        recycle_after: 200,
+        rss_ceiling: 1 << 30,
+        max_output_bytes: 256 << 20,
+        limits: Limits::default(),
+    }
+}
+
 /// One LibreOffice process that may map at most `memory_cap` bytes of
 /// private memory (`u64::MAX`: no cap), with `deadline` per job.
 fn capped_pool(memory_cap: u64, deadline: Duration) -> Pool {
     Pool::start(PoolConfig {
-        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-        size: 1,
         job_timeout: deadline,
-        recycle_after: 200,
         rss_ceiling: memory_cap,
-        limits: Limits::default(),
+        ..pool_config()
     })
     .expect("pool starts")
 }
@@ -510,6 +520,38 @@ async fn a_compressed_txt_is_refused_before_libreoffice_inflates_it() {
     let error = convert(&pool, &input).await.unwrap_err();
     assert_eq!(error.kind(), "corrupt", "{error}");
     assert!(error.to_string().contains("gzip-compressed"), "{error}");
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// Pages of a few words each, without end: the PDF has no natural bound.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pdf_over_the_output_cap_is_refused_and_the_pool_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pages.docx");
+    let page =
+        r#"<w:p><w:r><w:t>One page of many.</w:t></w:r><w:r><w:br w:type="page"/></w:r></w:p>"#;
+    write_docx(&input, "", &page.repeat(3000), "");
+    // A process writes files of several hundred KiB as it starts (caches):
+    // the cap must leave room for those.
+    let cap = 1 << 20;
+
+    // The control: with the default cap the PDF is over this one.
+    let pool = pool();
+    let pdf = convert(&pool, &input).await.unwrap();
+    let size = std::fs::metadata(&pdf).unwrap().len();
+    assert!(size > cap, "the control's PDF is {size} bytes");
+    pool.shutdown().await;
+
+    let pool = Pool::start(PoolConfig {
+        max_output_bytes: cap,
+        ..pool_config()
+    })
+    .unwrap();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "resource_limit", "{error}");
+    assert!(error.to_string().contains("MAX_OUTPUT_BYTES"), "{error}");
+    eprintln!("uncapped PDF {size} bytes; capped at {cap}: {error}");
     still_converts(&pool, dir.path()).await;
     pool.shutdown().await;
 }

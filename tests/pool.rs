@@ -18,6 +18,7 @@ fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
         job_timeout: timeout,
         recycle_after,
         rss_ceiling: 1 << 30,
+        max_output_bytes: 256 << 20,
         limits: Limits::default(),
     })
     .expect("pool starts")

@@ -16,6 +16,7 @@ async fn a_program_that_cannot_start_is_retried_with_backoff_and_requests_fail()
         start_timeout: Duration::from_secs(2),
         recycle_after: 10,
         rss_ceiling: 1 << 30,
+        file_size_cap: u64::MAX,
         backoff: (Duration::from_millis(100), Duration::from_millis(800)),
     };
     let supervisor: Supervisor<String, String> = Supervisor::start(spec, 1);

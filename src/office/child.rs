@@ -33,8 +33,15 @@ pub struct Request {
 pub enum Response {
     Converted,
     Encrypted,
-    LoadFailed { message: String },
-    SaveFailed { message: String },
+    LoadFailed {
+        message: String,
+    },
+    SaveFailed {
+        message: String,
+    },
+    /// A file LibreOffice wrote (the PDF, or a temporary file) reached the
+    /// size cap, and the kernel refused the rest.
+    FileSizeCap,
 }
 
 /// Entry point of the `office-child` subcommand. Never returns.
@@ -55,6 +62,7 @@ fn run() -> anyhow::Result<()> {
     let mut channel = ChildChannel::open().context("opening the supervisor channel")?;
     sandbox::deny_network()?;
     let converter = Converter::new()?;
+    file_size_cap::watch()?;
     let scratch = std::env::temp_dir();
     converter.warm_up(&scratch)?;
     channel.ready()?;
@@ -142,14 +150,49 @@ impl Converter {
             .document_load_with_options(&input_url, LOAD_OPTIONS);
         *self.loading.borrow_mut() = None;
         let mut document = match loaded {
+            Err(_) if file_size_cap::reached() => return Response::FileSizeCap,
             Ok(document) => document,
             Err(_) if self.password_asked.get() => return Response::Encrypted,
             Err(error) => return load_failed(error.to_string()),
         };
         match document.save_as(&output_url, "pdf", Some(PDF_FILTER_OPTIONS)) {
             Ok(true) => Response::Converted,
+            _ if file_size_cap::reached() => Response::FileSizeCap,
             Ok(false) => save_failed("LibreOffice reported that the PDF export failed".into()),
             Err(error) => save_failed(error.to_string()),
         }
+    }
+}
+
+/// Tells a write refused at the file size cap (`RLIMIT_FSIZE`) from other
+/// failures. LibreOffice installs a handler that aborts on `SIGXFSZ`; ours
+/// replaces it and only notes the signal, so the write fails with `EFBIG`
+/// and LibreOffice fails the load or export instead of the process.
+mod file_size_cap {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static REACHED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn noted(_: libc::c_int) {
+        REACHED.store(true, Ordering::SeqCst);
+    }
+
+    pub fn watch() -> std::io::Result<()> {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe; sigaction reads only the struct it is given.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = noted as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            if libc::sigaction(libc::SIGXFSZ, &action, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a write reached the cap since the last call.
+    pub fn reached() -> bool {
+        REACHED.swap(false, Ordering::SeqCst)
     }
 }

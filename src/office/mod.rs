@@ -36,6 +36,8 @@ pub struct PoolConfig {
     pub job_timeout: Duration,
     pub recycle_after: u64,
     pub rss_ceiling: u64,
+    /// The largest PDF (or any file) a LibreOffice process may write.
+    pub max_output_bytes: u64,
     pub limits: Limits,
 }
 
@@ -57,6 +59,7 @@ pub struct Pool {
     job_timeout: Duration,
     /// Private memory a LibreOffice process may map (`u64::MAX`: no cap).
     memory_cap: u64,
+    max_output_bytes: u64,
     limits: Limits,
     /// Removed (with every slot's scratch and job dir) when the pool is dropped.
     _work_dir: tempfile::TempDir,
@@ -96,6 +99,7 @@ impl Pool {
             start_timeout: Duration::from_secs(60),
             recycle_after: config.recycle_after,
             rss_ceiling: config.rss_ceiling,
+            file_size_cap: config.max_output_bytes,
             backoff: (Duration::from_millis(500), Duration::from_secs(30)),
         };
         Ok(Pool {
@@ -103,6 +107,7 @@ impl Pool {
             jobs_dir,
             job_timeout: config.job_timeout,
             memory_cap: config.rss_ceiling,
+            max_output_bytes: config.max_output_bytes,
             limits: config.limits,
             _work_dir: work_dir,
         })
@@ -179,6 +184,10 @@ impl Pool {
             }
             child::Response::LoadFailed { message } => Err(ConvertError::Corrupt(format!(
                 "LibreOffice could not read it ({message})"
+            ))),
+            child::Response::FileSizeCap => Err(ConvertError::ResourceLimit(format!(
+                "the PDF, or a file LibreOffice needed to make it, would be larger than {} bytes (MAX_OUTPUT_BYTES)",
+                self.max_output_bytes
             ))),
             child::Response::SaveFailed { message } => Err(ConvertError::Internal(format!(
                 "PDF export failed: {message}"

@@ -32,8 +32,8 @@ use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-mod memory;
-pub use memory::Peak;
+mod limits;
+pub use limits::Peak;
 
 /// The line a child prints once it can take requests.
 const READY: &str = "ready";
@@ -58,6 +58,9 @@ pub struct Spec {
     /// between requests; during one, the kernel refuses it more private
     /// memory (`RLIMIT_DATA`) than this. `u64::MAX`: no cap.
     pub rss_ceiling: u64,
+    /// The largest file a process may write (`RLIMIT_FSIZE`): past it, the
+    /// write fails with `EFBIG`. `u64::MAX`: no cap.
+    pub file_size_cap: u64,
     /// First and longest wait between failed starts.
     pub backoff: (Duration, Duration),
 }
@@ -351,7 +354,7 @@ where
     )> {
         let pid = process.child.id();
         let mut memory_peak = Peak::default();
-        let mut sampling = tokio::time::interval(memory::SAMPLE_EVERY);
+        let mut sampling = tokio::time::interval(limits::SAMPLE_EVERY);
         let call = tokio::time::timeout(deadline, process.call::<Req, Resp>(request));
         tokio::pin!(call);
         loop {
@@ -487,13 +490,14 @@ impl Process {
             .kill_on_drop(true)
             // Its own group, so a kill reaches anything the child spawned.
             .process_group(0);
-        let memory_cap = spec.rss_ceiling;
-        // SAFETY: only calls prctl and setrlimit, which are async-signal-safe.
+        let (memory_cap, file_size_cap) = (spec.rss_ceiling, spec.file_size_cap);
+        // SAFETY: only calls prctl, setrlimit and signal, which are
+        // async-signal-safe.
         unsafe {
             command.pre_exec(move || {
                 // Children must not outlive us, even after a kill -9 of the parent.
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-                memory::cap_private_memory(memory_cap)
+                limits::apply(memory_cap, file_size_cap)
             });
         }
         (spec.prepare)(scratch.path(), &mut command)?;

@@ -1,10 +1,12 @@
-//! What a child may allocate, and how close a request came to it.
+//! What a child may use, enforced by the kernel while a request runs, and
+//! how close a request came to its memory cap.
 //!
-//! Each child gets a cap on its private memory (`RLIMIT_DATA`) before it
-//! starts, so the kernel refuses an allocation past it while a request runs,
-//! not only when the supervisor looks between requests. A child refused
-//! memory either fails the request cleanly or dies; either way its last
-//! samples show how close it was, which [`Peak::reached`] tells the caller.
+//! Each child gets, before it starts, a cap on its private memory
+//! (`RLIMIT_DATA`) and on the size of any file it writes (`RLIMIT_FSIZE`,
+//! with `SIGXFSZ` ignored, so a write past it fails with `EFBIG` instead of
+//! killing the process). A child refused memory either fails the request
+//! cleanly or dies; either way its last samples show how close it was,
+//! which [`Peak::reached`] tells the caller.
 
 use std::time::Duration;
 
@@ -16,15 +18,26 @@ pub(super) const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 /// before it.
 const NEAR_THE_CAP: f64 = 0.75;
 
-/// Sets the calling process's cap; for `pre_exec`. `u64::MAX`: no cap.
-pub(super) fn cap_private_memory(bytes: u64) -> std::io::Result<()> {
+/// Sets the calling process's caps; for `pre_exec`, so only async-signal-safe
+/// calls. `u64::MAX`: no cap.
+pub(super) fn apply(private_memory: u64, file_size: u64) -> std::io::Result<()> {
+    set(libc::RLIMIT_DATA, private_memory)?;
+    set(libc::RLIMIT_FSIZE, file_size)?;
+    // SAFETY: signal() only changes this process's disposition of SIGXFSZ;
+    // an ignored signal stays ignored across exec.
+    if unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) } == libc::SIG_ERR {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn set(resource: libc::__rlimit_resource_t, bytes: u64) -> std::io::Result<()> {
     let cap = libc::rlimit {
         rlim_cur: bytes,
         rlim_max: bytes,
     };
-    // SAFETY: setrlimit reads only the struct it is given, and is
-    // async-signal-safe.
-    if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &cap) } != 0 {
+    // SAFETY: setrlimit reads only the struct it is given.
+    if unsafe { libc::setrlimit(resource, &cap) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
