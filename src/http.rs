@@ -137,7 +137,12 @@ async fn healthz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
 async fn readyz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
     let warm = worker.pool.ready_slots();
     let accepting = worker.accepting();
-    let body = serde_json::json!({ "warm_slots": warm, "subscribed": accepting, "slots": worker.pool.slots() });
+    let body = serde_json::json!({
+        "warm_slots": warm,
+        "subscribed": accepting,
+        "protections": worker.pool.protections(),
+        "slots": worker.pool.slots(),
+    });
     let status = if warm > 0 && accepting {
         StatusCode::OK
     } else {

@@ -123,6 +123,9 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         None => None,
     };
     let metrics = Arc::new(Metrics::new());
+    for (protection, active) in pool.protections().list() {
+        metrics.protection(protection, active);
+    }
     let worker = Arc::new(Worker::new(pool.clone(), store, metrics, settings, results));
 
     let shutdown = CancellationToken::new();

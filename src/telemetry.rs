@@ -85,6 +85,11 @@ pub mod metrics {
         state: &'static str,
     }
 
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct ProtectionLabel {
+        protection: &'static str,
+    }
+
     /// A gauge and the highest value it has reached since start.
     #[derive(Default)]
     struct Peaked {
@@ -115,6 +120,7 @@ pub mod metrics {
         active: Peaked,
         slots: Family<StateLabel, Gauge>,
         restarts: Gauge,
+        protections: Family<ProtectionLabel, Gauge>,
     }
 
     impl Default for Metrics {
@@ -133,6 +139,7 @@ pub mod metrics {
             let (in_flight, active) = (Peaked::default(), Peaked::default());
             let slots = Family::<StateLabel, Gauge>::default();
             let restarts = Gauge::default();
+            let protections = Family::<ProtectionLabel, Gauge>::default();
             registry.register("messages", "Messages handled, by outcome", messages.clone());
             registry.register(
                 "conversion_seconds",
@@ -176,6 +183,11 @@ pub mod metrics {
                 "LibreOffice processes replaced since start",
                 restarts.clone(),
             );
+            registry.register(
+                "protection_active",
+                "Sandbox protections of the LibreOffice processes: 1 in force, 0 missing on this kernel",
+                protections.clone(),
+            );
             Metrics {
                 registry,
                 messages,
@@ -187,7 +199,14 @@ pub mod metrics {
                 active,
                 slots,
                 restarts,
+                protections,
             }
+        }
+
+        pub fn protection(&self, protection: &'static str, active: bool) {
+            self.protections
+                .get_or_create(&ProtectionLabel { protection })
+                .set(i64::from(active));
         }
 
         pub fn count(&self, outcome: Outcome) {

@@ -166,6 +166,54 @@ async fn a_linked_local_image_is_never_embedded() {
     pool.shutdown().await;
 }
 
+/// An RTF `INCLUDEPICTURE` field with a local path: stock LibreOffice embeds
+/// the file, and the profile's settings do not stop it (they stop the DOCX
+/// equivalent); the file system sandbox does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("secret.png");
+    let mut corpus =
+        zip::ZipArchive::new(std::fs::File::open(fixture("corpus/having-images.docx")).unwrap())
+            .unwrap();
+    let mut png = Vec::new();
+    corpus
+        .by_name("word/media/image1.png")
+        .unwrap()
+        .read_to_end(&mut png)
+        .unwrap();
+    std::fs::write(&image, png).unwrap();
+    let input = dir.path().join("picture.rtf");
+    let rtf = format!(
+        r#"{{\rtf1\ansi Before the picture.\par {{\field{{\*\fldinst INCLUDEPICTURE "{}" \\d}}{{\fldrslt }}}}\par After.\par}}"#,
+        image.display()
+    );
+    std::fs::write(&input, rtf).unwrap();
+
+    // The control: stock LibreOffice reads the picture into the PDF.
+    let profile = format!(
+        "-env:UserInstallation=file://{}/profile",
+        dir.path().display()
+    );
+    let stock = dir.path().join("stock");
+    let status = Command::new("timeout")
+        .args(["120", "soffice", "--headless", "--norestore", &profile])
+        .args(["--convert-to", "pdf", "--outdir"])
+        .arg(&stock)
+        .arg(&input)
+        .status()
+        .expect("soffice");
+    assert!(status.success());
+    assert_eq!(pdf_images(&stock.join("picture.pdf")), 1, "the control");
+
+    let pool = pool();
+    let pdf = convert(&pool, &input).await.unwrap();
+    assert!(pdf_text(&pdf).contains("After."));
+    assert_eq!(pdf_images(&pdf), 0, "the local picture reached the PDF");
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
 /// Fields and alternative-format chunks that point at a local file keep
 /// their stored text; the file never reaches the PDF.
 #[tokio::test(flavor = "multi_thread")]

@@ -389,3 +389,47 @@ async fn documents_with_comments_convert_in_the_warm_pool_like_any_other() {
     assert_eq!(pool.slots()[0].restarts, 0, "{:?}", pool.slots());
     pool.shutdown().await;
 }
+
+/// A LibreOffice process sees only the environment it needs, not the
+/// worker's (credentials, settings): documents cannot read it from /proc.
+#[tokio::test(flavor = "multi_thread")]
+async fn libreoffice_gets_a_minimal_environment() {
+    let pool = pool(1, Duration::from_secs(120), 200);
+    wait_for(&pool, "the slot ready", |s| s[0].state == SlotState::Ready).await;
+    let keys = |pid: &str| -> Vec<String> {
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .unwrap()
+            .split(|b| *b == 0)
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                String::from_utf8_lossy(kv)
+                    .split('=')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    // The control: this test process has variables a child must not get.
+    assert!(keys("self").iter().any(|k| k == "CARGO_MANIFEST_DIR"));
+    let child = keys(&pool.slots()[0].pid.unwrap().to_string());
+    let allowed = [
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LOK_PROGRAM_PATH",
+        "RUST_BACKTRACE",
+        "HOME",
+        "TMPDIR",
+        "DOCX2PDF_JOBS_DIR",
+    ];
+    let extra: Vec<&String> = child
+        .iter()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "the child inherited {extra:?}");
+    pool.shutdown().await;
+}

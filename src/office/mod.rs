@@ -41,6 +41,26 @@ pub struct PoolConfig {
     pub limits: Limits,
 }
 
+/// The sandbox each LibreOffice process runs in, as this kernel allows it.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Protections {
+    /// The seccomp filter refusing IP sockets; a process cannot start without it.
+    pub network: bool,
+    /// Landlock confining the file system, and its ABI; missing on kernels
+    /// before 5.13 or where it is not enabled.
+    pub files: Option<i64>,
+}
+
+impl Protections {
+    /// Each protection by its metric name, and whether it is in force.
+    pub fn list(self) -> [(&'static str, bool); 2] {
+        [
+            ("seccomp_network", self.network),
+            ("landlock_files", self.files.is_some()),
+        ]
+    }
+}
+
 /// What a successful conversion cost.
 #[derive(Clone, Debug)]
 pub struct Conversion {
@@ -82,6 +102,11 @@ impl Pool {
         let slots_dir = work_dir.path().join("slots");
         std::fs::create_dir(&jobs_dir)?;
         std::fs::create_dir(&slots_dir)?;
+        if sandbox::landlock_abi().is_none() {
+            tracing::warn!(
+                "this kernel has no Landlock: LibreOffice processes can read any file the worker can (Linux 5.13 or later, with Landlock enabled, confines them)"
+            );
+        }
         let allocator = jemalloc();
         if allocator.is_none() {
             tracing::info!(
@@ -92,8 +117,11 @@ impl Pool {
             name: "libreoffice",
             program: config.program,
             args: vec![CHILD_SUBCOMMAND.into()],
-            prepare: Box::new(move |scratch, command| {
-                prepare_child(scratch, command, allocator.as_deref())
+            prepare: Box::new({
+                let jobs_dir = jobs_dir.clone();
+                move |scratch, command| {
+                    prepare_child(scratch, command, &jobs_dir, allocator.as_deref())
+                }
             }),
             scratch_root: slots_dir,
             start_timeout: Duration::from_secs(60),
@@ -204,6 +232,13 @@ impl Pool {
             .tempdir_in(&self.jobs_dir)
     }
 
+    pub fn protections(&self) -> Protections {
+        Protections {
+            network: true,
+            files: sandbox::landlock_abi(),
+        }
+    }
+
     pub fn slots(&self) -> Vec<SlotStatus> {
         self.supervisor.status()
     }
@@ -262,11 +297,26 @@ fn remove_stale_work_dirs(tmp: &Path) {
     }
 }
 
+/// What a LibreOffice process inherits of the worker's environment. The rest
+/// (credentials, settings, anything a deployment puts there) stays out of
+/// reach of the documents it converts.
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LOK_PROGRAM_PATH",
+    "RUST_BACKTRACE",
+];
+
 /// One profile and one temp dir per process: LibreOffice processes sharing a
-/// profile silently lose documents.
+/// profile silently lose documents. A minimal environment.
 fn prepare_child(
     scratch: &Path,
     command: &mut Command,
+    jobs_dir: &Path,
     allocator: Option<&Path>,
 ) -> std::io::Result<()> {
     let home = scratch.join("home");
@@ -274,7 +324,16 @@ fn prepare_child(
     std::fs::create_dir(&tmp)?;
     // Where LibreOfficeKit puts the profile of a process with this HOME.
     profile::seed(&home.join(".config/libreoffice/4/user"))?;
-    command.env("HOME", home).env("TMPDIR", tmp);
+    command.env_clear();
+    for key in INHERITED_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command
+        .env("HOME", home)
+        .env("TMPDIR", tmp)
+        .env(child::JOBS_DIR_ENV, jobs_dir);
     if let Some(allocator) = allocator
         && std::env::var_os("LD_PRELOAD").is_none()
     {

@@ -1,15 +1,30 @@
-//! Keeps documents from reaching the network.
+//! Keeps documents from reaching the network and the file system beyond
+//! what converting them needs.
 //!
 //! LibreOffice fetches linked images and OLE objects while it converts, so a
 //! document could make the worker request any URL it can reach (the metadata
 //! server, internal services). A seccomp filter in each LibreOffice process
 //! makes every IPv4, IPv6 and raw socket fail with EACCES. Unix sockets, which
-//! LibreOffice uses internally, stay allowed. Unprivileged, inherited by every
-//! thread LibreOffice starts afterwards, and impossible to lift.
+//! LibreOffice uses internally, stay allowed.
+//!
+//! It also reads local files a document names (an RTF `INCLUDEPICTURE`, for
+//! one). Landlock confines each process to reading its installation and the
+//! system's libraries, fonts and settings, and to reading and writing its own
+//! profile, temp dir and the jobs directory: the worker's environment in
+//! /proc, mounted secrets and any other file are refused by the kernel.
+//!
+//! Both are unprivileged, inherited by every thread LibreOffice starts
+//! afterwards, and impossible to lift.
 
 use std::collections::BTreeMap;
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context;
+use landlock::{
+    ABI, Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
+    RulesetStatus,
+};
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
     SeccompRule,
@@ -39,4 +54,83 @@ pub fn deny_network() -> anyhow::Result<()> {
     let program: BpfProgram = filter.try_into().context("compiling the network filter")?;
     seccompiler::apply_filter(&program).context("installing the network filter")?;
     Ok(())
+}
+
+/// What every LibreOffice process may read besides its installation: system
+/// libraries, fonts and their caches, locale and time zone data, the user
+/// database, the CPU count, and its own /proc entry. Paths missing on a
+/// machine are skipped.
+const READABLE: &[&str] = &[
+    "/usr",
+    "/lib",
+    "/lib64",
+    "/etc/fonts",
+    "/etc/libreoffice",
+    // Debian links parts of the installation there (bundled extensions).
+    "/var/lib/libreoffice",
+    "/var/spool/libreoffice",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/locale.alias",
+    // LibreOffice finds its user's home (and so its profile) through the
+    // user database; it holds no secrets (those are in /etc/shadow).
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/var/cache/fontconfig",
+    "/sys/devices/system/cpu",
+    "/dev/urandom",
+    "/proc/self",
+];
+
+/// Confines this process's file system access; to be called before any
+/// thread is started. `install` is LibreOffice's program directory (its
+/// parent is read too), `writable` the directories it works in.
+pub fn confine_files(install: &Path, writable: &[PathBuf]) -> anyhow::Result<RulesetStatus> {
+    let abi = ABI::V5;
+    let base = install.parent().unwrap_or(install).to_path_buf();
+    let readable = READABLE.iter().map(PathBuf::from).chain([base]);
+    let mut ruleset = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))?
+        .create()?;
+    for path in readable {
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            continue;
+        };
+        // Rights on a file are file rights only, or Landlock enforces the
+        // rule only in part.
+        let read = if metadata.is_dir() {
+            AccessFs::from_read(abi)
+        } else {
+            AccessFs::from_read(abi) & AccessFs::from_file(abi)
+        };
+        ruleset = ruleset.add_rule(PathBeneath::new(PathFd::new(&path)?, read))?;
+    }
+    let null = PathFd::new("/dev/null").context("opening /dev/null")?;
+    ruleset = ruleset.add_rule(PathBeneath::new(
+        null,
+        AccessFs::ReadFile | AccessFs::WriteFile,
+    ))?;
+    for dir in writable {
+        let fd = PathFd::new(dir).with_context(|| format!("opening {}", dir.display()))?;
+        ruleset = ruleset.add_rule(PathBeneath::new(fd, AccessFs::from_all(abi)))?;
+    }
+    Ok(ruleset.restrict_self()?.ruleset)
+}
+
+/// The Landlock ABI this kernel offers, or `None` where it has none; for
+/// reporting which protections are active.
+pub fn landlock_abi() -> Option<i64> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
+    // SAFETY: with a null attribute and size 0 the call only reports the
+    // ABI version; it touches no memory.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    (version > 0).then_some(version)
 }
