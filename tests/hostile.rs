@@ -214,6 +214,58 @@ async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
     pool.shutdown().await;
 }
 
+/// A DOCX whose `altChunk` part is another DOCX: Writer imports the inner
+/// package, so its parts are inspected as the outer ones are.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_package_nested_in_a_package_is_inspected_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        write_docx(&path, "", body, "");
+        std::fs::read(path).unwrap()
+    };
+    let nested = dir.path().join("nested.docx");
+    let inner = chunk(
+        "inner.docx",
+        "<w:p><w:r><w:t>Text of the inner package.</w:t></w:r></w:p>",
+    );
+    common::write_docx_with_chunk(&nested, "<w:p><w:r><w:t>Outer.</w:t></w:r></w:p>", &inner);
+
+    // The control: stock LibreOffice imports the inner package's text.
+    let profile = format!(
+        "-env:UserInstallation=file://{}/profile",
+        dir.path().display()
+    );
+    let stock = dir.path().join("stock");
+    let status = Command::new("timeout")
+        .args(["120", "soffice", "--headless", "--norestore", &profile])
+        .args(["--convert-to", "pdf", "--outdir"])
+        .arg(&stock)
+        .arg(&nested)
+        .status()
+        .expect("soffice");
+    assert!(status.success());
+    assert!(pdf_text(&stock.join("nested.pdf")).contains("Text of the inner package."));
+
+    // An honest nested package still converts.
+    let pool = pool();
+    let text = pdf_text(&convert(&pool, &nested).await.unwrap());
+    assert!(text.contains("Text of the inner package."), "{text}");
+
+    // 24 MiB of text in the inner package, about 1000:1: the outer part
+    // holding it is an ordinary compressed zip, near 1:1.
+    let bomb = dir.path().join("nested-bomb.docx");
+    let body = format!("<w:p><w:r><w:t>{}</w:t></w:r></w:p>", "a".repeat(24 << 20));
+    common::write_docx_with_chunk(&bomb, "", &chunk("inner-bomb.docx", &body));
+    let started = std::time::Instant::now();
+    let error = convert(&pool, &bomb).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(error.to_string().contains("in word/chunk.docx"), "{error}");
+    eprintln!("nested bomb refused in {:?}: {error}", started.elapsed());
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
 /// Fields and alternative-format chunks that point at a local file keep
 /// their stored text; the file never reaches the PDF.
 #[tokio::test(flavor = "multi_thread")]

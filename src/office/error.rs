@@ -44,6 +44,15 @@ impl ConvertError {
         }
     }
 
+    /// The same failure, found in the package `part` inside the document.
+    pub fn inside(self, part: &str) -> ConvertError {
+        match self {
+            ConvertError::Bomb(reason) => ConvertError::Bomb(format!("in {part}: {reason}")),
+            ConvertError::Corrupt(reason) => ConvertError::Corrupt(format!("in {part}: {reason}")),
+            other => other,
+        }
+    }
+
     /// A stable name for logs, metrics and failure records.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -204,13 +204,6 @@ fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), Convert
     let corrupt =
         |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
     let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(corrupt)?;
-    if zip.len() > limits.max_entries {
-        return Err(ConvertError::Bomb(format!(
-            "{} entries in the zip container (limit {})",
-            zip.len(),
-            limits.max_entries
-        )));
-    }
     let required = match family {
         Family::Ooxml => Some(("[Content_Types].xml", "an Office Open XML document")),
         Family::Odf => Some(("content.xml", "an OpenDocument text")),
@@ -223,9 +216,39 @@ fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), Convert
             "a zip archive without {part}, so not {what}"
         )));
     }
-    let mut total = 0u64;
+    let mut inflated = 0;
+    check_parts(&mut zip, limits, &mut inflated, 0)?;
+    if family == Family::Odf && odf_is_encrypted(&mut zip)? {
+        return Err(ConvertError::Encrypted);
+    }
+    Ok(())
+}
+
+/// Packages inside packages (an `altChunk` that is a DOCX, an embedded
+/// workbook) are read by LibreOffice too, so they are inspected as deep as
+/// this, under the one budget of the outermost document.
+const MAX_NESTING: usize = 3;
+
+/// Inflates every part of `zip`, bounding each part's ratio and all parts'
+/// total (`inflated`, shared with the packages around and inside this one),
+/// and inspects each part that is itself a zip the same way.
+fn check_parts<R: Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    limits: &Limits,
+    inflated: &mut u64,
+    depth: usize,
+) -> Result<(), ConvertError> {
+    let corrupt =
+        |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
+    if zip.len() > limits.max_entries {
+        return Err(ConvertError::Bomb(format!(
+            "{} entries in the zip container (limit {})",
+            zip.len(),
+            limits.max_entries
+        )));
+    }
     for index in 0..zip.len() {
-        let entry = zip.by_index(index).map_err(corrupt)?;
+        let mut entry = zip.by_index(index).map_err(corrupt)?;
         if entry.encrypted() {
             return Err(ConvertError::Encrypted);
         }
@@ -242,27 +265,68 @@ fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), Convert
                 entry.compressed_size()
             )));
         }
-        // Declared sizes can lie: inflate for real, but never past the limit.
-        let inflated = std::io::copy(&mut entry.take(allowed + 1), &mut std::io::sink())
+        let mut head = [0u8; 4];
+        let read = read_up_to(&mut entry, &mut head)
             .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
-        if inflated > allowed {
+        let nested = head[..read] == *ZIP_MAGIC;
+        // Declared sizes can lie: inflate for real, but never past the limit.
+        let mut part = (&head[..read]).chain(entry.take(allowed + 1 - read as u64));
+        let size = if nested {
+            let mut copy = tempfile::tempfile()?;
+            let size = std::io::copy(&mut part, &mut copy)
+                .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
+            check_nested(copy, &name, limits, inflated, depth)?;
+            size
+        } else {
+            std::io::copy(&mut part, &mut std::io::sink())
+                .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?
+        };
+        if size > allowed {
             return Err(ConvertError::Bomb(format!(
                 "{name} inflates past {allowed} bytes, over {}x its compressed size",
                 limits.max_ratio
             )));
         }
-        total += inflated;
-        if total > limits.max_uncompressed {
+        *inflated += size;
+        if *inflated > limits.max_uncompressed {
             return Err(ConvertError::Bomb(format!(
                 "the parts inflate past {} bytes in all",
                 limits.max_uncompressed
             )));
         }
     }
-    if family == Family::Odf && odf_is_encrypted(&mut zip)? {
-        return Err(ConvertError::Encrypted);
-    }
     Ok(())
+}
+
+/// A part that is itself a zip package, copied to `copy`.
+fn check_nested(
+    mut copy: File,
+    name: &str,
+    limits: &Limits,
+    inflated: &mut u64,
+    depth: usize,
+) -> Result<(), ConvertError> {
+    if depth + 1 > MAX_NESTING {
+        return Err(ConvertError::Bomb(format!(
+            "{name} holds packages nested more than {MAX_NESTING} deep"
+        )));
+    }
+    std::io::Seek::rewind(&mut copy)?;
+    let mut inner = zip::ZipArchive::new(BufReader::new(copy))
+        .map_err(|e| ConvertError::Corrupt(format!("{name} is a broken zip package: {e}")))?;
+    check_parts(&mut inner, limits, inflated, depth + 1).map_err(|error| error.inside(name))
+}
+
+/// Reads until `buf` is full or the stream ends.
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 /// OpenDocument encrypts parts inside an ordinary zip and says so in its manifest.

@@ -46,6 +46,21 @@ pub fn write_docx(path: &Path, doctype: &str, body: &str, relationships: &str) {
     write_package(path, DOCX_MAIN, doctype, body, relationships, &[]);
 }
 
+/// Writes a DOCX whose body ends with an `altChunk`: the package `chunk`
+/// (another DOCX), which Word and Writer import in its place.
+pub fn write_docx_with_chunk(path: &Path, body: &str, chunk: &[u8]) {
+    let body = format!(r#"{body}<w:altChunk r:id="rIdChunk"/>"#);
+    let relationship = r#"<Relationship Id="rIdChunk" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="chunk.docx"/>"#;
+    let part = ExtraPart {
+        name: "word/chunk.docx",
+        content_type: Some(
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        bytes: chunk,
+    };
+    write_package(path, DOCX_MAIN, "", &body, relationship, &[part]);
+}
+
 /// Writes a DOCX of `paragraphs` paragraphs of text whose first paragraph
 /// carries a review comment, or the same document without it.
 pub fn write_reviewed_docx(path: &Path, paragraphs: usize, with_comment: bool) {
