@@ -360,7 +360,7 @@ impl Worker {
             }
             Verdict::Permanent { kind, reason, job } => {
                 match self
-                    .record_failure(job.as_ref(), kind, &reason, id, attempt)
+                    .record_failure(job.as_ref(), trace.generation, kind, &reason, id, attempt)
                     .await
                 {
                     Ok(record) => {
@@ -446,10 +446,11 @@ impl Worker {
             Ok(Parsed::Ignore(reason)) => return Verdict::Done(Outcome::Ignored, reason, None),
             Err(rejected) => {
                 trace.job = rejected.job.as_deref().cloned();
+                let recordable = rejected.recordable();
                 return Verdict::Permanent {
                     kind: rejected.kind,
                     reason: rejected.reason,
-                    job: rejected.job.map(|j| *j),
+                    job: rejected.job.map(|j| *j).filter(|_| recordable),
                 };
             }
         };
@@ -581,10 +582,12 @@ impl Worker {
 
     /// Writes `<prefix><object>.error.json` beside where the PDF would be.
     /// A message too malformed to name an object has nowhere to write one:
-    /// its log line is the record.
+    /// its log line is the record. The record carries the generation Cloud
+    /// Storage served (`confirmed`), never one a message merely claimed.
     async fn record_failure(
         &self,
         job: Option<&Job>,
+        confirmed: Option<i64>,
         kind: &str,
         reason: &str,
         message_id: &str,
@@ -595,7 +598,7 @@ impl Worker {
         };
         let record = serde_json::json!({
             "source": job.source_uri(),
-            "generation": job.generation,
+            "generation": confirmed,
             "kind": kind,
             "reason": reason,
             "message_id": message_id,
@@ -610,7 +613,7 @@ impl Worker {
             (storage::SOURCE_OBJECT, job.object.clone()),
         ];
         // Lets `docx2pdf submit` tell this record from an older one.
-        if let Some(generation) = job.generation {
+        if let Some(generation) = confirmed {
             metadata.push((storage::SOURCE_GENERATION, generation.to_string()));
         }
         let uploaded = self
@@ -639,7 +642,7 @@ impl Worker {
 #[derive(Default)]
 struct Trace {
     job: Option<Job>,
-    /// The generation read, when the message named none.
+    /// The generation Cloud Storage served, once the download began.
     generation: Option<i64>,
     slot: Option<usize>,
     queue_wait: Option<Duration>,
