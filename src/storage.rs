@@ -30,6 +30,18 @@ pub enum StorageError {
     Rejected { uri: String, message: String },
     #[error("Cloud Storage call failed for {uri}: {message}")]
     Unavailable { uri: String, message: String },
+    #[error("{0} changed while we worked (another worker wrote it)")]
+    Changed(String),
+}
+
+/// Where an existing output came from, as its metadata says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The output object's own generation: replacing it is conditional on it.
+    pub generation: i64,
+    pub source_bucket: Option<String>,
+    pub source_object: Option<String>,
+    pub source_generation: Option<i64>,
 }
 
 /// `host:port` or a URL, as Google's other client libraries accept in
@@ -131,30 +143,50 @@ impl Store {
         })
     }
 
-    /// The source generation recorded on an existing PDF, or `None` when
-    /// there is no such PDF (or it carries no record).
-    pub async fn source_generation_of(
+    /// Where the existing output `object` came from, or `None` when there
+    /// is no such object.
+    pub async fn provenance(
         &self,
         bucket: &str,
         object: &str,
-    ) -> Result<Option<i64>, StorageError> {
+    ) -> Result<Option<Provenance>, StorageError> {
         let uri = format!("gs://{bucket}/{object}");
         let request = self
             .client
             .read_object(bucket_path(bucket), object)
             .set_read_range(ReadRange::head(1));
         match request.send().await {
-            Ok(response) => Ok(response
-                .object()
-                .metadata
-                .get(SOURCE_GENERATION)
-                .and_then(|g| g.parse().ok())),
+            Ok(response) => {
+                let found = response.object();
+                let metadata = |key: &str| found.metadata.get(key).cloned();
+                Ok(Some(Provenance {
+                    generation: found.generation,
+                    source_bucket: metadata(SOURCE_BUCKET),
+                    source_object: metadata(SOURCE_OBJECT),
+                    source_generation: metadata(SOURCE_GENERATION).and_then(|g| g.parse().ok()),
+                }))
+            }
             Err(e) if e.http_status_code() == Some(404) => Ok(None),
             Err(e) => Err(classify(&uri, e)),
         }
     }
 
-    /// Stores `body`; returns the new object's generation.
+    /// The source generation recorded on an existing output, or `None` when
+    /// there is no such object (or it carries no record).
+    pub async fn source_generation_of(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<Option<i64>, StorageError> {
+        Ok(self
+            .provenance(bucket, object)
+            .await?
+            .and_then(|p| p.source_generation))
+    }
+
+    /// Stores `body`; returns the new object's generation. With
+    /// `if_generation`, only if the object is still at that generation (0:
+    /// only if there is none), or [`StorageError::Changed`].
     pub async fn upload(
         &self,
         bucket: &str,
@@ -162,12 +194,18 @@ impl Store {
         body: bytes::Bytes,
         content_type: &str,
         metadata: &[(&str, String)],
+        if_generation: Option<i64>,
     ) -> Result<i64, StorageError> {
         let uri = format!("gs://{bucket}/{object}");
-        self.client
+        let mut request = self
+            .client
             .write_object(bucket_path(bucket), object, body)
             .set_content_type(content_type)
-            .set_metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .set_metadata(metadata.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        if let Some(generation) = if_generation {
+            request = request.set_if_generation_match(generation);
+        }
+        request
             .send_buffered()
             .await
             .map(|object| object.generation)
@@ -198,6 +236,7 @@ fn classify(uri: &str, error: google_cloud_storage::Error) -> StorageError {
     let (uri, message) = (uri.to_string(), error.to_string());
     match error.http_status_code() {
         Some(404) => StorageError::NotFound(uri),
+        Some(412) => StorageError::Changed(uri),
         Some(401 | 403 | 408 | 429) => StorageError::Unavailable { uri, message },
         Some(400..=499) => StorageError::Rejected { uri, message },
         _ => StorageError::Unavailable { uri, message },

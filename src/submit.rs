@@ -82,6 +82,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
                 body.into(),
                 content_type(&object),
                 &[],
+                None,
             )
             .await
             .map_err(|e| explain(e, &args.bucket, "roles/storage.objectCreator"))

@@ -525,3 +525,37 @@ fn a_document_that_always_hangs_is_tried_twice_then_recorded() {
     env.upload(&fixture("one_page.docx"), "after.docx");
     env.wait_object("pdf/after.pdf", Duration::from_secs(60));
 }
+
+/// `report.txt` beside `report.docx` maps to the same PDF name: the PDF
+/// stays the one made from the .docx, and the .txt gets a record naming
+/// its owner. A new generation of the .docx still replaces its own PDF.
+#[test]
+fn another_source_never_replaces_a_pdf() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let worker = env.worker(&[]);
+    worker.wait_ready();
+    env.upload(&fixture("one_page.docx"), "report.docx");
+    let made = env.wait_object("pdf/report.pdf", Duration::from_secs(60));
+    assert_eq!(made["metadata"]["source-object"], "report.docx");
+
+    env.upload(&fixture("one_page.txt"), "report.txt");
+    env.wait_object("pdf/report.txt.error.json", Duration::from_secs(60));
+    let record: serde_json::Value =
+        serde_json::from_slice(&env.read_object("pdf/report.txt.error.json")).unwrap();
+    assert_eq!(record["kind"], "name_taken", "{record}");
+    let reason = record["reason"].as_str().unwrap();
+    assert!(reason.contains("gs://input/report.docx"), "{reason}");
+    let kept = env.object("pdf/report.pdf").unwrap();
+    assert_eq!(kept["generation"], made["generation"], "the PDF was replaced");
+
+    // Its own source, uploaded again, replaces it.
+    env.upload(&fixture("corpus/having-images.docx"), "report.docx");
+    wait_until("the PDF of the new upload", Duration::from_secs(60), || {
+        env.object("pdf/report.pdf")
+            .is_some_and(|o| o["generation"] != made["generation"])
+    });
+    let replaced = env.object("pdf/report.pdf").unwrap();
+    assert_eq!(replaced["metadata"]["source-object"], "report.docx");
+    assert_eq!(worker.outcome("nacked"), 0.0);
+}

@@ -30,7 +30,9 @@ use crate::storage::{self, StorageError, Store};
 use crate::telemetry::metrics::{Metrics, Outcome};
 
 mod attempts;
+mod ownership;
 use attempts::Attempts;
+use ownership::Claim;
 
 /// Delivery counts kept at once: far more than one instance works on within
 /// a retry cycle, and a bound on what push callers (who choose ids) can fill.
@@ -456,8 +458,10 @@ impl Worker {
         };
         trace.job = Some(job.clone());
         let _object = self.objects.lock(job.source_uri()).await;
+        // A redelivered notification names its generation: skip it before
+        // downloading anything.
         if let Some(generation) = job.generation
-            && let Some(verdict) = self.already_done(&job, generation).await
+            && let Err(verdict) = self.claim_output(&job, generation).await
         {
             return verdict;
         }
@@ -495,17 +499,16 @@ impl Worker {
             Err(error @ StorageError::TooLarge { .. }) => {
                 return permanent(&job, "too_large", error);
             }
-            Err(error @ StorageError::Unavailable { .. }) => {
+            Err(error @ (StorageError::Unavailable { .. } | StorageError::Changed(_))) => {
                 return transient(&job, "storage", error);
             }
         };
         self.metrics.bytes_in.inc_by(download.bytes);
         trace.generation = Some(download.generation);
-        if job.generation.is_none()
-            && let Some(verdict) = self.already_done(&job, download.generation).await
-        {
-            return verdict;
-        }
+        let if_generation = match self.claim_output(&job, download.generation).await {
+            Ok(if_generation) => if_generation,
+            Err(verdict) => return verdict,
+        };
         let pdf = dir.path().join("output.pdf");
         let conversion = match self
             .pool
@@ -536,11 +539,18 @@ impl Worker {
             (storage::SOURCE_GENERATION, download.generation.to_string()),
         ];
         let out = &settings.routing.output_bucket;
-        if let Err(error) = self
+        let written = self
             .store
-            .upload(out, &job.output, body, "application/pdf", &metadata)
-            .await
-        {
+            .upload(
+                out,
+                &job.output,
+                body,
+                "application/pdf",
+                &metadata,
+                Some(if_generation),
+            )
+            .await;
+        if let Err(error) = written {
             return transient(&job, "storage", error);
         }
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
@@ -557,26 +567,35 @@ impl Worker {
         )
     }
 
-    /// A duplicate delivery, or an event older than the PDF we already made.
-    async fn already_done(&self, job: &Job, generation: i64) -> Option<Verdict> {
-        match self
+    /// What the output name allows this generation: the generation to write
+    /// it over, or the verdict ending the message (a duplicate delivery, an
+    /// event older than the PDF there, or another source's PDF).
+    async fn claim_output(&self, job: &Job, generation: i64) -> Result<i64, Verdict> {
+        let out = &self.settings.routing.output_bucket;
+        let existing = self
             .store
-            .source_generation_of(&self.settings.routing.output_bucket, &job.output)
+            .provenance(out, &job.output)
             .await
-        {
-            Ok(Some(done)) if done >= generation => Some(Verdict::Done(
+            .map_err(|error| transient(job, "storage", error))?;
+        match ownership::claim(&job.bucket, &job.object, generation, existing.as_ref()) {
+            Claim::Write { if_generation } => Ok(if_generation),
+            Claim::AlreadyDone => Err(Verdict::Done(
                 Outcome::Skipped,
                 format!(
                     "{} generation {generation} is already converted",
                     job.source_uri()
                 ),
-                Some(format!(
-                    "gs://{}/{}",
-                    self.settings.routing.output_bucket, job.output
-                )),
+                Some(format!("gs://{out}/{}", job.output)),
             )),
-            Ok(_) => None,
-            Err(error) => Some(transient(job, "storage", error)),
+            Claim::Taken { owner } => Err(permanent(
+                job,
+                "name_taken",
+                format!(
+                    "gs://{out}/{} was made from {owner}, and {} would replace it: give one of the two another name",
+                    job.output,
+                    job.source_uri()
+                ),
+            )),
         }
     }
 
@@ -624,6 +643,7 @@ impl Worker {
                 body,
                 "application/json",
                 &metadata,
+                None,
             )
             .await;
         match uploaded {

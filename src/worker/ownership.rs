@@ -1,0 +1,112 @@
+//! Whose PDF an output name holds, and whether a document may write it.
+//!
+//! `dir/report.docx` becomes `dir/report.pdf`, so `dir/report.txt`, or
+//! `report.docx` of another input bucket, maps to the same name. A PDF is
+//! replaced only by a newer generation of its own source; another source
+//! gets a failure record naming the owner, never a silent overwrite. The
+//! write is conditional on the generation seen here, so two workers racing
+//! for one name cannot both win.
+
+use crate::storage::Provenance;
+
+/// What a document may do with its output name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Write, if the name still holds generation `if_generation` (0: nothing).
+    Write { if_generation: i64 },
+    /// The PDF there was made from this generation of this source, or a newer one.
+    AlreadyDone,
+    /// Another source's PDF (or one we did not make) holds the name.
+    Taken { owner: String },
+}
+
+/// The claim of generation `generation` of `gs://bucket/object` on a name
+/// that holds `existing`.
+pub fn claim(bucket: &str, object: &str, generation: i64, existing: Option<&Provenance>) -> Claim {
+    let Some(existing) = existing else {
+        return Claim::Write { if_generation: 0 };
+    };
+    let same_source = existing.source_bucket.as_deref() == Some(bucket)
+        && existing.source_object.as_deref() == Some(object);
+    if !same_source {
+        let owner = match (&existing.source_bucket, &existing.source_object) {
+            (Some(b), Some(o)) => format!("gs://{b}/{o}"),
+            _ => "something other than docx2pdf (it records no source)".to_string(),
+        };
+        return Claim::Taken { owner };
+    }
+    if existing.source_generation >= Some(generation) {
+        Claim::AlreadyDone
+    } else {
+        Claim::Write {
+            if_generation: existing.generation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn made_from(bucket: &str, object: &str, source_generation: Option<i64>) -> Provenance {
+        Provenance {
+            generation: 900,
+            source_bucket: Some(bucket.into()),
+            source_object: Some(object.into()),
+            source_generation,
+        }
+    }
+
+    #[test]
+    fn a_free_name_is_written_only_if_still_free() {
+        assert_eq!(
+            claim("in", "a.docx", 5, None),
+            Claim::Write { if_generation: 0 }
+        );
+    }
+
+    #[test]
+    fn a_newer_generation_of_the_same_source_replaces_its_pdf_if_unchanged() {
+        let pdf = made_from("in", "a.docx", Some(4));
+        assert_eq!(
+            claim("in", "a.docx", 5, Some(&pdf)),
+            Claim::Write { if_generation: 900 }
+        );
+    }
+
+    #[test]
+    fn the_same_or_an_older_generation_is_already_done() {
+        let pdf = made_from("in", "a.docx", Some(5));
+        assert_eq!(claim("in", "a.docx", 5, Some(&pdf)), Claim::AlreadyDone);
+        assert_eq!(claim("in", "a.docx", 4, Some(&pdf)), Claim::AlreadyDone);
+    }
+
+    #[test]
+    fn another_source_never_replaces_a_pdf() {
+        let pdf = made_from("in", "report.docx", Some(5));
+        assert_eq!(
+            claim("in", "report.txt", 9, Some(&pdf)),
+            Claim::Taken {
+                owner: "gs://in/report.docx".into()
+            }
+        );
+        assert_eq!(
+            claim("in2", "report.docx", 9, Some(&pdf)),
+            Claim::Taken {
+                owner: "gs://in/report.docx".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_pdf_we_did_not_make_is_never_replaced() {
+        let foreign = Provenance {
+            generation: 3,
+            ..Provenance::default()
+        };
+        assert!(matches!(
+            claim("in", "a.docx", 1, Some(&foreign)),
+            Claim::Taken { .. }
+        ));
+    }
+}
