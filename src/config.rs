@@ -58,6 +58,9 @@ pub struct PoolArgs {
     /// Largest PDF, or any other file, a LibreOffice process may write, in bytes
     #[arg(long, env = "MAX_OUTPUT_BYTES", default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range((1 << 20)..))]
     pub max_output_bytes: u64,
+    /// Largest page count of a PDF; more is refused
+    #[arg(long, env = "MAX_PAGES", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pages: u64,
 }
 
 impl PoolArgs {
@@ -73,6 +76,7 @@ impl PoolArgs {
             recycle_after: self.recycle_after,
             rss_ceiling: self.slot_memory_limit_mib << 20,
             max_output_bytes: self.max_output_bytes,
+            max_pages: self.max_pages,
             limits: office::Limits::default(),
         })
     }

@@ -25,6 +25,7 @@ fn pool_config() -> PoolConfig {
         recycle_after: 200,
         rss_ceiling: 1 << 30,
         max_output_bytes: 256 << 20,
+        max_pages: 5000,
         limits: Limits::default(),
     }
 }
@@ -652,6 +653,44 @@ async fn a_pdf_over_the_output_cap_is_refused_and_the_pool_goes_on() {
     assert_eq!(error.kind(), "resource_limit", "{error}");
     assert!(error.to_string().contains("MAX_OUTPUT_BYTES"), "{error}");
     eprintln!("uncapped PDF {size} bytes; capped at {cap}: {error}");
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// A page count with no natural bound meets MAX_PAGES.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pdf_over_the_page_limit_is_refused_and_the_pool_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pages.docx");
+    let page =
+        r#"<w:p><w:r><w:t>One page of many.</w:t></w:r><w:r><w:br w:type="page"/></w:r></w:p>"#;
+    write_docx(&input, "", &page.repeat(1500), "");
+
+    // The control: with the default limit, every page is in the PDF.
+    let pool = pool();
+    let pdf = convert(&pool, &input).await.unwrap();
+    let out = Command::new("pdfinfo").arg(&pdf).output().unwrap();
+    let info = String::from_utf8_lossy(&out.stdout).into_owned();
+    let pages = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .map(str::trim);
+    assert_eq!(pages, Some("1500"), "{info}");
+    pool.shutdown().await;
+
+    let pool = Pool::start(PoolConfig {
+        max_pages: 1000,
+        ..pool_config()
+    })
+    .unwrap();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "resource_limit", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("1500 pages, over the 1000 allowed (MAX_PAGES)"),
+        "{error}"
+    );
     still_converts(&pool, dir.path()).await;
     pool.shutdown().await;
 }

@@ -19,6 +19,7 @@ fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
         recycle_after,
         rss_ceiling: 1 << 30,
         max_output_bytes: 256 << 20,
+        max_pages: 5000,
         limits: Limits::default(),
     })
     .expect("pool starts")

@@ -547,7 +547,10 @@ fn another_source_never_replaces_a_pdf() {
     let reason = record["reason"].as_str().unwrap();
     assert!(reason.contains("gs://input/report.docx"), "{reason}");
     let kept = env.object("pdf/report.pdf").unwrap();
-    assert_eq!(kept["generation"], made["generation"], "the PDF was replaced");
+    assert_eq!(
+        kept["generation"], made["generation"],
+        "the PDF was replaced"
+    );
 
     // Its own source, uploaded again, replaces it.
     env.upload(&fixture("corpus/having-images.docx"), "report.docx");

@@ -10,6 +10,7 @@
 mod child;
 mod error;
 pub mod inspect;
+mod pdf;
 mod profile;
 mod sandbox;
 
@@ -38,6 +39,8 @@ pub struct PoolConfig {
     pub rss_ceiling: u64,
     /// The largest PDF (or any file) a LibreOffice process may write.
     pub max_output_bytes: u64,
+    /// More pages than this are refused.
+    pub max_pages: u64,
     pub limits: Limits,
 }
 
@@ -80,6 +83,7 @@ pub struct Pool {
     /// Private memory a LibreOffice process may map (`u64::MAX`: no cap).
     memory_cap: u64,
     max_output_bytes: u64,
+    max_pages: u64,
     limits: Limits,
     /// Removed (with every slot's scratch and job dir) when the pool is dropped.
     _work_dir: tempfile::TempDir,
@@ -136,6 +140,7 @@ impl Pool {
             job_timeout: config.job_timeout,
             memory_cap: config.rss_ceiling,
             max_output_bytes: config.max_output_bytes,
+            max_pages: config.max_pages,
             limits: config.limits,
             _work_dir: work_dir,
         })
@@ -176,7 +181,14 @@ impl Pool {
             .await
             .map_err(|error| self.call_failed(error))?;
         self.answered(reply.value, reply.memory_peak)?;
-        let pdf_bytes = check_pdf(&pdf).await?;
+        let checked = pdf::check(&pdf).await?;
+        if checked.pages > self.max_pages {
+            return Err(ConvertError::ResourceLimit(format!(
+                "the PDF has {} pages, over the {} allowed (MAX_PAGES)",
+                checked.pages, self.max_pages
+            )));
+        }
+        let pdf_bytes = checked.bytes;
         if tokio::fs::rename(&pdf, output).await.is_err() {
             tokio::fs::copy(&pdf, output).await?;
         }
@@ -351,24 +363,4 @@ fn jemalloc() -> Option<PathBuf> {
         std::env::consts::ARCH
     ));
     path.exists().then_some(path)
-}
-
-/// LibreOffice can report success and leave nothing, or half a file.
-async fn check_pdf(pdf: &Path) -> Result<u64, ConvertError> {
-    use tokio::io::AsyncReadExt;
-    let missing =
-        |what: &str| ConvertError::Internal(format!("LibreOffice reported success but {what}"));
-    let mut file = tokio::fs::File::open(pdf)
-        .await
-        .map_err(|_| missing("wrote no PDF"))?;
-    let size = file.metadata().await?.len();
-    let mut magic = [0u8; 5];
-    if size < magic.len() as u64 {
-        return Err(missing("the PDF is empty"));
-    }
-    file.read_exact(&mut magic).await?;
-    if &magic != b"%PDF-" {
-        return Err(missing("the output is not a PDF"));
-    }
-    Ok(size)
 }
