@@ -562,3 +562,35 @@ fn another_source_never_replaces_a_pdf() {
     assert_eq!(replaced["metadata"]["source-object"], "report.docx");
     assert_eq!(worker.outcome("nacked"), 0.0);
 }
+
+/// Copies of one slow message wait for each other without taking the
+/// permits other messages need: another document converts meanwhile.
+#[test]
+fn copies_of_a_slow_message_do_not_hold_up_other_documents() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.docx");
+    let paragraph = "<w:p><w:r><w:t>A paragraph that wraps over two lines of the page, written many thousands of times.</w:t></w:r></w:p>";
+    common::write_docx(&slow, "", &paragraph.repeat(40_000), "");
+    let env = Env::start(&[
+        ("slow.docx", slow.clone()),
+        ("fast.docx", fixture("one_page.docx")),
+    ]);
+    // Two processes, so four permits: four copies of the slow message could
+    // take them all.
+    let worker = env.worker(&[("POOL_SIZE", "2"), ("JOB_TIMEOUT", "300")]);
+    worker.wait_ready();
+    for _ in 0..4 {
+        env.publish_json("input", "slow.docx");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    env.publish_json("input", "fast.docx");
+    env.wait_object("pdf/fast.pdf", Duration::from_secs(60));
+    assert!(
+        env.object("pdf/slow.pdf").is_none(),
+        "the slow document finished first: the test shows nothing"
+    );
+    env.wait_object("pdf/slow.pdf", Duration::from_secs(300));
+    worker.wait_outcome("skipped", 3.0, Duration::from_secs(60));
+    assert_eq!(worker.outcome("converted"), 2.0);
+}

@@ -9,10 +9,9 @@
 //! record; transient ones are nacked so the subscription's retry policy and
 //! dead-letter topic apply, until `max_attempts` makes them permanent.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use google_cloud_gax::error::rpc::Code;
@@ -30,8 +29,10 @@ use crate::storage::{self, StorageError, Store};
 use crate::telemetry::metrics::{Metrics, Outcome};
 
 mod attempts;
+mod object_locks;
 mod ownership;
 use attempts::Attempts;
+use object_locks::ObjectLocks;
 use ownership::Claim;
 
 /// Delivery counts kept at once: far more than one instance works on within
@@ -61,8 +62,6 @@ pub struct Worker {
     /// Where one event per finished message goes (`RESULT_TOPIC`), if set.
     results: Option<Publisher>,
     attempts: Attempts,
-    /// One message at a time per source object, so two announcements of
-    /// the same upload (a notification and an app's message) convert once.
     objects: ObjectLocks,
     /// One per message being worked on (downloaded, converted, uploaded).
     permits: Semaphore,
@@ -303,8 +302,22 @@ impl Worker {
         hold: bool,
     ) -> (Outcome, Reply) {
         self.metrics.message_started();
-        let permit = tokio::select! {
-            permit = self.permits.acquire() => permit.expect("the semaphore is never closed"),
+        // The object's lock before a permit: copies of one message wait
+        // without holding the permits other messages need.
+        let source = match job::parse(&message.attributes, &message.data, &self.settings.routing) {
+            Ok(Parsed::Convert(job)) => Some(job.source_uri()),
+            _ => None,
+        };
+        let admitted = async {
+            let object = match source {
+                Some(source) => Some(self.objects.lock(source).await),
+                None => None,
+            };
+            let permit = self.permits.acquire().await;
+            (object, permit.expect("the semaphore is never closed"))
+        };
+        let (object, permit) = tokio::select! {
+            admitted = admitted => admitted,
             _ = shutdown.cancelled() => {
                 self.metrics.count(Outcome::Nacked);
                 self.metrics.message_finished();
@@ -313,6 +326,8 @@ impl Worker {
         };
         self.metrics.work_started();
         let (outcome, reply) = Box::pin(self.handle(message, delivery_attempt, shutdown)).await;
+        // The next message about this object need not wait out a hold.
+        drop(object);
         self.metrics.count(outcome);
         self.metrics.work_finished();
         if let Reply::Nack { hold: delay } = reply
@@ -457,7 +472,6 @@ impl Worker {
             }
         };
         trace.job = Some(job.clone());
-        let _object = self.objects.lock(job.source_uri()).await;
         // A redelivered notification names its generation: skip it before
         // downloading anything.
         if let Some(generation) = job.generation
@@ -738,47 +752,6 @@ fn permanent(job: &Job, kind: &'static str, error: impl std::fmt::Display) -> Ve
         kind,
         reason: format!("{}: {error}", job.source_uri()),
         job: Some(job.clone()),
-    }
-}
-
-/// Async locks by name, dropped from the map when nobody holds them.
-#[derive(Default)]
-struct ObjectLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
-
-struct ObjectGuard<'a> {
-    locks: &'a ObjectLocks,
-    name: String,
-    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl ObjectLocks {
-    async fn lock(&self, name: String) -> ObjectGuard<'_> {
-        let lock = self
-            .0
-            .lock()
-            .expect("object locks")
-            .entry(name.clone())
-            .or_default()
-            .clone();
-        ObjectGuard {
-            locks: self,
-            name,
-            guard: Some(lock.lock_owned().await),
-        }
-    }
-}
-
-impl Drop for ObjectGuard<'_> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut map = self.locks.0.lock().expect("object locks");
-        // Only the map holds it now: nobody waits on this object.
-        if map
-            .get(&self.name)
-            .is_some_and(|lock| Arc::strong_count(lock) == 1)
-        {
-            map.remove(&self.name);
-        }
     }
 }
 
