@@ -5,6 +5,8 @@
 
 use std::io::{Read, Write};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -86,13 +88,17 @@ impl Signer {
 }
 
 /// Serves `keys` as a JWKS on a loopback port, for as long as the test runs.
-fn serve_jwks(keys: Vec<serde_json::Value>) -> String {
+/// Also returns how many times the keys were asked for.
+fn serve_jwks(keys: Vec<serde_json::Value>) -> (String, Arc<AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/oauth2/v3/certs", listener.local_addr().unwrap());
     let body = serde_json::json!({ "keys": keys }).to_string();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counted = fetches.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
             let mut request = Vec::new();
             let mut buf = [0u8; 1024];
             while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -108,7 +114,7 @@ fn serve_jwks(keys: Vec<serde_json::Value>) -> String {
             );
         }
     });
-    url
+    (url, fetches)
 }
 
 /// POSTs `body` to `path` of the worker at `base`; returns the status code
@@ -226,7 +232,7 @@ fn push_tokens_are_checked_before_any_work() {
     let _serial = serial();
     let trusted = Signer::new("trusted-key");
     let stranger = Signer::new("trusted-key");
-    let jwks = serve_jwks(vec![trusted.jwk()]);
+    let (jwks, fetches) = serve_jwks(vec![trusted.jwk()]);
     let env = Env::start(&[
         ("a.docx", fixture("one_page.docx")),
         ("b.docx", fixture("one_page.docx")),
@@ -272,6 +278,18 @@ fn push_tokens_are_checked_before_any_work() {
         assert_eq!(code, status, "{case}: {answer}");
         assert!(!answer.trim().is_empty(), "{case}: no reason given");
     }
+    // Tokens naming made-up signing keys: each would make the verifier
+    // fetch the keys again, under the lock every request takes. Unknown
+    // keys are looked up at most once a minute.
+    let before = fetches.load(Ordering::SeqCst);
+    for i in 0..10 {
+        let forged = Signer::new(&format!("made-up-{i}")).token(|_| {});
+        let (code, answer) = post(&worker.url, "/", &body, Some(&forged));
+        assert_eq!(code, 401, "{answer}");
+    }
+    let fetched = fetches.load(Ordering::SeqCst) - before;
+    assert!(fetched <= 1, "10 unknown keys made {fetched} key fetches");
+
     // The token is checked before the body is read: an oversized body
     // without one gets 401, not the 413 that reading it would give.
     let (code, answer) = post(&worker.url, "/", &"x".repeat(100 << 10), None);

@@ -12,6 +12,9 @@ use serde::Deserialize;
 
 use crate::config::PushAuth;
 
+mod key_fetch_gate;
+use key_fetch_gate::KeyFetchGate;
+
 /// `{"message": {...}, "subscription": "...", "deliveryAttempt": N}`; the
 /// original service's callers send the message with attributes only.
 #[derive(Deserialize)]
@@ -97,6 +100,7 @@ pub struct TokenCheck {
     /// One check at a time: the verifier's key cache refuses a second
     /// caller while it fetches keys, instead of waiting.
     verifier: tokio::sync::Mutex<verifier::Verifier>,
+    keys: std::sync::Mutex<KeyFetchGate>,
     service_accounts: Vec<String>,
 }
 
@@ -108,6 +112,7 @@ impl TokenCheck {
                     .with_jwks_url(auth.jwks_url)
                     .build(),
             ),
+            keys: std::sync::Mutex::new(KeyFetchGate::default()),
             service_accounts: auth.service_accounts,
         }
     }
@@ -123,19 +128,31 @@ impl TokenCheck {
                     "no bearer token: give the push subscription a service account (--push-auth-service-account)".into(),
                 )
             })?;
-        let claims = self
-            .verifier
+        let kid = key_fetch_gate::key_id(token).unwrap_or_default();
+        let admitted = self
+            .keys
             .lock()
-            .await
-            .verify(token)
-            .await
-            .map_err(|e| {
-                if e.is_load_cert() && is_transient(&e) {
-                    Refused::Unavailable(format!("cannot fetch the token signers' keys: {e}"))
-                } else {
-                    Refused::Unauthenticated(format!("the ID token was refused: {e}"))
-                }
-            })?;
+            .expect("key gate lock")
+            .admit(&kid, std::time::Instant::now());
+        if !admitted {
+            return Err(Refused::Unauthenticated(format!(
+                "the ID token names an unknown signing key ({kid:?}); keys are fetched again at most every {} s",
+                key_fetch_gate::INTERVAL.as_secs()
+            )));
+        }
+        let verified = self.verifier.lock().await.verify(token).await;
+        // The verifier found the key (whatever else it thought of the
+        // token): it is one of the signers'.
+        if !matches!(&verified, Err(e) if e.is_load_cert()) {
+            self.keys.lock().expect("key gate lock").learned(&kid);
+        }
+        let claims = verified.map_err(|e| {
+            if e.is_load_cert() && is_transient(&e) {
+                Refused::Unavailable(format!("cannot fetch the token signers' keys: {e}"))
+            } else {
+                Refused::Unauthenticated(format!("the ID token was refused: {e}"))
+            }
+        })?;
         let email = claims
             .get("email")
             .and_then(|e| e.as_str())
