@@ -694,3 +694,68 @@ async fn a_pdf_over_the_page_limit_is_refused_and_the_pool_goes_on() {
     still_converts(&pool, dir.path()).await;
     pool.shutdown().await;
 }
+
+/// A PNG of 20,000 x 20,000 one-bit pixels: 49 KB, and gigabytes of work
+/// once LibreOffice decodes it. Written by Python's zlib (C, fast), which
+/// a debug build of a Rust deflater is not.
+fn huge_png() -> Vec<u8> {
+    let script = r#"
+import sys, zlib, struct
+w = h = 20000
+row = b"\0" * (1 + (w + 7) // 8)
+c = zlib.compressobj(9)
+data = b"".join(c.compress(row) for _ in range(h)) + c.flush()
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+sys.stdout.buffer.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A picture's pixels are bounded from its header, before anything decodes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_picture_of_too_many_pixels_is_refused_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("huge-picture.docx");
+    common::write_docx_with_picture(&input, &huge_png());
+
+    // The control: with no pixel limit LibreOffice decodes it, at length.
+    let unlimited = Limits {
+        max_picture_pixels: u64::MAX,
+        ..Limits::default()
+    };
+    let unlimited_pool = Pool::start(PoolConfig {
+        limits: unlimited,
+        ..pool_config()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
+    let control = started.elapsed();
+    unlimited_pool.shutdown().await;
+    eprintln!(
+        "no pixel limit: {result:?} in {control:?}, peak {} MiB",
+        peak >> 20
+    );
+    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+
+    let pool = pool();
+    let started = std::time::Instant::now();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(
+        error.to_string().contains("20000 x 20000 pixels"),
+        "{error}"
+    );
+    assert!(started.elapsed() < control / 4, "{:?}", started.elapsed());
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}

@@ -30,6 +30,9 @@ pub struct Limits {
     pub max_ratio: u64,
     pub ratio_floor: u64,
     pub max_entries: usize,
+    /// Width x height of one picture, read from its header: a few KB of
+    /// PNG can ask for gigabytes once decoded.
+    pub max_picture_pixels: u64,
 }
 
 impl Default for Limits {
@@ -39,6 +42,8 @@ impl Default for Limits {
             max_ratio: 100,
             ratio_floor: 16 << 20,
             max_entries: 10_000,
+            // A 48-megapixel phone photo fits; decoded, 100 MP is 400 MB.
+            max_picture_pixels: 100_000_000,
         }
     }
 }
@@ -265,12 +270,15 @@ fn check_parts<R: Read + std::io::Seek>(
                 entry.compressed_size()
             )));
         }
-        let mut head = [0u8; 4];
+        // Enough for a zip signature and any picture's header.
+        let mut head = vec![0u8; 64 << 10];
         let read = read_up_to(&mut entry, &mut head)
             .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
-        let nested = head[..read] == *ZIP_MAGIC;
+        let head = &head[..read];
+        check_picture(&name, head, limits)?;
+        let nested = head.starts_with(ZIP_MAGIC);
         // Declared sizes can lie: inflate for real, but never past the limit.
-        let mut part = (&head[..read]).chain(entry.take(allowed + 1 - read as u64));
+        let mut part = head.chain(entry.take(allowed + 1 - read as u64));
         let size = if nested {
             let mut copy = tempfile::tempfile()?;
             let size = std::io::copy(&mut part, &mut copy)
@@ -294,6 +302,27 @@ fn check_parts<R: Read + std::io::Seek>(
                 limits.max_uncompressed
             )));
         }
+    }
+    Ok(())
+}
+
+/// A part whose header says it is a picture of more pixels than allowed.
+/// Parts that are not pictures, or whose header does not tell, pass.
+fn check_picture(name: &str, head: &[u8], limits: &Limits) -> Result<(), ConvertError> {
+    if imagesize::image_type(head).is_err() {
+        return Ok(());
+    }
+    let Ok(size) = imagesize::blob_size(head) else {
+        return Ok(());
+    };
+    let pixels = size.width as u64 * size.height as u64;
+    if pixels > limits.max_picture_pixels {
+        return Err(ConvertError::Bomb(format!(
+            "{name} is a picture of {} x {} pixels, over the {}-megapixel limit",
+            size.width,
+            size.height,
+            limits.max_picture_pixels / 1_000_000
+        )));
     }
     Ok(())
 }

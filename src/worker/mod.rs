@@ -10,8 +10,8 @@
 //! dead-letter topic apply, until `max_attempts` makes them permanent.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use google_cloud_gax::error::rpc::Code;

@@ -61,6 +61,19 @@ pub fn write_docx_with_chunk(path: &Path, body: &str, chunk: &[u8]) {
     write_package(path, DOCX_MAIN, "", &body, relationship, &[part]);
 }
 
+/// Writes a DOCX showing one embedded PNG picture, `png`.
+pub fn write_docx_with_picture(path: &Path, png: &[u8]) {
+    let (body, _) = linked_image("unused");
+    let body = body.replace(r#"r:link="rIdImg""#, r#"r:embed="rIdImg""#);
+    let relationship = r#"<Relationship Id="rIdImg" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="media/picture.png"/>"#;
+    let part = ExtraPart {
+        name: "word/media/picture.png",
+        content_type: Some("image/png"),
+        bytes: png,
+    };
+    write_package(path, DOCX_MAIN, "", &body, relationship, &[part]);
+}
+
 /// Writes a DOCX of `paragraphs` paragraphs of text whose first paragraph
 /// carries a review comment, or the same document without it.
 pub fn write_reviewed_docx(path: &Path, paragraphs: usize, with_comment: bool) {
