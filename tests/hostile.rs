@@ -759,3 +759,38 @@ async fn a_picture_of_too_many_pixels_is_refused_from_its_header() {
     still_converts(&pool, dir.path()).await;
     pool.shutdown().await;
 }
+
+/// Groups nested 200,000 deep: 400 KB of braces.
+#[tokio::test(flavor = "multi_thread")]
+async fn rtf_groups_nested_without_end_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("deep.rtf");
+    let depth = 200_000;
+    let rtf = format!(
+        r"{{\rtf1\ansi {}deep{}\par After.\par}}",
+        "{".repeat(depth),
+        "}".repeat(depth)
+    );
+    std::fs::write(&input, rtf).unwrap();
+
+    // The control: with no depth limit, LibreOffice's memory grows with it.
+    let unlimited_pool = Pool::start(PoolConfig {
+        limits: Limits {
+            max_rtf_depth: usize::MAX,
+            ..Limits::default()
+        },
+        ..pool_config()
+    })
+    .unwrap();
+    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
+    unlimited_pool.shutdown().await;
+    eprintln!("no depth limit: {result:?}, peak {} MiB", peak >> 20);
+    assert!(peak > 400 << 20, "the control peaked at {} MiB", peak >> 20);
+
+    let pool = pool();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(error.to_string().contains("200001 deep"), "{error}");
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}

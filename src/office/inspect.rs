@@ -16,8 +16,8 @@ pub const SUPPORTED: &[&str] = &[
     "docx", "docm", "dotx", "dotm", "doc", "dot", "odt", "ott", "rtf", "txt",
 ];
 
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+pub(super) const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 const RTF_MAGIC: &[u8] = b"{\\rtf";
 
 /// Limits on what a zip container may inflate to.
@@ -33,6 +33,8 @@ pub struct Limits {
     /// Width x height of one picture, read from its header: a few KB of
     /// PNG can ask for gigabytes once decoded.
     pub max_picture_pixels: u64,
+    /// How deep an RTF file's groups may nest.
+    pub max_rtf_depth: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +46,7 @@ impl Default for Limits {
             max_entries: 10_000,
             // A 48-megapixel phone photo fits; decoded, 100 MP is 400 MB.
             max_picture_pixels: 100_000_000,
+            max_rtf_depth: 1000,
         }
     }
 }
@@ -108,13 +111,16 @@ pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, 
         return Err(ConvertError::Empty);
     }
     if family == Family::Text {
-        return check_text(path).map(|()| extension);
+        return super::text::check(path).map(|()| extension);
     }
     if head.starts_with(OLE2_MAGIC) {
         check_ole2(path, family)?;
     } else if head.starts_with(ZIP_MAGIC) {
         check_zip(path, family, limits)?;
     } else {
+        if head.starts_with(RTF_MAGIC) {
+            super::rtf::check_nesting(path, limits.max_rtf_depth)?;
+        }
         let expected = match family {
             Family::Ooxml | Family::Odf => Some("a zip container"),
             Family::Legacy if !head.starts_with(RTF_MAGIC) => Some("an OLE2 compound file"),
@@ -129,41 +135,6 @@ pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, 
         }
     }
     Ok(extension)
-}
-
-/// Signatures of compressed streams. LibreOffice's text import inflates a
-/// gzip stream whole, in memory (a 3.6 MB file took a process past 4 GiB).
-const COMPRESSED: &[(&[u8], &str)] = &[
-    (&[0x1F, 0x8B], "gzip"),
-    (b"BZh", "bzip2"),
-    (&[0xFD, b'7', b'z', b'X', b'Z', 0x00], "xz"),
-    (&[0x28, 0xB5, 0x2F, 0xFD], "zstd"),
-];
-const UTF16_BOMS: &[&[u8]] = &[&[0xFF, 0xFE], &[0xFE, 0xFF]];
-
-/// A .txt must be text: not an Office document, not compressed, no NUL
-/// bytes in its first 64 KiB (UTF-16, which has them, starts with a BOM).
-fn check_text(path: &Path) -> Result<(), ConvertError> {
-    let mut head = Vec::with_capacity(64 << 10);
-    File::open(path)
-        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
-        .map_err(|e| ConvertError::Internal(format!("cannot read {}: {e}", path.display())))?;
-    if head.starts_with(OLE2_MAGIC) || head.starts_with(ZIP_MAGIC) {
-        return Err(ConvertError::Corrupt(
-            "a .txt file that holds an Office document: give it its real extension (.docx, .doc, .odt)".into(),
-        ));
-    }
-    if let Some((_, format)) = COMPRESSED.iter().find(|(magic, _)| head.starts_with(magic)) {
-        return Err(ConvertError::Corrupt(format!(
-            "a .txt file must be plain text, but this one is {format}-compressed data: decompress it first"
-        )));
-    }
-    if !UTF16_BOMS.iter().any(|bom| head.starts_with(bom)) && head.contains(&0) {
-        return Err(ConvertError::Corrupt(
-            "a .txt file must be plain text, but this one holds binary data (NUL bytes)".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn describe(head: &[u8]) -> String {
@@ -369,37 +340,4 @@ fn odf_is_encrypted(zip: &mut zip::ZipArchive<BufReader<File>>) -> Result<bool, 
         .read_to_string(&mut text)
         .map_err(|e| ConvertError::Corrupt(format!("unreadable manifest: {e}")))?;
     Ok(text.contains("encryption-data"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text_verdict(bytes: &[u8]) -> Result<&'static str, ConvertError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.txt");
-        std::fs::write(&path, bytes).unwrap();
-        check(&path, &path, &Limits::default())
-    }
-
-    #[test]
-    fn a_txt_must_be_text() {
-        assert!(text_verdict(b"two lines\nof text\n").is_ok());
-        assert!(text_verdict("caf\u{e9}, UTF-8".as_bytes()).is_ok());
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("hi".encode_utf16().flat_map(u16::to_le_bytes))
-            .collect();
-        assert!(text_verdict(&utf16).is_ok());
-        for (bytes, said) in [
-            (&[0x1F, 0x8B, 0x08, 0x00][..], "gzip-compressed"),
-            (b"BZh91AY&SY", "bzip2-compressed"),
-            (b"text\0with a NUL", "binary data"),
-            (b"PK\x03\x04rest", "real extension"),
-        ] {
-            let error = text_verdict(bytes).unwrap_err();
-            assert_eq!(error.kind(), "corrupt");
-            assert!(error.to_string().contains(said), "{error}");
-        }
-    }
 }

@@ -12,7 +12,9 @@ mod error;
 pub mod inspect;
 mod pdf;
 mod profile;
+mod rtf;
 mod sandbox;
+mod text;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
