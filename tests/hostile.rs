@@ -47,6 +47,23 @@ async fn convert(pool: &Pool, input: &Path) -> Result<std::path::PathBuf, Conver
     Ok(pdf)
 }
 
+/// The PDF that stock LibreOffice (`soffice`, a fresh profile of its own in
+/// `dir`, none of our settings or sandbox) makes of `input`: the controls'
+/// way to show what a document does unprotected.
+fn stock_soffice_pdf(dir: &Path, input: &Path) -> std::path::PathBuf {
+    let profile = format!("-env:UserInstallation=file://{}/profile", dir.display());
+    let out = dir.join("stock");
+    let status = Command::new("timeout")
+        .args(["120", "soffice", "--headless", "--norestore", &profile])
+        .args(["--convert-to", "pdf", "--outdir"])
+        .arg(&out)
+        .arg(input)
+        .status()
+        .expect("soffice");
+    assert!(status.success(), "stock soffice: {status}");
+    out.join(input.with_extension("pdf").file_name().unwrap())
+}
+
 /// The pool still converts an ordinary document.
 async fn still_converts(pool: &Pool, dir: &Path) {
     let input = dir.join("ordinary.docx");
@@ -192,20 +209,8 @@ async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
     std::fs::write(&input, rtf).unwrap();
 
     // The control: stock LibreOffice reads the picture into the PDF.
-    let profile = format!(
-        "-env:UserInstallation=file://{}/profile",
-        dir.path().display()
-    );
-    let stock = dir.path().join("stock");
-    let status = Command::new("timeout")
-        .args(["120", "soffice", "--headless", "--norestore", &profile])
-        .args(["--convert-to", "pdf", "--outdir"])
-        .arg(&stock)
-        .arg(&input)
-        .status()
-        .expect("soffice");
-    assert!(status.success());
-    assert_eq!(pdf_images(&stock.join("picture.pdf")), 1, "the control");
+    let stock = stock_soffice_pdf(dir.path(), &input);
+    assert_eq!(pdf_images(&stock), 1, "the control");
 
     let pool = pool();
     let pdf = convert(&pool, &input).await.unwrap();
@@ -233,20 +238,8 @@ async fn a_package_nested_in_a_package_is_inspected_too() {
     common::write_docx_with_chunk(&nested, "<w:p><w:r><w:t>Outer.</w:t></w:r></w:p>", &inner);
 
     // The control: stock LibreOffice imports the inner package's text.
-    let profile = format!(
-        "-env:UserInstallation=file://{}/profile",
-        dir.path().display()
-    );
-    let stock = dir.path().join("stock");
-    let status = Command::new("timeout")
-        .args(["120", "soffice", "--headless", "--norestore", &profile])
-        .args(["--convert-to", "pdf", "--outdir"])
-        .arg(&stock)
-        .arg(&nested)
-        .status()
-        .expect("soffice");
-    assert!(status.success());
-    assert!(pdf_text(&stock.join("nested.pdf")).contains("Text of the inner package."));
+    let stock = stock_soffice_pdf(dir.path(), &nested);
+    assert!(pdf_text(&stock).contains("Text of the inner package."));
 
     // An honest nested package still converts.
     let pool = pool();
@@ -602,20 +595,8 @@ async fn a_compressed_txt_is_refused_before_libreoffice_inflates_it() {
     assert!(status.success());
 
     // The control: stock LibreOffice reads the inflated text.
-    let profile = format!(
-        "-env:UserInstallation=file://{}/profile",
-        dir.path().display()
-    );
-    let out = dir.path().join("stock");
-    let status = Command::new("timeout")
-        .args(["120", "soffice", "--headless", "--norestore", &profile])
-        .args(["--convert-to", "pdf", "--outdir"])
-        .arg(&out)
-        .arg(&input)
-        .status()
-        .expect("soffice");
-    assert!(status.success());
-    assert!(pdf_text(&out.join("packed.pdf")).contains("Text that only inflating shows."));
+    let out = stock_soffice_pdf(dir.path(), &input);
+    assert!(pdf_text(&out).contains("Text that only inflating shows."));
 
     let pool = pool();
     let error = convert(&pool, &input).await.unwrap_err();
