@@ -159,12 +159,9 @@ async fn a_linked_image_on_the_network_is_never_fetched() {
     }
 }
 
-/// Without BlockUntrustedRefererLinks in the profile, LibreOffice embeds a
-/// linked local image in the PDF (seen here): any image the worker can read.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_linked_local_image_is_never_embedded() {
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("secret.png");
+/// A PNG (from the corpus) at `dir/secret.png`, for documents to point at.
+fn secret_picture(dir: &Path) -> std::path::PathBuf {
+    let image = dir.join("secret.png");
     let mut corpus =
         zip::ZipArchive::new(std::fs::File::open(fixture("corpus/having-images.docx")).unwrap())
             .unwrap();
@@ -175,6 +172,15 @@ async fn a_linked_local_image_is_never_embedded() {
         .read_to_end(&mut png)
         .unwrap();
     std::fs::write(&image, png).unwrap();
+    image
+}
+
+/// Without BlockUntrustedRefererLinks in the profile, LibreOffice embeds a
+/// linked local image in the PDF (seen here): any image the worker can read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_local_image_is_never_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = secret_picture(dir.path());
     let input = dir.path().join("linked-local.docx");
     let (body, relationship) = linked_image(&format!("file://{}", image.display()));
     write_docx(&input, "", &body, &relationship);
@@ -190,17 +196,7 @@ async fn a_linked_local_image_is_never_embedded() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
     let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("secret.png");
-    let mut corpus =
-        zip::ZipArchive::new(std::fs::File::open(fixture("corpus/having-images.docx")).unwrap())
-            .unwrap();
-    let mut png = Vec::new();
-    corpus
-        .by_name("word/media/image1.png")
-        .unwrap()
-        .read_to_end(&mut png)
-        .unwrap();
-    std::fs::write(&image, png).unwrap();
+    let image = secret_picture(dir.path());
     let input = dir.path().join("picture.rtf");
     let rtf = format!(
         r#"{{\rtf1\ansi Before the picture.\par {{\field{{\*\fldinst INCLUDEPICTURE "{}" \\d}}{{\fldrslt }}}}\par After.\par}}"#,
