@@ -67,7 +67,7 @@ impl Peak {
 fn private_bytes(pid: u32) -> Option<u64> {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = statm.split_whitespace().nth(5)?.parse().ok()?;
-    Some(pages * super::page_size())
+    Some(pages * super::process::page_size())
 }
 
 #[cfg(test)]
