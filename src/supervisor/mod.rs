@@ -4,10 +4,12 @@
 //! [`Spec`], and hands requests to whichever slot is free. It owns the
 //! mechanism the rest of the program should never have to think about:
 //! spawning in a fresh private scratch directory, the start-up handshake,
-//! per-request deadlines (kill the whole process group when one passes), a
-//! cap on each process's memory while it works ([`memory`]), respawning after
-//! a crash with exponential backoff, recycling after N requests or above an
-//! RSS ceiling, and leaving nothing behind on stop.
+//! per-request deadlines (kill the whole process group when one passes),
+//! caps on each process's memory and file sizes while it works (`limits`),
+//! respawning after a crash with exponential backoff, recycling after N
+//! requests or above an RSS ceiling, and leaving nothing behind on stop.
+//! Each mechanism has a file: `slot` (the loop keeping one process and
+//! serving it requests), `process` (one running child), `limits`, `channel`.
 //!
 //! Children speak newline-delimited JSON: one request line in on stdin, one
 //! response line out. A child announces it is warm by printing `ready`.
