@@ -1,0 +1,187 @@
+//! Where messages come in: the streaming pull (with its subscription check
+//! and reconnection) and Pub/Sub push requests, both handed to
+//! [`Worker::admit`](super::Worker).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_pubsub::client::{Subscriber, SubscriptionAdmin};
+use google_cloud_pubsub::model::Message;
+use google_cloud_pubsub::subscriber::ShutdownBehavior;
+use google_cloud_pubsub::subscriber::handler::Handler;
+use tokio_util::sync::CancellationToken;
+
+use super::{Outcome, Reply, Worker};
+
+impl Worker {
+    /// Pulls until `shutdown` fires, then drains: in-flight jobs get
+    /// `shutdown_grace` to finish, the rest are nacked, and queued acks are
+    /// flushed before returning.
+    pub async fn run(
+        self: Arc<Self>,
+        pubsub: Option<(Subscriber, SubscriptionAdmin)>,
+        shutdown: CancellationToken,
+    ) {
+        let tasks = &self.tasks;
+        // Streams that ended stay here until the end: messages they handed
+        // out may still be running, and their acks flush through them.
+        let mut streams = Vec::new();
+        // A stream ends for good on errors such as a deleted subscription;
+        // the worker then waits for the subscription again, as at start.
+        let pull = self.settings.subscription.clone().zip(pubsub);
+        if pull.is_none() {
+            tracing::info!("no SUBSCRIPTION: serving Pub/Sub push requests only");
+            shutdown.cancelled().await;
+        }
+        while let Some((subscription, (subscriber, admin))) = &pull
+            && self
+                .check_subscription(subscription, admin, &shutdown)
+                .await
+        {
+            let mut stream = subscriber
+                .subscribe(subscription)
+                .set_max_outstanding_messages(self.settings.max_outstanding as i64)
+                .set_max_lease_extension(self.settings.ack_deadline)
+                .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
+                .build();
+            streams.push(stream.shutdown_token());
+            loop {
+                let next = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => break,
+                    next = stream.next() => next,
+                };
+                match next {
+                    Some(Ok((message, handler))) => {
+                        let worker = self.clone();
+                        let shutdown = shutdown.clone();
+                        tasks
+                            .spawn(async move { worker.pulled(message, handler, &shutdown).await });
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(error = %error, "the subscription stream failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    None => {
+                        tracing::warn!(
+                            "the subscription stream ended; asking for the subscription again"
+                        );
+                        self.subscribed.store(false, Ordering::SeqCst);
+                        break;
+                    }
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        self.subscribed.store(false, Ordering::SeqCst);
+        tasks.close();
+        tracing::info!(in_flight = tasks.len(), grace = ?self.settings.shutdown_grace, "stopped pulling; draining");
+        if tokio::time::timeout(self.settings.shutdown_grace, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = tasks.len(),
+                "grace period over: stopping LibreOffice, unfinished messages are nacked"
+            );
+            self.pool.shutdown().await;
+            tasks.wait().await;
+        }
+        // ack() only queues; this flushes what is queued before we exit.
+        for stream in streams {
+            stream.shutdown().await;
+        }
+    }
+
+    /// Waits until the subscription answers: a streaming pull aimed at a
+    /// wrong address retries silently forever, so readiness must not trust
+    /// it. A missing subscription or a missing grant is logged as an error
+    /// that says what to do, and asked again: both are often only early
+    /// (deploy order, IAM propagation), and a crash loop would not help.
+    /// Returns false if asked to stop first.
+    pub(super) async fn check_subscription(
+        &self,
+        name: &str,
+        admin: &SubscriptionAdmin,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let request = admin.get_subscription().set_subscription(name).send();
+            let answer = tokio::select! {
+                answer = tokio::time::timeout(Duration::from_secs(10), request) => answer,
+                _ = shutdown.cancelled() => return false,
+            };
+            match answer {
+                Ok(Ok(subscription)) => {
+                    tracing::info!(
+                        subscription = name,
+                        dead_letter_policy = subscription.dead_letter_policy.is_some(),
+                        "subscription found; pulling"
+                    );
+                    self.subscribed.store(true, Ordering::SeqCst);
+                    return true;
+                }
+                Ok(Err(error)) => match error.status().map(|s| s.code) {
+                    Some(Code::NotFound) => tracing::error!(
+                        retry_in = ?backoff,
+                        "SUBSCRIPTION {name} does not exist: create it (gcloud pubsub subscriptions create) or fix the name"
+                    ),
+                    // roles/pubsub.subscriber may pull but not read the
+                    // subscription's settings: Pub/Sub answered, so pull.
+                    Some(Code::PermissionDenied) => {
+                        tracing::info!(
+                            subscription = name,
+                            "subscription settings not readable (pubsub.subscriptions.get, in roles/pubsub.viewer); pulling. If nothing arrives, grant this service account roles/pubsub.subscriber on it"
+                        );
+                        self.subscribed.store(true, Ordering::SeqCst);
+                        return true;
+                    }
+                    _ => tracing::warn!(%error, retry_in = ?backoff, "Pub/Sub does not answer yet"),
+                },
+                Err(_) => tracing::warn!(retry_in = ?backoff, "Pub/Sub did not answer within 10 s"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.cancelled() => return false,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Real Pub/Sub sends at most max_outstanding messages; the emulator
+    /// sends all it has, and the crate does not extend the lease of what it
+    /// buffers (each was redelivered about ten times in ./dev/chaos
+    /// hygiene). So every message is taken, its handler keeps its lease, and
+    /// the work waits for one of max_outstanding permits.
+    pub(super) async fn pulled(
+        &self,
+        message: Message,
+        handler: Handler,
+        shutdown: &CancellationToken,
+    ) {
+        let attempt = handler.delivery_attempt();
+        match self.admit(&message, attempt, shutdown, true).await.1 {
+            Reply::Ack => handler.ack(),
+            Reply::Nack { .. } => handler.nack(),
+        }
+    }
+
+    /// A Pub/Sub push request's message, handled like a pulled one. Push
+    /// has no lease to lose, and its retries are spaced by Pub/Sub, so a
+    /// transient failure is answered at once.
+    pub async fn push(
+        &self,
+        message: Message,
+        delivery_attempt: Option<i32>,
+        shutdown: &CancellationToken,
+    ) -> (Outcome, Reply) {
+        let _tracked = self.tasks.token();
+        self.admit(&message, delivery_attempt, shutdown, false)
+            .await
+    }
+}

@@ -1,0 +1,146 @@
+//! What is said about each finished message: the failure record beside
+//! where its PDF would be, the result event on `RESULT_TOPIC`, and its one
+//! log line.
+
+use std::time::Duration;
+
+use google_cloud_pubsub::model::Message;
+
+use super::{Outcome, Worker};
+use crate::job::Job;
+use crate::storage::{self, StorageError};
+
+impl Worker {
+    /// One event per finished message on `RESULT_TOPIC`, for chained systems.
+    pub(super) async fn publish_result(
+        &self,
+        message_id: &str,
+        outcome: Outcome,
+        source: Option<String>,
+        result: Option<String>,
+        elapsed: Duration,
+    ) {
+        let Some(publisher) = &self.results else {
+            return;
+        };
+        let event = serde_json::json!({
+            "message_id": message_id,
+            "outcome": outcome.as_str(),
+            "source": source,
+            "result": result,
+            "seconds": elapsed.as_secs_f64(),
+        });
+        let message = Message::new()
+            .set_data(serde_json::to_vec(&event).expect("JSON of plain values"))
+            .set_attributes([("outcome", outcome.as_str())]);
+        if let Err(error) = publisher.publish(message).await {
+            tracing::warn!(%error, message_id, "could not publish the result event");
+        }
+    }
+
+    /// Writes `<prefix><object>.error.json` beside where the PDF would be.
+    /// A message too malformed to name an object has nowhere to write one:
+    /// its log line is the record. The record carries the generation Cloud
+    /// Storage served (`confirmed`), never one a message merely claimed.
+    pub(super) async fn record_failure(
+        &self,
+        job: Option<&Job>,
+        confirmed: Option<i64>,
+        kind: &str,
+        reason: &str,
+        message_id: &str,
+        attempts: u32,
+    ) -> Result<Option<String>, StorageError> {
+        let Some(job) = job else {
+            return Ok(None);
+        };
+        let record = serde_json::json!({
+            "source": job.source_uri(),
+            "generation": confirmed,
+            "kind": kind,
+            "reason": reason,
+            "message_id": message_id,
+            "attempts": attempts,
+            "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        });
+        let out = &self.settings.routing.output_bucket;
+        let body =
+            bytes::Bytes::from(serde_json::to_vec_pretty(&record).expect("JSON of plain values"));
+        let mut metadata = vec![
+            (storage::SOURCE_BUCKET, job.bucket.clone()),
+            (storage::SOURCE_OBJECT, job.object.clone()),
+        ];
+        // Lets `docx2pdf submit` tell this record from an older one.
+        if let Some(generation) = confirmed {
+            metadata.push((storage::SOURCE_GENERATION, generation.to_string()));
+        }
+        let uploaded = self
+            .store
+            .upload(
+                out,
+                &job.failure_record,
+                body,
+                "application/json",
+                &metadata,
+                None,
+            )
+            .await;
+        match uploaded {
+            Ok(_) => Ok(Some(format!("gs://{out}/{}", job.failure_record))),
+            // Retrying cannot help a record that storage refuses outright.
+            Err(error @ StorageError::Rejected { .. }) => {
+                tracing::error!(message_id, %error, "the failure record was refused: this log line is the record");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// What one message's log line says about it, filled in as work goes.
+#[derive(Default)]
+pub(super) struct Trace {
+    pub(super) job: Option<Job>,
+    /// The generation Cloud Storage served, once the download began.
+    pub(super) generation: Option<i64>,
+    pub(super) slot: Option<usize>,
+    pub(super) queue_wait: Option<Duration>,
+}
+
+impl Trace {
+    /// One line per message, with the fields Cloud Logging queries filter on.
+    pub(super) fn log(
+        &self,
+        message_id: &str,
+        attempt: u32,
+        outcome: Outcome,
+        error_kind: Option<&str>,
+        elapsed: Duration,
+        text: &str,
+    ) {
+        let job = self.job.as_ref();
+        let generation = self.generation.or(job.and_then(|j| j.generation));
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    message_id,
+                    delivery_attempt = attempt,
+                    bucket = job.map(|j| j.bucket.as_str()),
+                    object = job.map(|j| j.object.as_str()),
+                    generation,
+                    slot = self.slot,
+                    queue_wait_ms = self.queue_wait.map(|d| d.as_millis() as u64),
+                    duration_ms = elapsed.as_millis() as u64,
+                    outcome = outcome.as_str(),
+                    error_kind,
+                    "{text}"
+                )
+            };
+        }
+        match outcome {
+            Outcome::Converted | Outcome::Skipped | Outcome::Ignored => line!(tracing::Level::INFO),
+            Outcome::FailedPermanent | Outcome::Nacked => line!(tracing::Level::WARN),
+        }
+    }
+}
