@@ -12,6 +12,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+mod names;
+use names::{MAX_NAME_BYTES, invalid_name, is_output, with_extension};
+
 /// Where outputs go, and which inputs are allowed.
 #[derive(Clone, Debug)]
 pub struct Routing {
@@ -212,40 +215,6 @@ pub fn parse(
 }
 
 const BUCKET_NOT_ALLOWED: &str = "bucket_not_allowed";
-
-/// Cloud Storage's limit on an object name, in UTF-8 bytes.
-const MAX_NAME_BYTES: usize = 1024;
-
-/// Names Cloud Storage cannot hold: a message naming one is wrong, and its
-/// failure record could not be written either.
-fn invalid_name(object: &str) -> Option<&'static str> {
-    if object.len() > MAX_NAME_BYTES {
-        Some("is longer than Cloud Storage's 1024 bytes")
-    } else if object.contains(['\r', '\n']) {
-        Some("contains a line break, which Cloud Storage names cannot")
-    } else if object == "." || object == ".." {
-        Some("is not a valid Cloud Storage name")
-    } else {
-        None
-    }
-}
-
-/// PDFs and anything under the output prefix of the output bucket are ours:
-/// converting them would loop when input and output share a bucket.
-fn is_output(bucket: &str, object: &str, routing: &Routing) -> bool {
-    let under_prefix =
-        bucket == routing.output_bucket && object.starts_with(&routing.output_prefix);
-    under_prefix || object.to_ascii_lowercase().ends_with(".pdf")
-}
-
-/// `dir/report.v2.docx` -> `dir/report.v2.pdf`; a name without extension gains one.
-fn with_extension(object: &str, extension: &str) -> String {
-    let file_start = object.rfind('/').map_or(0, |i| i + 1);
-    match object[file_start..].rfind('.') {
-        Some(dot) if dot > 0 => format!("{}.{extension}", &object[..file_start + dot]),
-        _ => format!("{object}.{extension}"),
-    }
-}
 
 #[cfg(test)]
 mod tests {
