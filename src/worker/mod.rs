@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::job::{self, Job, Parsed, Routing};
+use crate::job::{self, Job, Parsed, Rejected, Routing};
 use crate::office::Pool;
 use crate::storage::Store;
 use crate::telemetry::metrics::{Metrics, Outcome};
@@ -145,7 +145,8 @@ impl Worker {
         self.metrics.message_started();
         // The object's lock before a permit: copies of one message wait
         // without holding the permits other messages need.
-        let source = match job::parse(&message.attributes, &message.data, &self.settings.routing) {
+        let parsed = job::parse(&message.attributes, &message.data, &self.settings.routing);
+        let source = match &parsed {
             Ok(Parsed::Convert(job)) => Some(job.source_uri()),
             _ => None,
         };
@@ -166,7 +167,8 @@ impl Worker {
             }
         };
         self.metrics.work_started();
-        let (outcome, reply) = Box::pin(self.handle(message, delivery_attempt, shutdown)).await;
+        let (outcome, reply) =
+            Box::pin(self.handle(message, parsed, delivery_attempt, shutdown)).await;
         // The next message about this object need not wait out a hold.
         drop(object);
         self.metrics.count(outcome);
@@ -189,6 +191,7 @@ impl Worker {
     async fn handle(
         &self,
         message: &Message,
+        parsed: Result<Parsed, Rejected>,
         delivery_attempt: Option<i32>,
         shutdown: &CancellationToken,
     ) -> (Outcome, Reply) {
@@ -198,7 +201,7 @@ impl Worker {
             |a| a.max(1) as u32,
         );
         let mut trace = Trace::default();
-        let verdict = match self.process(message, &mut trace).await {
+        let verdict = match self.process(parsed, &mut trace).await {
             Verdict::Transient { kind, reason, job }
                 if attempt >= attempts_allowed(kind, self.settings.max_attempts)
                     && !shutdown.is_cancelled() =>

@@ -1,21 +1,24 @@
-//! One message's work: parse it, claim its output name, download,
-//! convert, upload. Its verdict goes back to the one place that decides
-//! ack or nack ([`Worker::handle`](super::Worker)).
+//! One message's work, from the job admission parsed: claim its output
+//! name, download, convert, upload. Its verdict goes back to the one place
+//! that decides ack or nack ([`Worker::handle`](super::Worker)).
 
 use std::path::Path;
-
-use google_cloud_pubsub::model::Message;
 
 use super::ownership::{self, Claim};
 use super::report::Trace;
 use super::{Outcome, Verdict, Worker, permanent, transient};
-use crate::job::{self, Job, Parsed};
+use crate::job::{Job, Parsed, Rejected};
 use crate::storage::{self, StorageError};
 
 impl Worker {
-    pub(super) async fn process(&self, message: &Message, trace: &mut Trace) -> Verdict {
+    /// `parsed`: the message, as admission read it.
+    pub(super) async fn process(
+        &self,
+        parsed: Result<Parsed, Rejected>,
+        trace: &mut Trace,
+    ) -> Verdict {
         let settings = &self.settings;
-        let job = match job::parse(&message.attributes, &message.data, &settings.routing) {
+        let job = match parsed {
             Ok(Parsed::Convert(job)) => job,
             Ok(Parsed::Ignore(reason)) => return Verdict::Done(Outcome::Ignored, reason, None),
             Err(rejected) => {
@@ -29,13 +32,17 @@ impl Worker {
             }
         };
         trace.job = Some(job.clone());
-        // A redelivered notification names its generation: skip it before
-        // downloading anything.
-        if let Some(generation) = job.generation
-            && let Err(verdict) = self.claim_output(&job, generation).await
-        {
-            return verdict;
-        }
+        // A notification names its generation: claim the output name (and
+        // skip a redelivery) before downloading anything. The download is of
+        // that generation, so the claim holds for it; the upload's
+        // precondition catches anything written meanwhile.
+        let early_claim = match job.generation {
+            Some(generation) => match self.claim_output(&job, generation).await {
+                Ok(if_generation) => Some(if_generation),
+                Err(verdict) => return verdict,
+            },
+            None => None,
+        };
         let dir = match self.pool.job_dir() {
             Ok(dir) => dir,
             Err(e) => {
@@ -76,9 +83,12 @@ impl Worker {
         };
         self.metrics.bytes_in.inc_by(download.bytes);
         trace.generation = Some(download.generation);
-        let if_generation = match self.claim_output(&job, download.generation).await {
-            Ok(if_generation) => if_generation,
-            Err(verdict) => return verdict,
+        let if_generation = match early_claim {
+            Some(if_generation) => if_generation,
+            None => match self.claim_output(&job, download.generation).await {
+                Ok(if_generation) => if_generation,
+                Err(verdict) => return verdict,
+            },
         };
         let pdf = dir.path().join("output.pdf");
         let conversion = match self
