@@ -175,6 +175,14 @@ fn secret_picture(dir: &Path) -> std::path::PathBuf {
     image
 }
 
+/// An RTF document whose `INCLUDEPICTURE` field names the local `picture`.
+fn include_picture_rtf(picture: &Path) -> String {
+    format!(
+        r#"{{\rtf1\ansi Before the picture.\par {{\field{{\*\fldinst INCLUDEPICTURE "{}" \\d}}{{\fldrslt }}}}\par After.\par}}"#,
+        picture.display()
+    )
+}
+
 /// Without BlockUntrustedRefererLinks in the profile, LibreOffice embeds a
 /// linked local image in the PDF (seen here): any image the worker can read.
 #[tokio::test(flavor = "multi_thread")]
@@ -198,11 +206,7 @@ async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
     let dir = tempfile::tempdir().unwrap();
     let image = secret_picture(dir.path());
     let input = dir.path().join("picture.rtf");
-    let rtf = format!(
-        r#"{{\rtf1\ansi Before the picture.\par {{\field{{\*\fldinst INCLUDEPICTURE "{}" \\d}}{{\fldrslt }}}}\par After.\par}}"#,
-        image.display()
-    );
-    std::fs::write(&input, rtf).unwrap();
+    std::fs::write(&input, include_picture_rtf(&image)).unwrap();
 
     // The control: stock LibreOffice reads the picture into the PDF.
     let stock = stock_soffice_pdf(dir.path(), &input);
@@ -213,6 +217,26 @@ async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
     assert!(pdf_text(&pdf).contains("After."));
     assert_eq!(pdf_images(&pdf), 0, "the local picture reached the PDF");
     still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// Another job's files, where the worker keeps its downloads and PDFs, are
+/// as far out of reach as any other file: each process works in its own
+/// request directory. The control is stock LibreOffice reading the same path.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_jobs_files_are_out_of_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let other_job = pool.job_dir().unwrap();
+    let image = secret_picture(other_job.path());
+    let input = dir.path().join("picture.rtf");
+    std::fs::write(&input, include_picture_rtf(&image)).unwrap();
+    let stock = stock_soffice_pdf(dir.path(), &input);
+    assert_eq!(pdf_images(&stock), 1, "the control");
+
+    let pdf = convert(&pool, &input).await.unwrap();
+    assert!(pdf_text(&pdf).contains("After."));
+    assert_eq!(pdf_images(&pdf), 0, "another job's picture reached the PDF");
     pool.shutdown().await;
 }
 

@@ -425,7 +425,6 @@ async fn libreoffice_gets_a_minimal_environment() {
         "RUST_BACKTRACE",
         "HOME",
         "TMPDIR",
-        "DOCX2PDF_JOBS_DIR",
     ];
     let extra: Vec<&String> = child
         .iter()

@@ -1,23 +1,56 @@
-//! The supervision mechanism on its own, with a program that can never start.
+//! The supervision mechanism on its own, against scripted children: small
+//! shell programs that speak the protocol (print `ready`, answer a line per
+//! request) and then echo, hang, crash, spin or start slowly on demand.
+//! Real processes, so real time, in fractions of a second.
 
 use std::time::{Duration, Instant};
 
 use docx2pdf::supervisor::{CallError, SlotState, Spec, Supervisor};
 
+/// Answers each request line with itself, unless told otherwise:
+/// "hang" never answers, "crash" exits 3, "spin" burns CPU forever.
+const SCRIPTED: &str = r#"echo ready
+while read -r line; do
+  case "$line" in
+    '"hang"') sleep 1000 ;;
+    '"crash"') exit 3 ;;
+    '"spin"') while :; do :; done ;;
+  esac
+  echo "$line"
+done"#;
+
+fn spec(scratch: &std::path::Path, script: &str) -> Spec {
+    Spec {
+        name: "scripted",
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        prepare: Box::new(|_, _| Ok(())),
+        scratch_root: scratch.to_owned(),
+        start_timeout: Duration::from_secs(5),
+        recycle_after: 1000,
+        rss_ceiling: u64::MAX,
+        file_size_cap: u64::MAX,
+        cpu_budget: None,
+        backoff: (Duration::from_millis(50), Duration::from_millis(400)),
+    }
+}
+
+async fn call(supervisor: &Supervisor<String, String>, request: &str) -> Result<String, CallError> {
+    supervisor
+        .call(request.into(), Duration::from_secs(5))
+        .await
+        .map(|reply| reply.value)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_program_that_cannot_start_is_retried_with_backoff_and_requests_fail() {
     let scratch = tempfile::tempdir().unwrap();
     let spec = Spec {
-        name: "false",
         program: "/bin/false".into(),
         args: vec![],
-        prepare: Box::new(|_, _| Ok(())),
-        scratch_root: scratch.path().to_owned(),
         start_timeout: Duration::from_secs(2),
-        recycle_after: 10,
-        rss_ceiling: 1 << 30,
-        file_size_cap: u64::MAX,
         backoff: (Duration::from_millis(100), Duration::from_millis(800)),
+        ..spec(scratch.path(), "")
     };
     let supervisor: Supervisor<String, String> = Supervisor::start(spec, 1);
     let started = Instant::now();
@@ -48,5 +81,148 @@ async fn a_program_that_cannot_start_is_retried_with_backoff_and_requests_fail()
         std::fs::read_dir(scratch.path()).unwrap().count(),
         0,
         "scratch dirs left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_answered_and_counted() {
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor = Supervisor::start(spec(scratch.path(), SCRIPTED), 2);
+    for i in 0..6 {
+        assert_eq!(
+            call(&supervisor, &format!("r{i}")).await.unwrap(),
+            format!("r{i}")
+        );
+    }
+    let served: u64 = supervisor.status().iter().map(|s| s.served).sum();
+    assert_eq!(served, 6);
+    assert!(supervisor.status().iter().all(|s| s.restarts == 0));
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_past_its_deadline_kills_the_process_and_the_next_one_is_served() {
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor = Supervisor::start(spec(scratch.path(), SCRIPTED), 1);
+    let started = Instant::now();
+    let error = supervisor
+        .call("hang".into(), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Timeout(_)), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(call(&supervisor, "next").await.unwrap(), "next");
+    assert_eq!(supervisor.status()[0].restarts, 1);
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_is_reported_with_its_exit_status_and_the_process_replaced() {
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor = Supervisor::start(spec(scratch.path(), SCRIPTED), 1);
+    match call(&supervisor, "crash").await {
+        Err(CallError::Died(cause)) => assert!(cause.contains("exit status: 3"), "{cause}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(call(&supervisor, "after").await.unwrap(), "after");
+    assert_eq!(supervisor.status()[0].restarts, 1);
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_start_within_the_start_timeout_is_waited_for() {
+    let scratch = tempfile::tempdir().unwrap();
+    let script = format!("sleep 0.5\n{SCRIPTED}");
+    let supervisor = Supervisor::start(spec(scratch.path(), &script), 1);
+    assert_eq!(supervisor.status()[0].state, SlotState::Starting);
+    assert_eq!(call(&supervisor, "hello").await.unwrap(), "hello");
+    assert_eq!(supervisor.status()[0].restarts, 0);
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_is_recycled_after_its_request_count() {
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        recycle_after: 2,
+        ..spec(scratch.path(), SCRIPTED)
+    };
+    let supervisor = Supervisor::start(spec, 1);
+    for i in 0..5 {
+        assert_eq!(
+            call(&supervisor, &format!("r{i}")).await.unwrap(),
+            format!("r{i}")
+        );
+    }
+    // Two requests per process: the third process serves the fifth.
+    let slot = &supervisor.status()[0];
+    assert_eq!((slot.served, slot.restarts), (5, 2));
+    supervisor.shutdown().await;
+}
+
+/// The control: without a CPU cap the spinning request runs to its deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_spins_is_stopped_by_its_cpu_budget_before_its_deadline() {
+    let scratch = tempfile::tempdir().unwrap();
+    let uncapped: Supervisor<String, String> = Supervisor::start(spec(scratch.path(), SCRIPTED), 1);
+    let error = uncapped
+        .call("spin".into(), Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Timeout(_)), "{error}");
+    uncapped.shutdown().await;
+
+    let capped = Spec {
+        cpu_budget: Some(Duration::from_secs(1)),
+        ..spec(scratch.path(), SCRIPTED)
+    };
+    let capped = Supervisor::start(capped, 1);
+    // Twice, so the cap is set again for a request and not only at start.
+    assert_eq!(call(&capped, "warm").await.unwrap(), "warm");
+    let error = capped
+        .call("spin".into(), Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, CallError::CpuCap(budget) if budget == Duration::from_secs(1)),
+        "{error}"
+    );
+    assert_eq!(call(&capped, "after").await.unwrap(), "after");
+    capped.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_request_gets_an_empty_directory_of_its_own() {
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor: Supervisor<String, String> =
+        Supervisor::start(spec(scratch.path(), SCRIPTED), 1);
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let prepare = Box::new(move |dir: &std::path::Path| {
+            let left = std::fs::read_dir(dir)?.count();
+            std::fs::write(dir.join("job"), format!("{i}"))?;
+            Ok(format!("{i} found {left}"))
+        });
+        let reply = supervisor
+            .call_in(prepare, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(reply.value, format!("{i} found 0"));
+        assert_eq!(
+            std::fs::read_to_string(reply.dir.path().join("job")).unwrap(),
+            format!("{i}")
+        );
+        assert!(reply.dir.path().starts_with(scratch.path()));
+        // Handing the directory back lets the slot take the next request.
+        dirs.push(reply.dir.path().to_owned());
+    }
+    supervisor.shutdown().await;
+    assert!(
+        dirs.iter().all(|dir| !dir.exists()),
+        "request directories left behind"
     );
 }

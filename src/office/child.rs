@@ -74,22 +74,16 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The environment variable naming the directory where jobs' inputs and
-/// PDFs live; the only one outside its own scratch this process may write.
-pub const JOBS_DIR_ENV: &str = "DOCX2PDF_JOBS_DIR";
-
-/// Reading and writing beyond the installation, the system's files, this
-/// process's scratch (HOME and TMPDIR are in it) and the jobs directory is
-/// refused from here on.
+/// Reading and writing beyond the installation, the system's files and this
+/// process's scratch (HOME, TMPDIR and the request directory are in it) is
+/// refused from here on: other processes' jobs too.
 fn confine_files() -> anyhow::Result<()> {
     let install = Office::find_install_path().context("LibreOffice is not installed")?;
     let scratch = std::env::var_os("HOME")
         .map(PathBuf::from)
         .and_then(|home| home.parent().map(PathBuf::from))
         .context("HOME is not set")?;
-    let mut writable = vec![scratch];
-    writable.extend(std::env::var_os(JOBS_DIR_ENV).map(PathBuf::from));
-    let status = sandbox::confine_files(&install, &writable)?;
+    let status = sandbox::confine_files(&install, &[scratch])?;
     if !matches!(status, landlock::RulesetStatus::FullyEnforced) {
         eprintln!("office child: the file system sandbox is {status:?} on this kernel");
     }

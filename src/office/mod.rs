@@ -123,17 +123,15 @@ impl Pool {
             name: "libreoffice",
             program: config.program,
             args: vec![CHILD_SUBCOMMAND.into()],
-            prepare: Box::new({
-                let jobs_dir = jobs_dir.clone();
-                move |scratch, command| {
-                    prepare_child(scratch, command, &jobs_dir, allocator.as_deref())
-                }
+            prepare: Box::new(move |scratch, command| {
+                prepare_child(scratch, command, allocator.as_deref())
             }),
             scratch_root: slots_dir,
             start_timeout: Duration::from_secs(60),
             recycle_after: config.recycle_after,
             rss_ceiling: config.rss_ceiling,
             file_size_cap: config.max_output_bytes,
+            cpu_budget: Some(cpu_budget(config.job_timeout)),
             backoff: (Duration::from_millis(500), Duration::from_secs(30)),
         };
         Ok(Pool {
@@ -163,37 +161,44 @@ impl Pool {
                 .await
                 .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
         };
-        // LibreOffice reads and writes only inside a job directory of ours,
-        // under names we chose, so no document name reaches its file system.
-        let job = tempfile::Builder::new()
-            .prefix("job-")
-            .tempdir_in(&self.jobs_dir)?;
-        let source = job.path().join(format!("input.{extension}"));
-        let pdf = job.path().join("output.pdf");
-        if std::fs::hard_link(input, &source).is_err() {
-            tokio::fs::copy(input, &source).await?;
-        }
-        let request = child::Request {
-            input: source,
-            output: pdf.clone(),
-        };
+        // LibreOffice reads and writes only inside its own request directory,
+        // under names we chose: no document name reaches its file system,
+        // and no process can reach another's job (Landlock, `sandbox`).
+        let input = input.to_owned();
+        let prepare = Box::new(move |dir: &Path| {
+            let source = dir.join(format!("input.{extension}"));
+            if std::fs::hard_link(&input, &source).is_err() {
+                std::fs::copy(&input, &source)?;
+            }
+            Ok(child::Request {
+                input: source,
+                output: dir.join(PDF_NAME),
+            })
+        });
         let reply = self
             .supervisor
-            .call(request, self.job_timeout)
+            .call_in(prepare, self.job_timeout)
             .await
             .map_err(|error| self.call_failed(error))?;
         self.answered(reply.value, reply.memory_peak)?;
-        let checked = pdf::check(&pdf).await?;
-        if checked.pages > self.max_pages {
-            return Err(ConvertError::ResourceLimit(format!(
-                "the PDF has {} pages, over the {} allowed (MAX_PAGES)",
-                checked.pages, self.max_pages
-            )));
-        }
+        // Out of the request directory at once: the slot waits for it back.
+        take_pdf(&reply.dir.path().join(PDF_NAME), output).await?;
+        drop(reply.dir);
+        let checked = match pdf::check(output).await {
+            Ok(checked) if checked.pages <= self.max_pages => checked,
+            Ok(checked) => {
+                let _ = tokio::fs::remove_file(output).await;
+                return Err(ConvertError::ResourceLimit(format!(
+                    "the PDF has {} pages, over the {} allowed (MAX_PAGES)",
+                    checked.pages, self.max_pages
+                )));
+            }
+            Err(error) => {
+                let _ = tokio::fs::remove_file(output).await;
+                return Err(error);
+            }
+        };
         let pdf_bytes = checked.bytes;
-        if tokio::fs::rename(&pdf, output).await.is_err() {
-            tokio::fs::copy(&pdf, output).await?;
-        }
         Ok(Conversion {
             slot: reply.slot,
             queue_wait: reply.queue_wait,
@@ -207,6 +212,13 @@ impl Pool {
             CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
             CallError::Died(cause) => ConvertError::Crashed(cause),
             CallError::MemoryCap { peak, cap } => memory_cap_reached(peak, cap),
+            CallError::CpuCap(budget) => ConvertError::ResourceLimit(format!(
+                "LibreOffice used up the CPU time a conversion may use ({} s, twice JOB_TIMEOUT)",
+                budget.as_secs()
+            )),
+            CallError::Prepare(error) => {
+                ConvertError::Internal(format!("placing the document for LibreOffice: {error}"))
+            }
             error @ CallError::NoProcess(_) => ConvertError::Internal(error.to_string()),
             CallError::Stopped => ConvertError::Internal("the pool is shutting down".into()),
         }
@@ -270,6 +282,31 @@ impl Pool {
     }
 }
 
+/// What the child writes in its request directory.
+const PDF_NAME: &str = "output.pdf";
+
+/// Moves the PDF LibreOffice made to `output` (copies it across file systems).
+async fn take_pdf(made: &Path, output: &Path) -> Result<(), ConvertError> {
+    let moved = match tokio::fs::rename(made, output).await {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            tokio::fs::copy(made, output).await.map(drop)
+        }
+        moved => moved,
+    };
+    moved.map_err(|error| {
+        ConvertError::Internal(match error.kind() {
+            std::io::ErrorKind::NotFound => "LibreOffice reported success but wrote no PDF".into(),
+            _ => format!("moving the PDF out of LibreOffice's directory: {error}"),
+        })
+    })
+}
+
+/// CPU time one conversion may use: a backstop to the deadline, so twice it,
+/// which LibreOffice's few threads do not reach in a job that would finish.
+fn cpu_budget(job_timeout: Duration) -> Duration {
+    job_timeout * 2
+}
+
 fn memory_cap_reached(peak: Peak, cap: u64) -> ConvertError {
     ConvertError::ResourceLimit(format!(
         "LibreOffice reached its memory cap converting it ({} MiB used of {} MiB; SLOT_MEMORY_LIMIT_MIB)",
@@ -330,7 +367,6 @@ const INHERITED_ENV: &[&str] = &[
 fn prepare_child(
     scratch: &Path,
     command: &mut Command,
-    jobs_dir: &Path,
     allocator: Option<&Path>,
 ) -> std::io::Result<()> {
     let home = scratch.join("home");
@@ -344,10 +380,7 @@ fn prepare_child(
             command.env(key, value);
         }
     }
-    command
-        .env("HOME", home)
-        .env("TMPDIR", tmp)
-        .env(child::JOBS_DIR_ENV, jobs_dir);
+    command.env("HOME", home).env("TMPDIR", tmp);
     if let Some(allocator) = allocator
         && std::env::var_os("LD_PRELOAD").is_none()
     {

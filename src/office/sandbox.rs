@@ -10,8 +10,9 @@
 //! It also reads local files a document names (an RTF `INCLUDEPICTURE`, for
 //! one). Landlock confines each process to reading its installation and the
 //! system's libraries, fonts and settings, and to reading and writing its own
-//! profile, temp dir and the jobs directory: the worker's environment in
-//! /proc, mounted secrets and any other file are refused by the kernel.
+//! scratch (profile, temp dir and the request directory its job is put in):
+//! other jobs, the worker's environment in /proc, mounted secrets and any
+//! other file are refused by the kernel.
 //!
 //! Both are unprivileged, inherited by every thread LibreOffice starts
 //! afterwards, and impossible to lift.

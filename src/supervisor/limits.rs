@@ -1,5 +1,5 @@
 //! What a child may use, enforced by the kernel while a request runs, and
-//! how close a request came to its memory cap.
+//! how close a request came to its caps.
 //!
 //! Each child gets, before it starts, a cap on its private memory
 //! (`RLIMIT_DATA`) and on the size of any file it writes (`RLIMIT_FSIZE`,
@@ -7,8 +7,14 @@
 //! killing the process). A child refused memory either fails the request
 //! cleanly or dies; either way its last samples show how close it was,
 //! which [`Peak::reached`] tells the caller.
+//!
+//! Before each request, its CPU time is capped too (`RLIMIT_CPU`, moved to
+//! what it has used so far plus the request's budget): a backstop to the
+//! deadline that the kernel enforces even if the supervisor cannot act.
 
 use std::time::Duration;
+
+use rlimit::Resource;
 
 /// How often a busy child's private memory is sampled.
 pub(super) const SAMPLE_EVERY: Duration = Duration::from_millis(10);
@@ -21,23 +27,11 @@ const NEAR_THE_CAP: f64 = 0.75;
 /// Sets the calling process's caps; for `pre_exec`, so only async-signal-safe
 /// calls. `u64::MAX`: no cap.
 pub(super) fn apply(private_memory: u64, file_size: u64) -> std::io::Result<()> {
-    set(libc::RLIMIT_DATA, private_memory)?;
-    set(libc::RLIMIT_FSIZE, file_size)?;
+    rlimit::setrlimit(Resource::DATA, private_memory, private_memory)?;
+    rlimit::setrlimit(Resource::FSIZE, file_size, file_size)?;
     // SAFETY: signal() only changes this process's disposition of SIGXFSZ;
     // an ignored signal stays ignored across exec.
     if unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) } == libc::SIG_ERR {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn set(resource: libc::__rlimit_resource_t, bytes: u64) -> std::io::Result<()> {
-    let cap = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
-    };
-    // SAFETY: setrlimit reads only the struct it is given.
-    if unsafe { libc::setrlimit(resource, &cap) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
@@ -63,6 +57,52 @@ impl Peak {
     }
 }
 
+/// The CPU time a child may use before the kernel stops it, in seconds of
+/// its whole life, and what it was last seen to have used.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CpuCap {
+    limit: u64,
+    used: f64,
+}
+
+impl CpuCap {
+    /// Lets the process `pid` use `budget` more seconds of CPU (all its
+    /// threads together). Only the soft limit moves: an unprivileged process
+    /// may raise it again for the next request, never the hard one.
+    pub(super) fn set(pid: u32, budget: Duration) -> std::io::Result<CpuCap> {
+        let used = cpu_seconds(pid).ok_or(std::io::ErrorKind::NotFound)?;
+        let limit = (used + budget.as_secs_f64()).ceil() as u64;
+        let (mut soft, mut hard) = (0, 0);
+        let pid = pid as libc::pid_t;
+        rlimit::prlimit(pid, Resource::CPU, None, Some((&mut soft, &mut hard)))?;
+        rlimit::prlimit(pid, Resource::CPU, Some((limit.min(hard), hard)), None)?;
+        Ok(CpuCap { limit, used })
+    }
+
+    pub(super) fn sample(&mut self, pid: Option<u32>) {
+        if let Some(now) = pid.and_then(cpu_seconds) {
+            self.used = self.used.max(now);
+        }
+    }
+
+    /// Whether the process, last seen at `used`, died at its limit: the
+    /// samples lag the kernel by one interval of every thread's time.
+    pub(super) fn reached(self) -> bool {
+        self.used >= self.limit as f64 - 0.5
+    }
+}
+
+/// User and system time of every thread of `pid`: fields 14 and 15 of
+/// /proc/PID/stat, counted from after the command name, which may hold spaces.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    Some(ticks as f64 / per_second as f64)
+}
+
 /// The sixth field of /proc/PID/statm: data and stack, in pages.
 fn private_bytes(pid: u32) -> Option<u64> {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
@@ -79,6 +119,18 @@ mod tests {
         assert!(Peak { bytes: 800 << 20 }.reached(1 << 30));
         assert!(!Peak { bytes: 200 << 20 }.reached(1 << 30));
         assert!(!Peak { bytes: u64::MAX }.reached(u64::MAX), "no cap");
+    }
+
+    #[test]
+    fn cpu_time_is_read_for_this_process() {
+        let start = cpu_seconds(std::process::id()).unwrap();
+        let spin = std::time::Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let end = cpu_seconds(std::process::id()).unwrap();
+        assert!(end - start >= 0.2, "{start} -> {end}");
     }
 
     #[test]

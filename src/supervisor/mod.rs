@@ -4,8 +4,11 @@
 //! [`Spec`], and hands requests to whichever slot is free. It owns the
 //! mechanism the rest of the program should never have to think about:
 //! spawning in a fresh private scratch directory, the start-up handshake,
-//! per-request deadlines (kill the whole process group when one passes),
-//! caps on each process's memory and file sizes while it works (`limits`),
+//! a request directory inside that scratch, emptied before each request (a
+//! child confined to its scratch sees its own request's files and no
+//! other's), per-request deadlines (kill the whole process group when one
+//! passes), caps on each process's memory, file sizes and CPU time while it
+//! works (`limits`),
 //! respawning after a crash with exponential backoff, recycling after N
 //! requests or above an RSS ceiling, and leaving nothing behind on stop.
 //! Each mechanism has a file: `slot` (the loop keeping one process and
@@ -61,6 +64,9 @@ pub struct Spec {
     /// The largest file a process may write (`RLIMIT_FSIZE`): past it, the
     /// write fails with `EFBIG`. `u64::MAX`: no cap.
     pub file_size_cap: u64,
+    /// CPU time (all threads) one request may use before the kernel stops
+    /// the process (`RLIMIT_CPU`). None: no cap.
+    pub cpu_budget: Option<Duration>,
     /// First and longest wait between failed starts.
     pub backoff: (Duration, Duration),
 }
@@ -120,6 +126,10 @@ pub enum CallError {
         cap >> 20
     )]
     MemoryCap { peak: Peak, cap: u64 },
+    #[error("the process used up its CPU time ({0:?} per request); it is being replaced")]
+    CpuCap(Duration),
+    #[error("the request could not be prepared in the process's directory: {0}")]
+    Prepare(std::io::Error),
     #[error(
         "no process took the request within {0:?}: processes fail to start (see the log) or all are stuck"
     )]
@@ -138,10 +148,31 @@ pub struct Reply<T> {
     pub run_time: Duration,
     /// The most private memory the process held while it ran the request.
     pub memory_peak: Peak,
+    /// The request's directory, with what the child left there. The slot
+    /// takes no other request until this is dropped: take what you need
+    /// first (a rename is enough).
+    pub dir: RequestDir,
 }
 
+/// A request's directory, lent to the caller with the reply.
+#[derive(Debug)]
+pub struct RequestDir {
+    path: PathBuf,
+    /// Tells the slot, by being dropped, that the directory may be emptied.
+    _lent: oneshot::Sender<()>,
+}
+
+impl RequestDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Makes a request inside the directory of the slot that takes it.
+pub type Prepare<Req> = Box<dyn FnOnce(&Path) -> std::io::Result<Req> + Send>;
+
 struct Task<Req, Resp> {
-    request: Req,
+    prepare: Prepare<Req>,
     deadline: Duration,
     enqueued: Instant,
     /// Told when a slot takes the request.
@@ -210,10 +241,21 @@ where
     /// slot takes within one deadline plus one start-up fails, rather than
     /// waiting forever on processes that cannot start.
     pub async fn call(&self, request: Req, deadline: Duration) -> Result<Reply<Resp>, CallError> {
+        self.call_in(Box::new(move |_| Ok(request)), deadline).await
+    }
+
+    /// Like [`Supervisor::call`], with the request made by `prepare` in the
+    /// (empty) request directory of the slot that takes it: files a request
+    /// needs go there, where only that slot's process can reach them.
+    pub async fn call_in(
+        &self,
+        prepare: Prepare<Req>,
+        deadline: Duration,
+    ) -> Result<Reply<Resp>, CallError> {
         let (reply, answer) = oneshot::channel();
         let (taken, taken_signal) = oneshot::channel();
         let task = Task {
-            request,
+            prepare,
             deadline,
             enqueued: Instant::now(),
             taken,

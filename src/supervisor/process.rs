@@ -29,6 +29,18 @@ impl Process {
         self.child.id()
     }
 
+    /// A new empty directory for the next request, in place of the last
+    /// one's: nothing of one request is left for the next.
+    pub(super) fn request_dir(&self) -> std::io::Result<std::path::PathBuf> {
+        let dir = self.scratch.path().join("request");
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::create_dir(&dir)?;
+        Ok(dir)
+    }
+
     pub(super) async fn start(spec: &Spec, slot: usize) -> anyhow::Result<Process> {
         let scratch = tempfile::Builder::new()
             .prefix(&format!("{}-slot{slot}-", spec.name))

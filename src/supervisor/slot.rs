@@ -7,10 +7,26 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+use super::limits::{self, CpuCap};
 use super::process::Process;
-use super::{CallError, Peak, Queue, Reply, SlotState, SlotStatus, Spec, limits};
+use super::{CallError, Peak, Queue, Reply, RequestDir, SlotState, SlotStatus, Spec, Task};
+
+/// How one request went, and what its process was seen to use.
+struct Run<Resp> {
+    outcome: Result<std::io::Result<Resp>, tokio::time::error::Elapsed>,
+    usage: Usage,
+}
+
+/// What a process was seen to use during one request.
+#[derive(Clone, Copy)]
+struct Usage {
+    memory_peak: Peak,
+    /// Present when the process's CPU time was capped for the request.
+    cpu: Option<CpuCap>,
+}
 
 /// Why a slot stopped using its current process.
 enum End {
@@ -105,54 +121,61 @@ where
         });
     }
 
-    /// Runs one request in `process` within its deadline, sampling the
-    /// process's memory meanwhile; `None` if the supervisor stopped first.
+    /// Runs one request in `process` within its deadline and CPU budget,
+    /// sampling the process meanwhile; `None` if the supervisor stopped first.
     async fn run_request(
         &self,
         process: &mut Process,
         request: &Req,
         deadline: Duration,
-    ) -> Option<(
-        Result<std::io::Result<Resp>, tokio::time::error::Elapsed>,
-        Peak,
-    )> {
+    ) -> Option<Run<Resp>> {
         let pid = process.pid();
+        let mut cpu = match (self.spec.cpu_budget, pid) {
+            (Some(budget), Some(pid)) => match CpuCap::set(pid, budget) {
+                Ok(cap) => Some(cap),
+                Err(error) => {
+                    tracing::warn!(slot = self.id, %error, "could not cap the CPU time of the {} process", self.spec.name);
+                    None
+                }
+            },
+            _ => None,
+        };
         let mut memory_peak = Peak::default();
         let mut sampling = tokio::time::interval(limits::SAMPLE_EVERY);
         let call = tokio::time::timeout(deadline, process.call::<Req, Resp>(request));
         tokio::pin!(call);
         loop {
             tokio::select! {
-                outcome = &mut call => return Some((outcome, memory_peak)),
-                _ = sampling.tick() => memory_peak.sample(pid),
+                outcome = &mut call => return Some(Run { outcome, usage: Usage { memory_peak, cpu } }),
+                _ = sampling.tick() => {
+                    memory_peak.sample(pid);
+                    if let Some(cpu) = &mut cpu {
+                        cpu.sample(pid);
+                    }
+                }
                 _ = self.stop.cancelled() => return None,
             }
         }
     }
 
-    /// Why the process died: at its memory cap, or of something else.
-    async fn died(
-        &self,
-        process: &mut Process,
-        error: std::io::Error,
-        memory_peak: Peak,
-    ) -> CallError {
+    /// Why the process died: at its memory or CPU cap, or of something else.
+    async fn died(&self, process: &mut Process, error: std::io::Error, run: Usage) -> CallError {
         let cause = process.death_cause(error).await;
         tracing::warn!(
             slot = self.id,
             cause,
-            memory_peak_mib = memory_peak.bytes >> 20,
+            memory_peak_mib = run.memory_peak.bytes >> 20,
             "{} process died during a request",
             self.spec.name
         );
         let cap = self.spec.rss_ceiling;
-        if memory_peak.reached(cap) {
-            CallError::MemoryCap {
-                peak: memory_peak,
+        match (run.cpu, self.spec.cpu_budget) {
+            (Some(cpu), Some(budget)) if cpu.reached() => CallError::CpuCap(budget),
+            _ if run.memory_peak.reached(cap) => CallError::MemoryCap {
+                peak: run.memory_peak,
                 cap,
-            }
-        } else {
-            CallError::Died(cause)
+            },
+            _ => CallError::Died(cause),
         }
     }
 
@@ -166,61 +189,95 @@ where
                 },
                 _ = self.stop.cancelled() => return End::Stop,
             };
-            if task.taken.send(()).is_err() || task.reply.is_closed() {
-                continue; // the caller gave up while queued
-            }
-            self.update(|s| s.state = SlotState::Busy);
-            let queue_wait = task.enqueued.elapsed();
-            let started = Instant::now();
-            let Some((outcome, memory_peak)) = self
-                .run_request(process, &task.request, task.deadline)
-                .await
-            else {
-                let _ = task.reply.send(Err(CallError::Stopped));
-                return End::Stop;
-            };
-            let reply = match outcome {
-                Ok(Ok(value)) => Ok(Reply {
-                    value,
-                    slot: self.id,
-                    queue_wait,
-                    run_time: started.elapsed(),
-                    memory_peak,
-                }),
-                Ok(Err(error)) => {
-                    let error = self.died(process, error, memory_peak).await;
-                    let _ = task.reply.send(Err(error));
-                    return End::Lost;
-                }
-                Err(_) => {
-                    tracing::warn!(slot = self.id, deadline = ?task.deadline, "request over its deadline: killing the {} process", self.spec.name);
-                    let _ = task.reply.send(Err(CallError::Timeout(task.deadline)));
-                    return End::Lost;
-                }
-            };
-            answered += 1;
-            let rss = process.rss_bytes();
-            let recycle = if answered >= self.spec.recycle_after {
-                Some("request count")
-            } else if rss > self.spec.rss_ceiling {
-                Some("memory ceiling")
-            } else {
-                None
-            };
-            // The status is final before the caller hears back.
-            self.update(|s| {
-                s.served += 1;
-                s.rss_bytes = rss;
-                s.state = if recycle.is_some() {
-                    SlotState::Recycling
-                } else {
-                    SlotState::Ready
-                };
-            });
-            let _ = task.reply.send(reply);
-            if let Some(reason) = recycle {
-                return End::Recycle(reason);
+            if let Err(end) = self.serve_one(process, task, &mut answered).await {
+                return end;
             }
         }
+    }
+
+    /// Prepares `task` in a new request directory, runs it and answers its
+    /// caller; `Err` when this process must not take another request.
+    async fn serve_one(
+        &self,
+        process: &mut Process,
+        task: Task<Req, Resp>,
+        answered: &mut u64,
+    ) -> Result<(), End> {
+        if task.taken.send(()).is_err() || task.reply.is_closed() {
+            return Ok(()); // the caller gave up while queued
+        }
+        self.update(|s| s.state = SlotState::Busy);
+        let queue_wait = task.enqueued.elapsed();
+        let prepared = process
+            .request_dir()
+            .and_then(|dir| Ok(((task.prepare)(&dir)?, dir)));
+        let (request, dir) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                self.update(|s| s.state = SlotState::Ready);
+                let _ = task.reply.send(Err(CallError::Prepare(error)));
+                return Ok(());
+            }
+        };
+        let started = Instant::now();
+        let Some(run) = self.run_request(process, &request, task.deadline).await else {
+            let _ = task.reply.send(Err(CallError::Stopped));
+            return Err(End::Stop);
+        };
+        let value = match run.outcome {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => {
+                let error = self.died(process, error, run.usage).await;
+                let _ = task.reply.send(Err(error));
+                return Err(End::Lost);
+            }
+            Err(_) => {
+                tracing::warn!(slot = self.id, deadline = ?task.deadline, "request over its deadline: killing the {} process", self.spec.name);
+                let _ = task.reply.send(Err(CallError::Timeout(task.deadline)));
+                return Err(End::Lost);
+            }
+        };
+        *answered += 1;
+        let recycle = self.recycle_reason(process, *answered);
+        let (lent, returned) = oneshot::channel();
+        let reply = Reply {
+            value,
+            slot: self.id,
+            queue_wait,
+            run_time: started.elapsed(),
+            memory_peak: run.usage.memory_peak,
+            dir: RequestDir {
+                path: dir,
+                _lent: lent,
+            },
+        };
+        let _ = task.reply.send(Ok(reply));
+        // Dropped by the caller when done with the directory (or with the
+        // reply unread): either way it may be emptied now.
+        let _ = returned.await;
+        recycle.map_or(Ok(()), |reason| Err(End::Recycle(reason)))
+    }
+
+    /// Records an answered request in the slot's status, final before the
+    /// caller hears back; why the process should be replaced, if it should.
+    fn recycle_reason(&self, process: &Process, answered: u64) -> Option<&'static str> {
+        let rss = process.rss_bytes();
+        let recycle = if answered >= self.spec.recycle_after {
+            Some("request count")
+        } else if rss > self.spec.rss_ceiling {
+            Some("memory ceiling")
+        } else {
+            None
+        };
+        self.update(|s| {
+            s.served += 1;
+            s.rss_bytes = rss;
+            s.state = if recycle.is_some() {
+                SlotState::Recycling
+            } else {
+                SlotState::Ready
+            };
+        });
+        recycle
     }
 }
