@@ -180,6 +180,7 @@ fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), Convert
     let corrupt =
         |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
     let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(corrupt)?;
+    super::zip_layout::check(&mut zip, &mut File::open(path)?)?;
     let required = match family {
         Family::Ooxml => Some(("[Content_Types].xml", "an Office Open XML document")),
         Family::Odf => Some(("content.xml", "an OpenDocument text")),
@@ -312,8 +313,11 @@ fn check_nested(
         )));
     }
     std::io::Seek::rewind(&mut copy)?;
+    // The archive seeks before every read, so the two may share an offset.
+    let mut layout = copy.try_clone()?;
     let mut inner = zip::ZipArchive::new(BufReader::new(copy))
         .map_err(|e| ConvertError::Corrupt(format!("{name} is a broken zip package: {e}")))?;
+    super::zip_layout::check(&mut inner, &mut layout).map_err(|error| error.inside(name))?;
     check_parts(&mut inner, limits, inflated, depth + 1).map_err(|error| error.inside(name))
 }
 

@@ -15,6 +15,7 @@ mod profile;
 mod rtf;
 mod sandbox;
 mod text;
+mod zip_layout;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
