@@ -6,17 +6,22 @@
 //! such request is a fetch, and the requests behind it wait. A key id we
 //! have verified a token with is always let through; an unknown one, at
 //! most once per interval (a real new key gets in at the next interval,
-//! and Pub/Sub retries the push meanwhile).
+//! and Pub/Sub retries the push meanwhile). A fetch that failed (Google's
+//! keys unreachable for a moment) says nothing about the key: the next
+//! unknown key may try again after a few seconds, not a whole interval.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 pub const INTERVAL: Duration = Duration::from_secs(60);
+/// How soon an unknown key may try again after a fetch that failed.
+const AFTER_A_FAILED_FETCH: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 pub struct KeyFetchGate {
     known: HashSet<String>,
-    last_unknown: Option<Instant>,
+    /// When the next unknown key may go to the verifier.
+    next_unknown: Option<Instant>,
 }
 
 impl KeyFetchGate {
@@ -25,14 +30,17 @@ impl KeyFetchGate {
         if self.known.contains(kid) {
             return true;
         }
-        if self
-            .last_unknown
-            .is_some_and(|last| now.duration_since(last) < INTERVAL)
-        {
+        if self.next_unknown.is_some_and(|next| now < next) {
             return false;
         }
-        self.last_unknown = Some(now);
+        self.next_unknown = Some(now + INTERVAL);
         true
+    }
+
+    /// The keys could not be fetched at `now` (a network error, not a
+    /// missing key).
+    pub fn fetch_failed(&mut self, now: Instant) {
+        self.next_unknown = Some(now + AFTER_A_FAILED_FETCH);
     }
 
     /// A token signed with `kid` was verified: its key is Google's.
@@ -64,6 +72,18 @@ mod tests {
         assert!(!gate.admit("forged-2", start + Duration::from_secs(1)));
         assert!(!gate.admit("forged-3", start + INTERVAL - Duration::from_millis(1)));
         assert!(gate.admit("forged-4", start + INTERVAL));
+    }
+
+    #[test]
+    fn a_failed_fetch_lets_the_next_unknown_key_try_again_soon() {
+        let mut gate = KeyFetchGate::default();
+        let start = Instant::now();
+        assert!(gate.admit("new-google-key", start));
+        gate.fetch_failed(start + Duration::from_secs(1));
+        assert!(!gate.admit("new-google-key", start + Duration::from_secs(2)));
+        assert!(gate.admit("new-google-key", start + Duration::from_secs(6)));
+        // That one fetched: the interval applies again.
+        assert!(!gate.admit("forged", start + Duration::from_secs(7)));
     }
 
     #[test]

@@ -148,6 +148,8 @@ impl TokenCheck {
         }
         let claims = verified.map_err(|e| {
             if e.is_load_cert() && is_transient(&e) {
+                let now = std::time::Instant::now();
+                self.keys.lock().expect("key gate lock").fetch_failed(now);
                 Refused::Unavailable(format!("cannot fetch the token signers' keys: {e}"))
             } else {
                 Refused::Unauthenticated(format!("the ID token was refused: {e}"))
