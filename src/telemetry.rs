@@ -50,31 +50,9 @@ pub mod metrics {
     use prometheus_client::registry::Registry;
 
     use crate::supervisor::{SlotState, SlotStatus};
+    use crate::worker::Outcome;
 
     /// How a message ended.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum Outcome {
-        Converted,
-        /// Already converted (duplicate delivery) or a stale event.
-        Skipped,
-        /// Not a conversion request (another event type, our own output).
-        Ignored,
-        FailedPermanent,
-        Nacked,
-    }
-
-    impl Outcome {
-        pub fn as_str(self) -> &'static str {
-            match self {
-                Outcome::Converted => "converted",
-                Outcome::Skipped => "skipped",
-                Outcome::Ignored => "ignored",
-                Outcome::FailedPermanent => "failed_permanent",
-                Outcome::Nacked => "nacked",
-            }
-        }
-    }
-
     #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
     struct OutcomeLabel {
         outcome: &'static str,

@@ -1,5 +1,4 @@
-//! Messages in, PDFs out, and the one place that decides between ack and
-//! nack. Messages come from a streaming pull, or from Pub/Sub push requests
+//! Messages in, PDFs out. Messages come from a streaming pull, or from Pub/Sub push requests
 //! that `http` hands to [`Worker::push`]: both take the same path.
 //!
 //! Flow control holds at most two messages per LibreOffice process (one
@@ -10,10 +9,11 @@
 //! dead-letter topic apply, until `max_attempts` makes them permanent.
 //!
 //! Here: the worker, admission (object lock, then a permit) and `handle`,
-//! the one place that turns a verdict into ack or nack. Beside it, a file
-//! per mechanism: `intake` (pull and push), `pipeline` (one message's work),
-//! `ownership` (whose PDF a name holds), `report` (records, events, the log
-//! line), `attempts`, `object_locks`.
+//! which runs the pipeline and carries out what `disposition` decides. Beside
+//! it, a file per mechanism: `intake` (pull and push), `pipeline` (one
+//! message's work), `disposition` (the one place that decides ack or nack, a
+//! pure function), `ownership` (whose PDF a name holds), `report` (records,
+//! events, the log line), `attempts`, `object_locks`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,15 +28,18 @@ use tokio_util::task::TaskTracker;
 use crate::job::{self, Job, Parsed, Rejected, Routing};
 use crate::office::Pool;
 use crate::storage::Store;
-use crate::telemetry::metrics::{Metrics, Outcome};
+use crate::telemetry::metrics::Metrics;
 
 mod attempts;
+mod disposition;
 mod intake;
 mod object_locks;
 mod ownership;
 mod pipeline;
 mod report;
 use attempts::Attempts;
+use disposition::{Delivery, Disposition, Verdict};
+pub use disposition::{Outcome, Reply};
 use object_locks::ObjectLocks;
 use report::Trace;
 
@@ -74,33 +77,6 @@ pub struct Worker {
     pub subscribed: AtomicBool,
     /// Every message being handled, pulled or pushed: shutdown drains them.
     tasks: TaskTracker,
-}
-
-/// What Pub/Sub is told about a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reply {
-    Ack,
-    /// Redeliver; a puller holds the message `hold` first.
-    Nack {
-        hold: Duration,
-    },
-}
-
-/// How one message ended, before it is acked or nacked.
-enum Verdict {
-    /// Finished; the string says what happened, the URI is the PDF's if one was made.
-    Done(Outcome, String, Option<String>),
-    Permanent {
-        kind: &'static str,
-        reason: String,
-        job: Option<Job>,
-    },
-    /// Always about a parsed job: a message that cannot be parsed is permanent.
-    Transient {
-        kind: &'static str,
-        reason: String,
-        job: Job,
-    },
 }
 
 impl Worker {
@@ -201,96 +177,40 @@ impl Worker {
             |a| a.max(1) as u32,
         );
         let mut trace = Trace::default();
-        let verdict = match self.process(parsed, &mut trace).await {
-            Verdict::Transient { kind, reason, job }
-                if attempt >= attempts_allowed(kind, self.settings.max_attempts)
-                    && !shutdown.is_cancelled() =>
-            {
-                Verdict::Permanent {
-                    kind: "gave_up",
-                    reason: format!("{reason} (giving up after {attempt} attempts)"),
-                    job: Some(job),
-                }
-            }
-            verdict => verdict,
+        let verdict = self.process(parsed, &mut trace).await;
+        let delivery = Delivery {
+            attempt,
+            max_attempts: self.settings.max_attempts,
+            stopping: shutdown.is_cancelled(),
         };
+        let disposition = disposition::decide(verdict, delivery);
         let id = message.message_id.as_str();
-        let (outcome, reply, source, result, error_kind, text) = match verdict {
-            Verdict::Done(outcome, detail, output) => {
-                (outcome, Reply::Ack, None, output, None, detail)
-            }
-            Verdict::Permanent { kind, reason, job } => {
-                match self
-                    .record_failure(job.as_ref(), trace.generation, kind, &reason, id, attempt)
-                    .await
-                {
-                    Ok(record) => {
-                        let text = match &record {
-                            Some(record) => format!("{reason} (record: {record})"),
-                            None => reason,
-                        };
-                        (
-                            Outcome::FailedPermanent,
-                            Reply::Ack,
-                            job.map(|j| j.source_uri()),
-                            record,
-                            Some(kind),
-                            text,
-                        )
-                    }
-                    Err(error) => (
-                        Outcome::Nacked,
-                        Reply::Nack {
-                            hold: nack_delay(attempt),
-                        },
-                        None,
-                        None,
-                        Some(kind),
-                        format!(
-                            "{reason}; the failure record could not be written ({error}), so it will be retried"
-                        ),
-                    ),
-                }
-            }
-            Verdict::Transient { kind, reason, job } => {
-                let hold = nack_delay(attempt);
-                (
-                    Outcome::Nacked,
-                    Reply::Nack { hold },
-                    Some(job.source_uri()),
-                    None,
-                    Some(kind),
-                    format!("{reason} (retry in {} s)", hold.as_secs()),
-                )
-            }
+        let record = match &disposition {
+            Disposition::Record {
+                kind, reason, job, ..
+            } => self
+                .record_failure(job.as_ref(), trace.generation, kind, reason, id, attempt)
+                .await
+                .map_err(|error| error.to_string()),
+            _ => Ok(None),
         };
-        trace.log(id, attempt, outcome, error_kind, started.elapsed(), &text);
-        if outcome != Outcome::Nacked {
+        let settled = disposition::settle(disposition, record);
+        let elapsed = started.elapsed();
+        trace.log(id, attempt, &settled, elapsed);
+        if settled.outcome != Outcome::Nacked {
             self.attempts.forget(id);
-            self.publish_result(id, outcome, source, result, started.elapsed())
-                .await;
+            self.publish_result(id, &settled, elapsed).await;
         }
-        (outcome, reply)
+        (settled.outcome, settled.reply)
     }
 }
 
-/// A document that hung or crashed LibreOffice gets one more try, in the
-/// fresh process that replaced the one it took down, whatever `max_attempts`
-/// says: each try costs a whole deadline or a process, and a hostile
-/// document would otherwise be paid for `max_attempts` times.
-const POISON_ATTEMPTS: u32 = 2;
-
-/// Deliveries after which a transient failure of this kind becomes permanent.
-fn attempts_allowed(kind: &str, max_attempts: u32) -> u32 {
-    match kind {
-        "timeout" | "crashed" => max_attempts.min(POISON_ATTEMPTS),
-        _ => max_attempts,
+fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> Verdict {
+    Verdict::Done {
+        outcome,
+        detail: detail.into(),
+        output,
     }
-}
-
-/// 1, 2, 4, ... seconds, at most 30.
-fn nack_delay(attempt: u32) -> Duration {
-    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30))
 }
 
 fn transient(job: &Job, kind: &'static str, reason: impl std::fmt::Display) -> Verdict {
@@ -306,19 +226,5 @@ fn permanent(job: &Job, kind: &'static str, error: impl std::fmt::Display) -> Ve
         kind,
         reason: format!("{}: {error}", job.source_uri()),
         job: Some(job.clone()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::attempts_allowed;
-
-    #[test]
-    fn a_hang_or_a_crash_gets_one_more_try_other_transients_get_max_attempts() {
-        assert_eq!(attempts_allowed("timeout", 5), 2);
-        assert_eq!(attempts_allowed("crashed", 5), 2);
-        assert_eq!(attempts_allowed("crashed", 1), 1);
-        assert_eq!(attempts_allowed("storage", 5), 5);
-        assert_eq!(attempts_allowed("disk", 5), 5);
     }
 }

@@ -1,12 +1,12 @@
 //! One message's work, from the job admission parsed: claim its output
-//! name, download, convert, upload. Its verdict goes back to the one place
-//! that decides ack or nack ([`Worker::handle`](super::Worker)).
+//! name, download, convert, upload. Its verdict goes to the one place that
+//! decides ack or nack (`disposition`).
 
 use std::path::Path;
 
 use super::ownership::{self, Claim};
 use super::report::Trace;
-use super::{Outcome, Verdict, Worker, permanent, transient};
+use super::{Outcome, Verdict, Worker, done, permanent, transient};
 use crate::job::{Job, Parsed, Rejected};
 use crate::storage::{self, StorageError};
 
@@ -20,7 +20,7 @@ impl Worker {
         let settings = &self.settings;
         let job = match parsed {
             Ok(Parsed::Convert(job)) => job,
-            Ok(Parsed::Ignore(reason)) => return Verdict::Done(Outcome::Ignored, reason, None),
+            Ok(Parsed::Ignore(reason)) => return done(Outcome::Ignored, reason, None),
             Err(rejected) => {
                 trace.job = rejected.job.as_deref().cloned();
                 let recordable = rejected.recordable();
@@ -64,7 +64,7 @@ impl Worker {
         {
             Ok(download) => download,
             Err(StorageError::NotFound(uri)) if job.generation.is_some() => {
-                return Verdict::Done(
+                return done(
                     Outcome::Skipped,
                     format!("{uri} at that generation is gone: a stale event"),
                     None,
@@ -135,7 +135,7 @@ impl Worker {
             return transient(&job, "storage", error);
         }
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
-        Verdict::Done(
+        done(
             Outcome::Converted,
             format!(
                 "{} -> gs://{out}/{} ({:.2} s converting, {:.2} s queued)",
@@ -160,7 +160,7 @@ impl Worker {
             .map_err(|error| transient(job, "storage", error))?;
         match ownership::claim(&job.bucket, &job.object, generation, existing.as_ref()) {
             Claim::Write { if_generation } => Ok(if_generation),
-            Claim::AlreadyDone => Err(Verdict::Done(
+            Claim::AlreadyDone => Err(done(
                 Outcome::Skipped,
                 format!(
                     "{} generation {generation} is already converted",

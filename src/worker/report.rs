@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use google_cloud_pubsub::model::Message;
 
+use super::disposition::Settled;
 use super::{Outcome, Worker};
 use crate::job::Job;
 use crate::storage::{self, StorageError};
@@ -15,19 +16,18 @@ impl Worker {
     pub(super) async fn publish_result(
         &self,
         message_id: &str,
-        outcome: Outcome,
-        source: Option<String>,
-        result: Option<String>,
+        settled: &Settled,
         elapsed: Duration,
     ) {
         let Some(publisher) = &self.results else {
             return;
         };
+        let outcome = settled.outcome;
         let event = serde_json::json!({
             "message_id": message_id,
             "outcome": outcome.as_str(),
-            "source": source,
-            "result": result,
+            "source": settled.source,
+            "result": settled.result,
             "seconds": elapsed.as_secs_f64(),
         });
         let message = Message::new()
@@ -109,15 +109,8 @@ pub(super) struct Trace {
 
 impl Trace {
     /// One line per message, with the fields Cloud Logging queries filter on.
-    pub(super) fn log(
-        &self,
-        message_id: &str,
-        attempt: u32,
-        outcome: Outcome,
-        error_kind: Option<&str>,
-        elapsed: Duration,
-        text: &str,
-    ) {
+    pub(super) fn log(&self, message_id: &str, attempt: u32, settled: &Settled, elapsed: Duration) {
+        let (outcome, error_kind, text) = (settled.outcome, settled.error_kind, &settled.text);
         let job = self.job.as_ref();
         let generation = self.generation.or(job.and_then(|j| j.generation));
         macro_rules! line {
