@@ -36,7 +36,19 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         .map(|input| {
             let pool = &pool;
             let output = args.output_for(input);
-            async move { (input, pool.convert(input, input, &output).await) }
+            async move {
+                let result = match std::fs::metadata(input) {
+                    Ok(_) => pool
+                        .convert(input, input, &output)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err("no such file".into())
+                    }
+                    Err(e) => Err(format!("cannot read it: {e}")),
+                };
+                (input, result)
+            }
         })
         .buffer_unordered(parallel * 2);
     let mut failed = 0usize;

@@ -14,6 +14,7 @@ pub mod job;
 pub mod office;
 pub mod push;
 pub mod request;
+mod stdout;
 pub mod storage;
 pub mod submit;
 pub mod supervisor;

@@ -17,6 +17,10 @@ use docx2pdf::{convert, http, office, request, submit, telemetry};
 use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
 use tokio_util::sync::CancellationToken;
 
+/// The exit status of a usage error or a failure that stopped the command,
+/// as for clap's own usage errors; 1 says that some documents failed.
+const FATAL: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -28,7 +32,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("docx2pdf: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(FATAL);
         }
     };
     let result = runtime.block_on(async {
@@ -63,7 +67,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("docx2pdf: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(FATAL)
         }
     }
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use google_cloud_auth::credentials::idtoken;
 
 use crate::config::RequestArgs;
+use crate::worker::Outcome;
 
 pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
     let url = reqwest::Url::parse(&args.url)
@@ -31,25 +32,25 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
-    let outcome = response
+    let outcome: Option<Outcome> = response
         .headers()
         .get(crate::http::OUTCOME_HEADER)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("done")
-        .to_string();
+        .and_then(|v| v.parse().ok());
     let body = response.text().await.unwrap_or_default();
     let what = format!("gs://{}/{}", args.bucket, args.object);
     if status.is_success() {
-        let detail = match outcome.as_str() {
-            "converted" | "skipped" => "the PDF is in the output bucket",
-            "failed_permanent" => {
+        let detail = match outcome {
+            Some(Outcome::Converted | Outcome::Skipped) => "the PDF is in the output bucket",
+            Some(Outcome::FailedPermanent) => {
                 "not convertible: the reason is in <object>.error.json in the output bucket"
             }
-            "ignored" => "not a document to convert",
-            _ => "the PDF or a failure record is in the output bucket",
+            Some(Outcome::Ignored) => "not a document to convert",
+            Some(Outcome::Nacked) | None => "the PDF or a failure record is in the output bucket",
         };
-        println!("{what}: {outcome} (HTTP {status}): {detail}");
-        return Ok(if outcome == "failed_permanent" {
+        let shown = outcome.map_or("done", Outcome::as_str);
+        crate::stdout::line(format_args!("{what}: {shown} (HTTP {status}): {detail}"));
+        return Ok(if outcome == Some(Outcome::FailedPermanent) {
             ExitCode::FAILURE
         } else {
             ExitCode::SUCCESS
@@ -62,7 +63,8 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
         _ => "",
     };
     eprintln!("docx2pdf: {what}: HTTP {status}: {} {hint}", body.trim());
-    Ok(ExitCode::FAILURE)
+    // The request itself failed, not the document: as for any fatal error.
+    Ok(ExitCode::from(2))
 }
 
 async fn id_token(args: &RequestArgs, audience: &str) -> anyhow::Result<String> {

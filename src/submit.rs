@@ -145,9 +145,9 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
                         .download(&args.output_bucket, &p.job.output, None, &dest, u64::MAX)
                         .await
                         .with_context(|| format!("downloading {uri}"))?;
-                    println!("{shown} -> {}", dest.display());
+                    crate::stdout::line(format_args!("{shown} -> {}", dest.display()));
                 }
-                None => println!("{shown} -> {uri}"),
+                None => crate::stdout::line(format_args!("{shown} -> {uri}")),
             },
             Some(Finished::Failed(reason)) => {
                 failed += 1;

@@ -1,6 +1,8 @@
-//! `docx2pdf convert` as a user runs it: real binary, real LibreOffice.
+//! The command line as a user runs it: real binary, real LibreOffice. Exit
+//! status 1 says some documents failed, 2 that the command could not run.
 
-use std::process::Command;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 
 mod common;
 use common::{fixture, processes_using};
@@ -75,7 +77,7 @@ fn output_flag_takes_exactly_one_file() {
         .args(["convert", "a.docx", "b.docx", "-o", "x.pdf"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("use --out-dir"), "{stderr}");
 }
@@ -93,4 +95,78 @@ fn single_file_to_a_named_output() {
         .unwrap();
     assert!(status.success());
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+}
+
+#[test]
+fn a_missing_input_says_so_and_the_out_dir_is_created() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("new/pdfs");
+    let output = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+        .arg("convert")
+        .arg(work.path().join("missing.docx"))
+        .arg(fixture("one_page.docx"))
+        .arg("--out-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("missing.docx: no such file"), "{stderr}");
+    assert!(stderr.contains("1 converted, 1 failed"), "{stderr}");
+    assert!(out.join("one_page.pdf").exists());
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    let output = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+        .args(["convert", "--no-such-flag", "a.docx"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// `request` prints its one line to a reader that has gone (`| head -0`):
+/// the control is the same run with the reader there.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nx-docx2pdf-outcome: converted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    let run = |read_stdout: bool| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+            .args(["request", &url, "--id-token", "t"])
+            .args(["--bucket", "in", "--object", "a.docx"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut printed = String::new();
+        if read_stdout {
+            stdout.read_to_string(&mut printed).unwrap();
+        } else {
+            drop(stdout);
+        }
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code(),
+            printed,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, printed, stderr) = run(true);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(printed.contains("gs://in/a.docx: converted"), "{printed}");
+    let (code, _, stderr) = run(false);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -113,7 +113,8 @@ impl ConvertArgs {
             );
         }
         if let Some(dir) = &self.out_dir {
-            existing_dir("--out-dir", dir)?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create --out-dir {}: {e}", dir.display()))?;
         }
         Ok(())
     }
@@ -268,7 +269,8 @@ impl SubmitArgs {
             full_name("--topic ", topic, "topics")?;
         }
         if let Some(dir) = &self.download {
-            existing_dir("--download", dir)?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create --download {}: {e}", dir.display()))?;
         }
         Ok(())
     }
@@ -313,16 +315,6 @@ fn full_name(setting: &str, value: &str, collection: &str) -> anyhow::Result<()>
     {
         anyhow::bail!(
             "{setting}{value:?} must be the full name projects/PROJECT/{collection}/NAME"
-        );
-    }
-    Ok(())
-}
-
-fn existing_dir(flag: &str, dir: &std::path::Path) -> anyhow::Result<()> {
-    if !dir.is_dir() {
-        anyhow::bail!(
-            "{flag} {}: no such directory; create it first",
-            dir.display()
         );
     }
     Ok(())
