@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -10,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
 use crate::office::Pool;
+use crate::workspace::Workspace;
 
 /// Below this many files a progress bar is more noise than help.
 const PROGRESS_MIN_FILES: usize = 4;
@@ -18,7 +20,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
     let config = args.pool.pool_config()?;
     let parallel = config.size;
-    let pool = Pool::start(config)?;
+    let pool = Pool::start(config, Arc::new(Workspace::create()?))?;
     let started = Instant::now();
     let progress = if args.files.len() >= PROGRESS_MIN_FILES && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(args.files.len() as u64);

@@ -121,8 +121,7 @@ async fn check_token(tokens: &TokenCheck, headers: &HeaderMap) -> Result<(), Res
 
 /// Alive while the pool's supervisor runs slots.
 async fn healthz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
-    let slots = worker.pool.slots();
-    if slots.iter().any(|s| s.state != SlotState::Stopped) {
+    if worker.slots().iter().any(|s| s.state != SlotState::Stopped) {
         (StatusCode::OK, "ok\n")
     } else {
         (
@@ -135,13 +134,13 @@ async fn healthz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
 /// Ready once a LibreOffice process is warm and the subscription, if any,
 /// answered.
 async fn readyz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
-    let warm = worker.pool.ready_slots();
+    let warm = worker.ready_slots();
     let accepting = worker.accepting();
     let body = serde_json::json!({
         "warm_slots": warm,
         "subscribed": accepting,
-        "protections": worker.pool.protections(),
-        "slots": worker.pool.slots(),
+        "protections": worker.protections(),
+        "slots": worker.slots(),
     });
     let status = if warm > 0 && accepting {
         StatusCode::OK
@@ -157,7 +156,7 @@ async fn metrics(State(App { worker, .. }): State<App>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        worker.metrics.encode(&worker.pool.slots()),
+        worker.metrics_text(),
     )
 }
 

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod gcloud;
 pub mod http;
 pub mod job;
 pub mod office;
@@ -20,3 +21,4 @@ pub mod submit;
 pub mod supervisor;
 pub mod telemetry;
 pub mod worker;
+pub mod workspace;

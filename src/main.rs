@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use docx2pdf::config::{Cli, Command, WorkerArgs};
+use docx2pdf::gcloud::Services;
 use docx2pdf::office::Pool;
 use docx2pdf::push::TokenCheck;
-use docx2pdf::storage::{self, Store};
 use docx2pdf::telemetry::metrics::Metrics;
-use docx2pdf::worker::Worker;
+use docx2pdf::worker::{Edges, Worker};
+use docx2pdf::workspace::Workspace;
 use docx2pdf::{convert, http, office, request, submit, telemetry};
-use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
 use tokio_util::sync::CancellationToken;
 
 /// The exit status of a usage error or a failure that stopped the command,
@@ -79,58 +79,35 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await
         .with_context(|| format!("cannot listen on PORT={}", args.port))?;
-    let pool = Arc::new(Pool::start(pool_config)?);
-    let store = Store::connect(
-        args.storage_emulator_host.as_deref(),
-        None,
-        std::time::Duration::from_secs(args.storage_retry_seconds),
-    )
-    .await
-    .context("connecting to Cloud Storage")?;
-    // The crates do not read PUBSUB_EMULATOR_HOST: each builder is told.
-    let emulator = args
-        .pubsub_emulator_host
-        .as_deref()
-        .map(storage::emulator_endpoint);
-    let anonymous = || google_cloud_auth::credentials::anonymous::Builder::new().build();
+    let workspace = Arc::new(Workspace::create()?);
+    let pool = Arc::new(Pool::start(pool_config, workspace.clone())?);
+    let services = Services {
+        storage_emulator: args.storage_emulator_host.clone(),
+        pubsub_emulator: args.pubsub_emulator_host.clone(),
+        key_file: None,
+    };
+    let store = services
+        .store(std::time::Duration::from_secs(args.storage_retry_seconds))
+        .await?;
     let pubsub = match &args.subscription {
-        Some(_) => {
-            let mut subscriber = Subscriber::builder();
-            let mut admin = SubscriptionAdmin::builder();
-            if let Some(endpoint) = &emulator {
-                subscriber = subscriber
-                    .with_endpoint(endpoint)
-                    .with_credentials(anonymous());
-                admin = admin.with_endpoint(endpoint).with_credentials(anonymous());
-            }
-            let subscriber = subscriber.build().await.context("connecting to Pub/Sub")?;
-            let admin = admin.build().await.context("connecting to Pub/Sub")?;
-            Some((subscriber, admin))
-        }
+        Some(_) => Some(services.subscriber().await?),
         None => None,
     };
     let results = match &args.result_topic {
-        Some(topic) => {
-            let mut publisher = Publisher::builder(topic);
-            if let Some(endpoint) = &emulator {
-                publisher = publisher
-                    .with_endpoint(endpoint)
-                    .with_credentials(anonymous());
-            }
-            Some(
-                publisher
-                    .build()
-                    .await
-                    .context("connecting to RESULT_TOPIC")?,
-            )
-        }
+        Some(topic) => Some(services.publisher(topic).await.context("RESULT_TOPIC")?),
         None => None,
     };
     let metrics = Arc::new(Metrics::new());
     for (protection, active) in pool.protections().list() {
         metrics.protection(protection, active);
     }
-    let worker = Arc::new(Worker::new(pool.clone(), store, metrics, settings, results));
+    let edges = Edges {
+        objects: store,
+        converter: pool.clone(),
+        results,
+        workspace,
+    };
+    let worker = Arc::new(Worker::new(edges, metrics, settings));
 
     let shutdown = CancellationToken::new();
     let http = tokio::spawn(http::serve(

@@ -8,6 +8,7 @@ use anyhow::Context;
 use google_cloud_auth::credentials::idtoken;
 
 use crate::config::RequestArgs;
+use crate::gcloud::ObjectRef;
 use crate::worker::Outcome;
 
 pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
@@ -38,7 +39,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let body = response.text().await.unwrap_or_default();
-    let what = format!("gs://{}/{}", args.bucket, args.object);
+    let what = ObjectRef::new(&args.bucket, &args.object);
     if status.is_success() {
         let detail = match outcome {
             Some(Outcome::Converted | Outcome::Skipped) => "the PDF is in the output bucket",

@@ -6,14 +6,12 @@
 //! (as `x-goog-meta-*` headers) on any read.
 
 use std::path::Path;
-use std::time::Duration;
 
-use google_cloud_auth::credentials::Credentials;
-use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_storage::client::Storage;
 use google_cloud_storage::model_ext::ReadRange;
-use google_cloud_storage::retry_policy::RetryableErrors;
 use tokio::io::AsyncWriteExt;
+
+use crate::gcloud::ObjectRef;
 
 /// Metadata keys written on every PDF, naming its source.
 pub const SOURCE_BUCKET: &str = "source-bucket";
@@ -44,17 +42,6 @@ pub struct Provenance {
     pub source_generation: Option<i64>,
 }
 
-/// `host:port` or a URL, as Google's other client libraries accept in
-/// `STORAGE_EMULATOR_HOST` and `PUBSUB_EMULATOR_HOST`.
-pub fn emulator_endpoint(value: &str) -> String {
-    let value = value.trim_end_matches('/');
-    if value.contains("://") {
-        value.to_string()
-    } else {
-        format!("http://{value}")
-    }
-}
-
 fn bucket_path(bucket: &str) -> String {
     format!("projects/_/buckets/{bucket}")
 }
@@ -72,30 +59,9 @@ pub struct Download {
 }
 
 impl Store {
-    /// `emulator`: the value of `STORAGE_EMULATOR_HOST`, if set. Otherwise
-    /// `credentials`, or Application Default Credentials. `retry_limit`
-    /// bounds how long one call retries before the job fails as transient
-    /// and Pub/Sub redelivers it later instead.
-    pub async fn connect(
-        emulator: Option<&str>,
-        credentials: Option<Credentials>,
-        retry_limit: Duration,
-    ) -> anyhow::Result<Store> {
-        let mut builder =
-            Storage::builder().with_retry_policy(RetryableErrors.with_time_limit(retry_limit));
-        if let Some(credentials) = credentials {
-            builder = builder.with_credentials(credentials);
-        }
-        if let Some(emulator) = emulator {
-            builder = builder
-                .with_endpoint(emulator_endpoint(emulator))
-                .with_credentials(
-                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
-                );
-        }
-        Ok(Store {
-            client: builder.build().await?,
-        })
+    /// Built by [`crate::gcloud::Services::store`].
+    pub(crate) fn new(client: Storage) -> Store {
+        Store { client }
     }
 
     /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
@@ -108,7 +74,7 @@ impl Store {
         dest: &Path,
         limit: u64,
     ) -> Result<Download, StorageError> {
-        let uri = format!("gs://{bucket}/{object}");
+        let uri = ObjectRef::new(bucket, object).to_string();
         let mut request = self.client.read_object(bucket_path(bucket), object);
         if let Some(generation) = generation {
             request = request.set_generation(generation);
@@ -150,7 +116,7 @@ impl Store {
         bucket: &str,
         object: &str,
     ) -> Result<Option<Provenance>, StorageError> {
-        let uri = format!("gs://{bucket}/{object}");
+        let uri = ObjectRef::new(bucket, object).to_string();
         let request = self
             .client
             .read_object(bucket_path(bucket), object)
@@ -196,7 +162,7 @@ impl Store {
         metadata: &[(&str, String)],
         if_generation: Option<i64>,
     ) -> Result<i64, StorageError> {
-        let uri = format!("gs://{bucket}/{object}");
+        let uri = ObjectRef::new(bucket, object).to_string();
         let mut request = self
             .client
             .write_object(bucket_path(bucket), object, body)
@@ -214,7 +180,7 @@ impl Store {
 
     /// An object's contents, for objects known to be small (failure records).
     pub async fn read(&self, bucket: &str, object: &str) -> Result<Vec<u8>, StorageError> {
-        let uri = format!("gs://{bucket}/{object}");
+        let uri = ObjectRef::new(bucket, object).to_string();
         let mut response = self
             .client
             .read_object(bucket_path(bucket), object)

@@ -9,14 +9,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use google_cloud_auth::credentials::{Credentials, anonymous, service_account};
 use google_cloud_pubsub::client::Publisher;
 use google_cloud_pubsub::model::Message;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::SubmitArgs;
+use crate::gcloud::{ObjectRef, Services};
 use crate::job::{self, Job, Parsed, Routing};
-use crate::storage::{self, StorageError, Store};
+use crate::storage::{StorageError, Store};
 
 /// A document on its way: the job the worker will see, and the generation
 /// we uploaded, which tells our result from an older one.
@@ -31,41 +31,59 @@ enum Finished {
     Failed(String),
 }
 
+/// What one `submit` works with.
+struct Submission {
+    args: SubmitArgs,
+    store: Store,
+    /// None with `--notify`: the bucket's notification announces each upload.
+    publisher: Option<Publisher>,
+}
+
 pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
-    let credentials = match &args.credentials {
-        Some(path) if args.storage_emulator_host.is_none() => Some(key_file(path)?),
-        _ => None,
+    // A key file is for the real services; the emulators take anyone.
+    let services = Services {
+        storage_emulator: args.storage_emulator_host.clone(),
+        pubsub_emulator: args.pubsub_emulator_host.clone(),
+        key_file: args.credentials.clone(),
     };
-    let store = Store::connect(
-        args.storage_emulator_host.as_deref(),
-        credentials.clone(),
-        Duration::from_secs(30),
-    )
-    .await
-    .context("connecting to Cloud Storage")?;
+    let store = services.store(Duration::from_secs(30)).await?;
     let publisher = match &args.topic {
-        Some(topic) => {
-            let mut builder = Publisher::builder(topic);
-            if let Some(emulator) = &args.pubsub_emulator_host {
-                builder = builder
-                    .with_endpoint(storage::emulator_endpoint(emulator))
-                    .with_credentials(anonymous::Builder::new().build());
-            } else if let Some(credentials) = credentials {
-                builder = builder.with_credentials(credentials);
-            }
-            Some(builder.build().await.context("connecting to Pub/Sub")?)
-        }
+        Some(topic) => Some(services.publisher(topic).await?),
         None => None,
     };
-    let routing = Routing {
-        output_bucket: args.output_bucket.clone(),
-        output_prefix: args.output_prefix.clone(),
-        input_buckets: Vec::new(),
+    let submission = Submission {
+        args,
+        store,
+        publisher,
     };
-
     let mut pending = Vec::new();
-    for file in &args.files {
+    for file in &submission.args.files {
+        pending.push(submission.send(file).await?);
+    }
+    let mut results = submission.wait(&pending).await?;
+    let mut failed = 0;
+    for (i, p) in pending.iter().enumerate() {
+        if !submission.report(p, results.remove(&i)).await? {
+            failed += 1;
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+impl Submission {
+    /// Uploads `file` and announces it (unless the bucket's notification will).
+    async fn send(&self, file: &Path) -> anyhow::Result<Pending> {
+        let args = &self.args;
+        let routing = Routing {
+            output_bucket: args.output_bucket.clone(),
+            output_prefix: args.output_prefix.clone(),
+            input_buckets: Vec::new(),
+        };
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -75,7 +93,8 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         let body = tokio::fs::read(file)
             .await
             .with_context(|| format!("cannot read {}", file.display()))?;
-        let generation = store
+        let generation = self
+            .store
             .upload(
                 &args.bucket,
                 &object,
@@ -87,7 +106,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|e| explain(e, &args.bucket, "roles/storage.objectCreator"))
             .with_context(|| format!("uploading {}", file.display()))?;
-        if let Some(publisher) = &publisher {
+        if let Some(publisher) = &self.publisher {
             let message = serde_json::json!({
                 "bucket": args.bucket, "name": object, "generation": generation.to_string(),
             });
@@ -97,52 +116,68 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| {
                     anyhow::anyhow!("{e}: does the topic exist, and may this identity publish (roles/pubsub.publisher)?")
                 })
-                .with_context(|| format!("publishing the job for gs://{}/{object}", args.bucket))?;
+                .with_context(|| {
+                    format!("publishing the job for {}", ObjectRef::new(&args.bucket, &object))
+                })?;
         }
-        pending.push(Pending {
-            file: file.clone(),
+        Ok(Pending {
+            file: file.to_owned(),
             job,
             generation,
-        });
+        })
     }
 
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(pending.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} waiting for PDFs")
+    /// Polls for each document's PDF or failure record until all are there
+    /// or `--timeout` passes; what was found, by index in `pending`.
+    async fn wait(&self, pending: &[Pending]) -> anyhow::Result<HashMap<usize, Finished>> {
+        let progress = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(pending.len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} {elapsed_precise} waiting for PDFs",
+                )
                 .expect("static template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let mut results: HashMap<usize, Finished> = HashMap::new();
-    while results.len() < pending.len() && Instant::now() < deadline {
-        for (i, p) in pending.iter().enumerate() {
-            if results.contains_key(&i) {
-                continue;
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let deadline = Instant::now() + Duration::from_secs(self.args.timeout);
+        let mut results = HashMap::new();
+        while results.len() < pending.len() && Instant::now() < deadline {
+            for (i, p) in pending.iter().enumerate() {
+                if results.contains_key(&i) {
+                    continue;
+                }
+                if let Some(result) = result_of(&self.store, &self.args.output_bucket, p).await? {
+                    progress.inc(1);
+                    results.insert(i, result);
+                }
             }
-            if let Some(result) = result_of(&store, &args.output_bucket, p).await? {
-                progress.inc(1);
-                results.insert(i, result);
+            if results.len() < pending.len() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        if results.len() < pending.len() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        progress.finish_and_clear();
+        Ok(results)
     }
-    progress.finish_and_clear();
 
-    let mut failed = 0;
-    for (i, p) in pending.iter().enumerate() {
+    /// Says how one document ended (downloading its PDF with `--download`);
+    /// whether it was converted.
+    async fn report(&self, p: &Pending, result: Option<Finished>) -> anyhow::Result<bool> {
         let shown = p.file.display();
-        match results.remove(&i) {
-            Some(Finished::Converted(uri)) => match &args.download {
+        match result {
+            Some(Finished::Converted(uri)) => match &self.args.download {
                 Some(dir) => {
                     let dest = dir.join(Path::new(&p.job.output).file_name().unwrap_or_default());
-                    store
-                        .download(&args.output_bucket, &p.job.output, None, &dest, u64::MAX)
+                    self.store
+                        .download(
+                            &self.args.output_bucket,
+                            &p.job.output,
+                            None,
+                            &dest,
+                            u64::MAX,
+                        )
                         .await
                         .with_context(|| format!("downloading {uri}"))?;
                     crate::stdout::line(format_args!("{shown} -> {}", dest.display()));
@@ -150,29 +185,24 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
                 None => crate::stdout::line(format_args!("{shown} -> {uri}")),
             },
             Some(Finished::Failed(reason)) => {
-                failed += 1;
                 eprintln!("{shown}: not converted: {reason}");
+                return Ok(false);
             }
             None => {
-                failed += 1;
                 eprintln!(
                     "{shown}: no PDF after {} s: is a worker running on the subscription of this topic (or the bucket's notification)? Wait longer with --timeout",
-                    args.timeout
+                    self.args.timeout
                 );
+                return Ok(false);
             }
         }
+        Ok(true)
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 /// The names the worker will use, by the worker's own rules.
 fn job_for(bucket: &str, object: &str, routing: &Routing) -> anyhow::Result<Job> {
-    let body = serde_json::json!({ "bucket": bucket, "name": object }).to_string();
-    match job::parse(&HashMap::new(), body.as_bytes(), routing) {
+    match job::job_for(bucket.into(), object.into(), None, None, routing) {
         Ok(Parsed::Convert(job)) => Ok(job),
         Ok(Parsed::Ignore(reason)) => anyhow::bail!("{reason}"),
         Err(rejected) => anyhow::bail!("{}", rejected.reason),
@@ -188,10 +218,8 @@ async fn result_of(store: &Store, out: &str, p: &Pending) -> anyhow::Result<Opti
         .map_err(from)?
         .is_some_and(|g| g >= p.generation)
     {
-        return Ok(Some(Finished::Converted(format!(
-            "gs://{out}/{}",
-            p.job.output
-        ))));
+        let pdf = ObjectRef::new(out, &p.job.output);
+        return Ok(Some(Finished::Converted(pdf.to_string())));
     }
     if store
         .source_generation_of(out, &p.job.failure_record)
@@ -205,9 +233,9 @@ async fn result_of(store: &Store, out: &str, p: &Pending) -> anyhow::Result<Opti
             .as_str()
             .unwrap_or("see the failure record");
         let kind = record["kind"].as_str().unwrap_or("failed");
+        let record = ObjectRef::new(out, &p.job.failure_record);
         return Ok(Some(Finished::Failed(format!(
-            "{kind}: {reason} (gs://{out}/{})",
-            p.job.failure_record
+            "{kind}: {reason} ({record})"
         ))));
     }
     Ok(None)
@@ -235,14 +263,4 @@ fn content_type(object: &str) -> &'static str {
         "txt" => "text/plain",
         _ => "application/octet-stream",
     }
-}
-
-fn key_file(path: &Path) -> anyhow::Result<Credentials> {
-    let key = crate::config::service_account_key(path)?;
-    service_account::Builder::new(key).build().with_context(|| {
-        format!(
-            "--credentials {}: not a service-account key",
-            path.display()
-        )
-    })
 }

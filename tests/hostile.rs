@@ -33,11 +33,14 @@ fn pool_config() -> PoolConfig {
 /// One LibreOffice process that may map at most `memory_cap` bytes of
 /// private memory (`u64::MAX`: no cap), with `deadline` per job.
 fn capped_pool(memory_cap: u64, deadline: Duration) -> Pool {
-    Pool::start(PoolConfig {
-        job_timeout: deadline,
-        rss_ceiling: memory_cap,
-        ..pool_config()
-    })
+    Pool::start(
+        PoolConfig {
+            job_timeout: deadline,
+            rss_ceiling: memory_cap,
+            ..pool_config()
+        },
+        common::workspace(),
+    )
     .expect("pool starts")
 }
 
@@ -226,8 +229,9 @@ async fn a_local_picture_named_by_an_rtf_field_is_never_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn another_jobs_files_are_out_of_reach() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = pool();
-    let other_job = pool.job_dir().unwrap();
+    let workspace = common::workspace();
+    let pool = Pool::start(pool_config(), workspace.clone()).expect("pool starts");
+    let other_job = workspace.job_dir().unwrap();
     let image = secret_picture(other_job.path());
     let input = dir.path().join("picture.rtf");
     std::fs::write(&input, include_picture_rtf(&image)).unwrap();
@@ -645,10 +649,13 @@ async fn a_pdf_over_the_output_cap_is_refused_and_the_pool_goes_on() {
     assert!(size > cap, "the control's PDF is {size} bytes");
     pool.shutdown().await;
 
-    let pool = Pool::start(PoolConfig {
-        max_output_bytes: cap,
-        ..pool_config()
-    })
+    let pool = Pool::start(
+        PoolConfig {
+            max_output_bytes: cap,
+            ..pool_config()
+        },
+        common::workspace(),
+    )
     .unwrap();
     let error = convert(&pool, &input).await.unwrap_err();
     assert_eq!(error.kind(), "resource_limit", "{error}");
@@ -679,10 +686,13 @@ async fn a_pdf_over_the_page_limit_is_refused_and_the_pool_goes_on() {
     assert_eq!(pages, Some("1500"), "{info}");
     pool.shutdown().await;
 
-    let pool = Pool::start(PoolConfig {
-        max_pages: 1000,
-        ..pool_config()
-    })
+    let pool = Pool::start(
+        PoolConfig {
+            max_pages: 1000,
+            ..pool_config()
+        },
+        common::workspace(),
+    )
     .unwrap();
     let error = convert(&pool, &input).await.unwrap_err();
     assert_eq!(error.kind(), "resource_limit", "{error}");
@@ -733,10 +743,13 @@ async fn a_picture_of_too_many_pixels_is_refused_from_its_header() {
         max_picture_pixels: u64::MAX,
         ..Limits::default()
     };
-    let unlimited_pool = Pool::start(PoolConfig {
-        limits: unlimited,
-        ..pool_config()
-    })
+    let unlimited_pool = Pool::start(
+        PoolConfig {
+            limits: unlimited,
+            ..pool_config()
+        },
+        common::workspace(),
+    )
     .unwrap();
     let started = std::time::Instant::now();
     let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
@@ -775,13 +788,16 @@ async fn rtf_groups_nested_without_end_are_refused() {
     std::fs::write(&input, rtf).unwrap();
 
     // The control: with no depth limit, LibreOffice's memory grows with it.
-    let unlimited_pool = Pool::start(PoolConfig {
-        limits: Limits {
-            max_rtf_depth: usize::MAX,
-            ..Limits::default()
+    let unlimited_pool = Pool::start(
+        PoolConfig {
+            limits: Limits {
+                max_rtf_depth: usize::MAX,
+                ..Limits::default()
+            },
+            ..pool_config()
         },
-        ..pool_config()
-    })
+        common::workspace(),
+    )
     .unwrap();
     let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
     unlimited_pool.shutdown().await;

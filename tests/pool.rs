@@ -12,16 +12,19 @@ mod common;
 use common::fixture;
 
 fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
-    Pool::start(PoolConfig {
-        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-        size,
-        job_timeout: timeout,
-        recycle_after,
-        rss_ceiling: 1 << 30,
-        max_output_bytes: 256 << 20,
-        max_pages: 5000,
-        limits: Limits::default(),
-    })
+    Pool::start(
+        PoolConfig {
+            program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+            size,
+            job_timeout: timeout,
+            recycle_after,
+            rss_ceiling: 1 << 30,
+            max_output_bytes: 256 << 20,
+            max_pages: 5000,
+            limits: Limits::default(),
+        },
+        common::workspace(),
+    )
     .expect("pool starts")
 }
 

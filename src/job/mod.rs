@@ -8,6 +8,7 @@
 //! - the original Cloud Run service's format: `bucketId` and `objectId` only;
 //! - a JSON body `{"bucket": ..., "name": ..., "generation": ...}`.
 
+use crate::gcloud::ObjectRef;
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -37,8 +38,12 @@ pub struct Job {
 }
 
 impl Job {
+    pub fn source(&self) -> ObjectRef<'_> {
+        ObjectRef::new(&self.bucket, &self.object)
+    }
+
     pub fn source_uri(&self) -> String {
-        format!("gs://{}/{}", self.bucket, self.object)
+        self.source().to_string()
     }
 }
 
@@ -167,6 +172,19 @@ pub fn parse(
         None => None,
     };
 
+    job_for(bucket, object, generation, size, routing)
+}
+
+/// The job for `gs://bucket/object` as the worker will see it (its output
+/// names, or why it is no job), by the worker's own rules: `submit` asks
+/// it too, to know where results will appear.
+pub fn job_for(
+    bucket: String,
+    object: String,
+    generation: Option<i64>,
+    size: Option<u64>,
+    routing: &Routing,
+) -> Result<Parsed, Rejected> {
     if let Some(problem) = invalid_name(&object) {
         return Err(Rejected::malformed(format!(
             "the object name {object:?} {problem}"
@@ -174,7 +192,8 @@ pub fn parse(
     }
     if is_output(&bucket, &object, routing) {
         return Ok(Parsed::Ignore(format!(
-            "gs://{bucket}/{object} is an output, not a document"
+            "{} is an output, not a document",
+            ObjectRef::new(&bucket, &object)
         )));
     }
     let job = Job {

@@ -18,6 +18,7 @@ mod text;
 mod zip_layout;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -28,6 +29,7 @@ pub use error::ConvertError;
 pub use inspect::Limits;
 
 use crate::supervisor::{CallError, Peak, SlotState, SlotStatus, Spec, Supervisor};
+use crate::workspace::Workspace;
 
 /// The hidden subcommand that runs [`child_main`].
 pub const CHILD_SUBCOMMAND: &str = "office-child";
@@ -81,34 +83,23 @@ pub struct Conversion {
 
 pub struct Pool {
     supervisor: Supervisor<child::Request, child::Response>,
-    jobs_dir: PathBuf,
     job_timeout: Duration,
     /// Private memory a LibreOffice process may map (`u64::MAX`: no cap).
     memory_cap: u64,
     max_output_bytes: u64,
     max_pages: u64,
     limits: Limits,
-    /// Removed (with every slot's scratch and job dir) when the pool is dropped.
-    _work_dir: tempfile::TempDir,
+    /// Where the slots' scratch directories are; kept as long as the pool.
+    _workspace: Arc<Workspace>,
 }
 
 impl Pool {
     /// Starts the processes; they warm up in the background and conversions
     /// queue until one is ready.
-    pub fn start(config: PoolConfig) -> anyhow::Result<Pool> {
+    pub fn start(config: PoolConfig, workspace: Arc<Workspace>) -> anyhow::Result<Pool> {
         libreofficekit::Office::find_install_path().context(
             "LibreOffice is not installed: run ./dev/setup, or install libreoffice-writer-nogui and libreoffice-uiconfig-writer 25.2 from bookworm-backports (README, The engine)",
         )?;
-        let tmp = std::env::temp_dir();
-        remove_stale_work_dirs(&tmp);
-        let work_dir = tempfile::Builder::new()
-            .prefix(&format!("{WORK_DIR_PREFIX}{}-", std::process::id()))
-            .tempdir_in(&tmp)
-            .context("creating the pool's work directory (is TMPDIR writable?)")?;
-        let jobs_dir = work_dir.path().join("jobs");
-        let slots_dir = work_dir.path().join("slots");
-        std::fs::create_dir(&jobs_dir)?;
-        std::fs::create_dir(&slots_dir)?;
         if sandbox::landlock_abi().is_none() {
             tracing::warn!(
                 "this kernel has no Landlock: LibreOffice processes can read any file the worker can (Linux 5.13 or later, with Landlock enabled, confines them)"
@@ -127,7 +118,7 @@ impl Pool {
             prepare: Box::new(move |scratch, command| {
                 prepare_child(scratch, command, allocator.as_deref())
             }),
-            scratch_root: slots_dir,
+            scratch_root: workspace.slots().to_owned(),
             start_timeout: Duration::from_secs(60),
             recycle_after: config.recycle_after,
             rss_ceiling: config.rss_ceiling,
@@ -137,13 +128,12 @@ impl Pool {
         };
         Ok(Pool {
             supervisor: Supervisor::start(spec, config.size),
-            jobs_dir,
             job_timeout: config.job_timeout,
             memory_cap: config.rss_ceiling,
             max_output_bytes: config.max_output_bytes,
             max_pages: config.max_pages,
             limits: config.limits,
-            _work_dir: work_dir,
+            _workspace: workspace,
         })
     }
 
@@ -250,15 +240,6 @@ impl Pool {
         }
     }
 
-    /// A new directory for one job's files, removed when dropped, inside the
-    /// pool's work directory, so that nothing of a job outlives a kill -9 of
-    /// this process past the next start (see [`remove_stale_work_dirs`]).
-    pub fn job_dir(&self) -> std::io::Result<tempfile::TempDir> {
-        tempfile::Builder::new()
-            .prefix("job-")
-            .tempdir_in(&self.jobs_dir)
-    }
-
     pub fn protections(&self) -> Protections {
         Protections {
             network: true,
@@ -314,39 +295,6 @@ fn memory_cap_reached(peak: Peak, cap: u64) -> ConvertError {
         peak.bytes >> 20,
         cap >> 20
     ))
-}
-
-/// Work directories are named `docx2pdf-<pid>-<random>`.
-const WORK_DIR_PREFIX: &str = "docx2pdf-";
-
-/// A process killed with -9 cannot remove its work directory (profiles,
-/// jobs): the next pool to start removes those whose process is gone. A
-/// reused pid only keeps a stale directory a while longer.
-fn remove_stale_work_dirs(tmp: &Path) {
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(WORK_DIR_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            match std::fs::remove_dir_all(entry.path()) {
-                Ok(()) => {
-                    tracing::info!(dir = %entry.path().display(), "removed the work directory of a process that died")
-                }
-                Err(error) => {
-                    tracing::warn!(dir = %entry.path().display(), %error, "could not remove a stale work directory")
-                }
-            }
-        }
-    }
 }
 
 /// What a LibreOffice process inherits of the worker's environment. The rest

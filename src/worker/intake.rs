@@ -3,19 +3,18 @@
 //! [`Worker::admit`](super::Worker).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_pubsub::client::{Subscriber, SubscriptionAdmin};
 use google_cloud_pubsub::model::Message;
-use google_cloud_pubsub::subscriber::ShutdownBehavior;
 use google_cloud_pubsub::subscriber::handler::Handler;
+use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior, ShutdownToken};
 use tokio_util::sync::CancellationToken;
 
-use super::{Outcome, Reply, Worker};
+use super::{Announce, Converter, Objects, Outcome, Reply, Worker};
 
-impl Worker {
+impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// Pulls until `shutdown` fires, then drains: in-flight jobs get
     /// `shutdown_grace` to finish, the rest are nacked, and queued acks are
     /// flushed before returning.
@@ -24,7 +23,6 @@ impl Worker {
         pubsub: Option<(Subscriber, SubscriptionAdmin)>,
         shutdown: CancellationToken,
     ) {
-        let tasks = &self.tasks;
         // Streams that ended stay here until the end: messages they handed
         // out may still be running, and their acks flush through them.
         let mut streams = Vec::new();
@@ -47,37 +45,50 @@ impl Worker {
                 .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
                 .build();
             streams.push(stream.shutdown_token());
-            loop {
-                let next = tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => break,
-                    next = stream.next() => next,
-                };
-                match next {
-                    Some(Ok((message, handler))) => {
-                        let worker = self.clone();
-                        let shutdown = shutdown.clone();
-                        tasks
-                            .spawn(async move { worker.pulled(message, handler, &shutdown).await });
-                    }
-                    Some(Err(error)) => {
-                        tracing::warn!(error = %error, "the subscription stream failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    None => {
-                        tracing::warn!(
-                            "the subscription stream ended; asking for the subscription again"
-                        );
-                        self.subscribed.store(false, Ordering::SeqCst);
-                        break;
-                    }
-                }
-            }
+            self.pull(&mut stream, &shutdown).await;
             if shutdown.is_cancelled() {
                 break;
             }
         }
-        self.subscribed.store(false, Ordering::SeqCst);
+        self.set_subscribed(false);
+        self.drain(streams).await;
+    }
+
+    /// Hands each message of `stream` to a task of its own, until the
+    /// stream ends (the subscription is then asked for again) or `shutdown`.
+    async fn pull(self: &Arc<Self>, stream: &mut MessageStream, shutdown: &CancellationToken) {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                next = stream.next() => next,
+            };
+            match next {
+                Some(Ok((message, handler))) => {
+                    let worker = self.clone();
+                    let shutdown = shutdown.clone();
+                    self.tasks
+                        .spawn(async move { worker.pulled(message, handler, &shutdown).await });
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(error = %error, "the subscription stream failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                None => {
+                    tracing::warn!(
+                        "the subscription stream ended; asking for the subscription again"
+                    );
+                    self.set_subscribed(false);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// In-flight messages get `shutdown_grace` to finish, the rest are
+    /// nacked, and the acks queued on `streams` are flushed.
+    async fn drain(&self, streams: Vec<ShutdownToken>) {
+        let tasks = &self.tasks;
         tasks.close();
         tracing::info!(in_flight = tasks.len(), grace = ?self.settings.shutdown_grace, "stopped pulling; draining");
         if tokio::time::timeout(self.settings.shutdown_grace, tasks.wait())
@@ -88,7 +99,7 @@ impl Worker {
                 in_flight = tasks.len(),
                 "grace period over: stopping LibreOffice, unfinished messages are nacked"
             );
-            self.pool.shutdown().await;
+            self.edges.converter.stop().await;
             tasks.wait().await;
         }
         // ack() only queues; this flushes what is queued before we exit.
@@ -123,7 +134,7 @@ impl Worker {
                         dead_letter_policy = subscription.dead_letter_policy.is_some(),
                         "subscription found; pulling"
                     );
-                    self.subscribed.store(true, Ordering::SeqCst);
+                    self.set_subscribed(true);
                     return true;
                 }
                 Ok(Err(error)) => match error.status().map(|s| s.code) {
@@ -138,7 +149,7 @@ impl Worker {
                             subscription = name,
                             "subscription settings not readable (pubsub.subscriptions.get, in roles/pubsub.viewer); pulling. If nothing arrives, grant this service account roles/pubsub.subscriber on it"
                         );
-                        self.subscribed.store(true, Ordering::SeqCst);
+                        self.set_subscribed(true);
                         return true;
                     }
                     _ => tracing::warn!(%error, retry_in = ?backoff, "Pub/Sub does not answer yet"),

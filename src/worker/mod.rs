@@ -26,12 +26,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::job::{self, Job, Parsed, Rejected, Routing};
-use crate::office::Pool;
+use crate::office::{Pool, Protections};
 use crate::storage::Store;
+use crate::supervisor::SlotStatus;
 use crate::telemetry::metrics::Metrics;
 
 mod attempts;
 mod disposition;
+mod edges;
 mod intake;
 mod object_locks;
 mod ownership;
@@ -40,6 +42,7 @@ mod report;
 use attempts::Attempts;
 use disposition::{Delivery, Disposition, Verdict};
 pub use disposition::{Outcome, Reply};
+pub use edges::{Announce, Converter, Edges, Objects};
 use object_locks::ObjectLocks;
 use report::Trace;
 
@@ -62,38 +65,27 @@ pub struct Settings {
     pub max_outstanding: usize,
 }
 
-pub struct Worker {
-    pub pool: Arc<Pool>,
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-    pub settings: Settings,
-    /// Where one event per finished message goes (`RESULT_TOPIC`), if set.
-    results: Option<Publisher>,
+pub struct Worker<O = Store, C = Pool, A = Publisher> {
+    edges: Edges<O, C, A>,
+    metrics: Arc<Metrics>,
+    settings: Settings,
     attempts: Attempts,
     objects: ObjectLocks,
     /// One per message being worked on (downloaded, converted, uploaded).
     permits: Semaphore,
     /// True once the subscription answered and messages can flow.
-    pub subscribed: AtomicBool,
+    subscribed: AtomicBool,
     /// Every message being handled, pulled or pushed: shutdown drains them.
     tasks: TaskTracker,
 }
 
-impl Worker {
-    pub fn new(
-        pool: Arc<Pool>,
-        store: Store,
-        metrics: Arc<Metrics>,
-        settings: Settings,
-        results: Option<Publisher>,
-    ) -> Worker {
+impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
+    pub fn new(edges: Edges<O, C, A>, metrics: Arc<Metrics>, settings: Settings) -> Self {
         let max_outstanding = settings.max_outstanding;
         Worker {
-            pool,
-            store,
+            edges,
             metrics,
             settings,
-            results,
             attempts: Attempts::new(ATTEMPTS_REMEMBERED),
             objects: ObjectLocks::default(),
             permits: Semaphore::new(max_outstanding),
@@ -105,6 +97,11 @@ impl Worker {
     /// Ready for messages: pulling, or serving push requests only.
     pub fn accepting(&self) -> bool {
         self.settings.subscription.is_none() || self.subscribed.load(Ordering::SeqCst)
+    }
+
+    /// Marks the subscription as answering (or not): readiness follows it.
+    fn set_subscribed(&self, subscribed: bool) {
+        self.subscribed.store(subscribed, Ordering::SeqCst);
     }
 
     /// The work waits for a permit; its future is large (about 30 KB), so
@@ -205,6 +202,26 @@ impl Worker {
     }
 }
 
+/// What `/healthz`, `/readyz` and `/metrics` show of the production worker.
+impl<O: Objects, A: Announce> Worker<O, Pool, A> {
+    pub fn slots(&self) -> Vec<SlotStatus> {
+        self.edges.converter.slots()
+    }
+
+    pub fn ready_slots(&self) -> usize {
+        self.edges.converter.ready_slots()
+    }
+
+    pub fn protections(&self) -> Protections {
+        self.edges.converter.protections()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode(&self.slots())
+    }
+}
+
 fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> Verdict {
     Verdict::Done {
         outcome,
@@ -228,3 +245,6 @@ fn permanent(job: &Job, kind: &'static str, error: impl std::fmt::Display) -> Ve
         job: Some(job.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests;

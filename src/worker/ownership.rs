@@ -7,6 +7,7 @@
 //! write is conditional on the generation seen here, so two workers racing
 //! for one name cannot both win.
 
+use crate::gcloud::ObjectRef;
 use crate::storage::Provenance;
 
 /// What a document may do with its output name.
@@ -30,7 +31,7 @@ pub fn claim(bucket: &str, object: &str, generation: i64, existing: Option<&Prov
         && existing.source_object.as_deref() == Some(object);
     if !same_source {
         let owner = match (&existing.source_bucket, &existing.source_object) {
-            (Some(b), Some(o)) => format!("gs://{b}/{o}"),
+            (Some(b), Some(o)) => ObjectRef::new(b, o).to_string(),
             _ => "something other than docx2pdf (it records no source)".to_string(),
         };
         return Claim::Taken { owner };

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use google_cloud_pubsub::model::Message;
-
 use super::disposition::Settled;
-use super::{Outcome, Worker};
+use super::{Announce, Converter, Objects, Outcome, Worker};
+use crate::gcloud::ObjectRef;
 use crate::job::Job;
 use crate::storage::{self, StorageError};
 
-impl Worker {
+impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// One event per finished message on `RESULT_TOPIC`, for chained systems.
     pub(super) async fn publish_result(
         &self,
@@ -19,7 +18,7 @@ impl Worker {
         settled: &Settled,
         elapsed: Duration,
     ) {
-        let Some(publisher) = &self.results else {
+        let Some(results) = &self.edges.results else {
             return;
         };
         let outcome = settled.outcome;
@@ -30,10 +29,8 @@ impl Worker {
             "result": settled.result,
             "seconds": elapsed.as_secs_f64(),
         });
-        let message = Message::new()
-            .set_data(serde_json::to_vec(&event).expect("JSON of plain values"))
-            .set_attributes([("outcome", outcome.as_str())]);
-        if let Err(error) = publisher.publish(message).await {
+        let event = serde_json::to_vec(&event).expect("JSON of plain values");
+        if let Err(error) = results.announce(outcome.as_str(), event).await {
             tracing::warn!(%error, message_id, "could not publish the result event");
         }
     }
@@ -75,7 +72,8 @@ impl Worker {
             metadata.push((storage::SOURCE_GENERATION, generation.to_string()));
         }
         let uploaded = self
-            .store
+            .edges
+            .objects
             .upload(
                 out,
                 &job.failure_record,
@@ -86,7 +84,7 @@ impl Worker {
             )
             .await;
         match uploaded {
-            Ok(_) => Ok(Some(format!("gs://{out}/{}", job.failure_record))),
+            Ok(_) => Ok(Some(ObjectRef::new(out, &job.failure_record).to_string())),
             // Retrying cannot help a record that storage refuses outright.
             Err(error @ StorageError::Rejected { .. }) => {
                 tracing::error!(message_id, %error, "the failure record was refused: this log line is the record");

@@ -189,3 +189,8 @@ pub fn linked_image(target: &str) -> (String, String) {
     );
     (body.to_string(), rel)
 }
+
+/// A work directory of its own, in the system's temp directory, for a pool.
+pub fn workspace() -> std::sync::Arc<docx2pdf::workspace::Workspace> {
+    std::sync::Arc::new(docx2pdf::workspace::Workspace::create().expect("a work directory"))
+}

@@ -1,0 +1,152 @@
+//! What the worker needs of the world, as narrow traits: Cloud Storage
+//! ([`Objects`]), the converter ([`Converter`]) and the result topic
+//! ([`Announce`]). Production implements them with [`Store`], [`Pool`] and a
+//! Pub/Sub [`Publisher`], the only implementations outside tests; the
+//! worker's unit tests use small in-memory fakes and paused time.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use google_cloud_pubsub::client::Publisher;
+use google_cloud_pubsub::model::Message;
+
+use crate::office::{Conversion, ConvertError, Pool};
+use crate::storage::{Download, Provenance, StorageError, Store};
+use crate::workspace::Workspace;
+
+/// The objects of Cloud Storage the worker reads and writes.
+pub trait Objects: Send + Sync + 'static {
+    /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
+    /// refusing anything over `limit` bytes.
+    fn download(
+        &self,
+        bucket: &str,
+        object: &str,
+        generation: Option<i64>,
+        dest: &Path,
+        limit: u64,
+    ) -> impl Future<Output = Result<Download, StorageError>> + Send;
+
+    /// Where an existing output came from; `None` when there is none.
+    fn provenance(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> impl Future<Output = Result<Option<Provenance>, StorageError>> + Send;
+
+    /// Stores `body`, only if the object is still at `if_generation` (0:
+    /// only if there is none) when given; the new generation.
+    fn upload(
+        &self,
+        bucket: &str,
+        object: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+        metadata: &[(&str, String)],
+        if_generation: Option<i64>,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
+}
+
+/// Turns a document into a PDF.
+pub trait Converter: Send + Sync + 'static {
+    /// `name` is the document's real name, whose extension says how to read
+    /// the file at `input`.
+    fn convert(
+        &self,
+        input: &Path,
+        name: &Path,
+        output: &Path,
+    ) -> impl Future<Output = Result<Conversion, ConvertError>> + Send;
+
+    /// Stops now: conversions still running fail.
+    fn stop(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Where one event per finished message goes (`RESULT_TOPIC`).
+pub trait Announce: Send + Sync + 'static {
+    fn announce(
+        &self,
+        outcome: &'static str,
+        event: Vec<u8>,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Everything outside the worker it is built with.
+pub struct Edges<O = Store, C = Pool, A = Publisher> {
+    pub objects: O,
+    pub converter: Arc<C>,
+    /// None without `RESULT_TOPIC`.
+    pub results: Option<A>,
+    /// Where jobs' downloads and PDFs go.
+    pub workspace: Arc<Workspace>,
+}
+
+impl Objects for Store {
+    async fn download(
+        &self,
+        bucket: &str,
+        object: &str,
+        generation: Option<i64>,
+        dest: &Path,
+        limit: u64,
+    ) -> Result<Download, StorageError> {
+        Store::download(self, bucket, object, generation, dest, limit).await
+    }
+
+    async fn provenance(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<Option<Provenance>, StorageError> {
+        Store::provenance(self, bucket, object).await
+    }
+
+    async fn upload(
+        &self,
+        bucket: &str,
+        object: &str,
+        body: bytes::Bytes,
+        content_type: &str,
+        metadata: &[(&str, String)],
+        if_generation: Option<i64>,
+    ) -> Result<i64, StorageError> {
+        Store::upload(
+            self,
+            bucket,
+            object,
+            body,
+            content_type,
+            metadata,
+            if_generation,
+        )
+        .await
+    }
+}
+
+impl Converter for Pool {
+    async fn convert(
+        &self,
+        input: &Path,
+        name: &Path,
+        output: &Path,
+    ) -> Result<Conversion, ConvertError> {
+        Pool::convert(self, input, name, output).await
+    }
+
+    async fn stop(&self) {
+        self.shutdown().await
+    }
+}
+
+impl Announce for Publisher {
+    async fn announce(&self, outcome: &'static str, event: Vec<u8>) -> Result<(), String> {
+        let message = Message::new()
+            .set_data(event)
+            .set_attributes([("outcome", outcome)]);
+        self.publish(message)
+            .await
+            .map(drop)
+            .map_err(|error| error.to_string())
+    }
+}

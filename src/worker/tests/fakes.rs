@@ -1,0 +1,188 @@
+//! In-memory fakes of the worker's edges: Cloud Storage as a map, a
+//! converter that answers from a script, a result topic as a list.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::gcloud::ObjectRef;
+use crate::office::{Conversion, ConvertError};
+use crate::storage::{self, Download, Provenance, StorageError};
+use crate::worker::{Announce, Converter, Objects};
+
+/// One stored object.
+#[derive(Clone, Debug)]
+pub(super) struct Stored {
+    pub(super) generation: i64,
+    pub(super) body: Vec<u8>,
+    pub(super) metadata: HashMap<String, String>,
+}
+
+/// Cloud Storage as a map of (bucket, object), with outages on demand.
+#[derive(Default)]
+pub(super) struct FakeObjects {
+    pub(super) objects: Mutex<HashMap<(String, String), Stored>>,
+    pub(super) next_generation: AtomicU32,
+    /// Downloads that fail as unavailable before one succeeds.
+    pub(super) download_outages: AtomicU32,
+    /// Every upload fails as unavailable.
+    pub(super) uploads_fail: AtomicBool,
+}
+
+impl FakeObjects {
+    pub(super) fn put(
+        &self,
+        bucket: &str,
+        object: &str,
+        body: &[u8],
+        metadata: &[(&str, &str)],
+    ) -> i64 {
+        let generation = 100 + self.next_generation.fetch_add(1, Ordering::SeqCst) as i64;
+        let metadata = metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let stored = Stored {
+            generation,
+            body: body.to_vec(),
+            metadata,
+        };
+        self.objects
+            .lock()
+            .unwrap()
+            .insert((bucket.into(), object.into()), stored);
+        generation
+    }
+
+    pub(super) fn get(&self, bucket: &str, object: &str) -> Option<Stored> {
+        let key = (bucket.to_string(), object.to_string());
+        self.objects.lock().unwrap().get(&key).cloned()
+    }
+}
+
+impl Objects for Arc<FakeObjects> {
+    async fn download(
+        &self,
+        bucket: &str,
+        object: &str,
+        generation: Option<i64>,
+        dest: &Path,
+        limit: u64,
+    ) -> Result<Download, StorageError> {
+        let uri = ObjectRef::new(bucket, object).to_string();
+        let outage = self
+            .download_outages
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if outage.is_ok() {
+            let message = "the fake is down".into();
+            return Err(StorageError::Unavailable { uri, message });
+        }
+        let stored = self
+            .get(bucket, object)
+            .filter(|s| generation.is_none_or(|g| g == s.generation))
+            .ok_or(StorageError::NotFound(uri))?;
+        if stored.body.len() as u64 > limit {
+            let size = Some(stored.body.len() as u64);
+            return Err(StorageError::TooLarge { size, limit });
+        }
+        std::fs::write(dest, &stored.body).unwrap();
+        Ok(Download {
+            bytes: stored.body.len() as u64,
+            generation: stored.generation,
+        })
+    }
+
+    async fn provenance(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<Option<Provenance>, StorageError> {
+        Ok(self.get(bucket, object).map(|stored| Provenance {
+            generation: stored.generation,
+            source_bucket: stored.metadata.get(storage::SOURCE_BUCKET).cloned(),
+            source_object: stored.metadata.get(storage::SOURCE_OBJECT).cloned(),
+            source_generation: stored
+                .metadata
+                .get(storage::SOURCE_GENERATION)
+                .and_then(|g| g.parse().ok()),
+        }))
+    }
+
+    async fn upload(
+        &self,
+        bucket: &str,
+        object: &str,
+        body: bytes::Bytes,
+        _content_type: &str,
+        metadata: &[(&str, String)],
+        if_generation: Option<i64>,
+    ) -> Result<i64, StorageError> {
+        let uri = ObjectRef::new(bucket, object).to_string();
+        if self.uploads_fail.load(Ordering::SeqCst) {
+            let message = "the fake refuses writes".into();
+            return Err(StorageError::Unavailable { uri, message });
+        }
+        let current = self.get(bucket, object).map_or(0, |s| s.generation);
+        if if_generation.is_some_and(|g| g != current) {
+            return Err(StorageError::Changed(uri));
+        }
+        let metadata: Vec<(&str, &str)> = metadata.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(self.put(bucket, object, &body, &metadata))
+    }
+}
+
+/// A converter that answers from a script (then succeeds), taking `delay`.
+#[derive(Default)]
+pub(super) struct FakeConverter {
+    pub(super) script: Mutex<VecDeque<ConvertError>>,
+    pub(super) calls: AtomicU32,
+    pub(super) delay: Duration,
+}
+
+impl FakeConverter {
+    pub(super) fn failing(errors: impl IntoIterator<Item = ConvertError>) -> FakeConverter {
+        FakeConverter {
+            script: Mutex::new(errors.into_iter().collect()),
+            ..FakeConverter::default()
+        }
+    }
+}
+
+impl Converter for FakeConverter {
+    async fn convert(
+        &self,
+        _input: &Path,
+        _name: &Path,
+        output: &Path,
+    ) -> Result<Conversion, ConvertError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        if let Some(error) = self.script.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        std::fs::write(output, b"%PDF-1.7 fake").unwrap();
+        Ok(Conversion {
+            slot: 0,
+            queue_wait: Duration::ZERO,
+            convert_time: self.delay,
+            pdf_bytes: 13,
+        })
+    }
+
+    async fn stop(&self) {}
+}
+
+/// The result topic as a list of outcomes.
+#[derive(Default)]
+pub(super) struct FakeAnnounce {
+    pub(super) outcomes: Mutex<Vec<&'static str>>,
+}
+
+impl Announce for Arc<FakeAnnounce> {
+    async fn announce(&self, outcome: &'static str, _event: Vec<u8>) -> Result<(), String> {
+        self.outcomes.lock().unwrap().push(outcome);
+        Ok(())
+    }
+}

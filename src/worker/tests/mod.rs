@@ -1,0 +1,234 @@
+//! The worker above its edges: in-memory fakes of Cloud Storage, the
+//! converter and the result topic, with paused time. The emulator tests
+//! (`tests/worker.rs`) keep the real path.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use google_cloud_pubsub::model::Message;
+
+use super::*;
+use crate::office::ConvertError;
+use crate::storage;
+use crate::workspace::Workspace;
+
+mod fakes;
+use fakes::{FakeAnnounce, FakeConverter, FakeObjects};
+
+type TestWorker = Worker<Arc<FakeObjects>, FakeConverter, Arc<FakeAnnounce>>;
+
+/// A worker on fakes, and the fakes to look at.
+struct Harness {
+    worker: TestWorker,
+    objects: Arc<FakeObjects>,
+    results: Arc<FakeAnnounce>,
+    _tmp: tempfile::TempDir,
+}
+
+fn harness(converter: FakeConverter) -> Harness {
+    let tmp = tempfile::tempdir().unwrap();
+    let objects = Arc::new(FakeObjects::default());
+    let results = Arc::new(FakeAnnounce::default());
+    let edges = Edges {
+        objects: objects.clone(),
+        converter: Arc::new(converter),
+        results: Some(results.clone()),
+        workspace: Arc::new(Workspace::create_in(tmp.path()).unwrap()),
+    };
+    let settings = Settings {
+        subscription: None,
+        routing: Routing {
+            output_bucket: "out".into(),
+            output_prefix: String::new(),
+            input_buckets: vec!["in".into()],
+        },
+        max_input_bytes: 1 << 20,
+        max_attempts: 5,
+        shutdown_grace: Duration::from_secs(10),
+        ack_deadline: Duration::from_secs(60),
+        max_outstanding: 4,
+    };
+    let worker = Worker::new(edges, Arc::new(Metrics::new()), settings);
+    Harness {
+        worker,
+        objects,
+        results,
+        _tmp: tmp,
+    }
+}
+
+/// A Cloud Storage notification of `gs://in/a.docx` at `generation`.
+fn notification(id: &str, generation: i64) -> Message {
+    Message::new().set_message_id(id).set_attributes([
+        ("eventType", "OBJECT_FINALIZE".to_string()),
+        ("bucketId", "in".to_string()),
+        ("objectId", "a.docx".to_string()),
+        ("objectGeneration", generation.to_string()),
+    ])
+}
+
+impl Harness {
+    async fn push(&self, message: &Message, attempt: i32) -> (Outcome, Reply) {
+        let running = CancellationToken::new();
+        self.worker
+            .push(message.clone(), Some(attempt), &running)
+            .await
+    }
+
+    fn calls(&self) -> u32 {
+        self.worker.edges.converter.calls.load(Ordering::SeqCst)
+    }
+
+    /// The failure record's kind, if one was written.
+    fn recorded_kind(&self) -> Option<String> {
+        let record = self.objects.get("out", "a.docx.error.json")?;
+        let record: serde_json::Value = serde_json::from_slice(&record.body).unwrap();
+        record["kind"].as_str().map(String::from)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_notification_becomes_a_pdf_that_records_its_source() {
+    let h = harness(FakeConverter::default());
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let answer = h.push(&notification("m1", generation), 1).await;
+    assert_eq!(answer, (Outcome::Converted, Reply::Ack));
+    let pdf = h.objects.get("out", "a.pdf").expect("the PDF");
+    assert!(pdf.body.starts_with(b"%PDF-"));
+    assert_eq!(pdf.metadata[storage::SOURCE_OBJECT], "a.docx");
+    assert_eq!(
+        pdf.metadata[storage::SOURCE_GENERATION],
+        generation.to_string()
+    );
+    assert_eq!(*h.results.outcomes.lock().unwrap(), ["converted"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_delivery_is_skipped_without_converting_again() {
+    let h = harness(FakeConverter::default());
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let message = notification("m1", generation);
+    assert_eq!(h.push(&message, 1).await.0, Outcome::Converted);
+    assert_eq!(h.push(&message, 2).await, (Outcome::Skipped, Reply::Ack));
+    assert_eq!(h.calls(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_for_a_replaced_generation_is_skipped() {
+    let h = harness(FakeConverter::default());
+    let old = h.objects.put("in", "a.docx", b"first", &[]);
+    h.objects.put("in", "a.docx", b"second", &[]);
+    let answer = h.push(&notification("m1", old), 1).await;
+    assert_eq!(answer, (Outcome::Skipped, Reply::Ack));
+    assert_eq!(h.calls(), 0);
+    assert!(h.objects.get("out", "a.pdf").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_storage_outage_is_nacked_with_growing_holds_then_converts() {
+    let h = harness(FakeConverter::default());
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    h.objects.download_outages.store(2, Ordering::SeqCst);
+    let message = notification("m1", generation);
+    let hold = |s| Reply::Nack {
+        hold: Duration::from_secs(s),
+    };
+    assert_eq!(h.push(&message, 1).await, (Outcome::Nacked, hold(1)));
+    assert_eq!(h.push(&message, 2).await, (Outcome::Nacked, hold(2)));
+    assert_eq!(h.push(&message, 3).await, (Outcome::Converted, Reply::Ack));
+    // Nacks announce nothing: the one event is the end.
+    assert_eq!(*h.results.outcomes.lock().unwrap(), ["converted"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_then_a_success_converts_on_the_retry() {
+    let h = harness(FakeConverter::failing([ConvertError::Crashed(
+        "boom".into(),
+    )]));
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let message = notification("m1", generation);
+    assert_eq!(h.push(&message, 1).await.0, Outcome::Nacked);
+    assert_eq!(h.push(&message, 2).await.0, Outcome::Converted);
+    assert_eq!(h.recorded_kind(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_document_that_crashes_twice_is_recorded_as_given_up() {
+    let crash = || ConvertError::Crashed("boom".into());
+    let h = harness(FakeConverter::failing([crash(), crash()]));
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let message = notification("m1", generation);
+    assert_eq!(h.push(&message, 1).await.0, Outcome::Nacked);
+    assert_eq!(
+        h.push(&message, 2).await,
+        (Outcome::FailedPermanent, Reply::Ack)
+    );
+    assert_eq!(h.recorded_kind().as_deref(), Some("gave_up"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_while_stopping_is_left_for_the_next_instance() {
+    let converter = FakeConverter {
+        delay: Duration::from_secs(5),
+        ..FakeConverter::failing([ConvertError::Internal("stopped".into())])
+    };
+    let h = harness(converter);
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let shutdown = CancellationToken::new();
+    // SIGTERM a second into the job, at what would be its last attempt.
+    let (answer, ()) = tokio::join!(
+        h.worker
+            .push(notification("m1", generation), Some(5), &shutdown),
+        async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            shutdown.cancel();
+        }
+    );
+    assert_eq!(answer.0, Outcome::Nacked);
+    assert_eq!(h.recorded_kind(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_sources_pdf_is_never_replaced() {
+    let h = harness(FakeConverter::default());
+    let owner = [
+        (storage::SOURCE_BUCKET, "in"),
+        (storage::SOURCE_OBJECT, "a.doc"),
+        (storage::SOURCE_GENERATION, "1"),
+    ];
+    h.objects.put("out", "a.pdf", b"%PDF- the .doc's", &owner);
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let answer = h.push(&notification("m1", generation), 1).await;
+    assert_eq!(answer, (Outcome::FailedPermanent, Reply::Ack));
+    assert_eq!(h.recorded_kind().as_deref(), Some("name_taken"));
+    assert_eq!(
+        h.objects.get("out", "a.pdf").unwrap().body,
+        b"%PDF- the .doc's"
+    );
+    assert_eq!(h.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_record_that_cannot_be_written_is_nacked() {
+    let h = harness(FakeConverter::failing([ConvertError::Corrupt(
+        "bad".into(),
+    )]));
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    h.objects.uploads_fail.store(true, Ordering::SeqCst);
+    let (outcome, reply) = h.push(&notification("m1", generation), 1).await;
+    assert_eq!(outcome, Outcome::Nacked);
+    assert!(matches!(reply, Reply::Nack { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_naming_nothing_is_acked_without_a_record() {
+    let h = harness(FakeConverter::default());
+    let message = Message::new()
+        .set_message_id("m1")
+        .set_attributes([("bucketId", "in")]);
+    assert_eq!(
+        h.push(&message, 1).await,
+        (Outcome::FailedPermanent, Reply::Ack)
+    );
+    assert!(h.objects.objects.lock().unwrap().is_empty());
+}
