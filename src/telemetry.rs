@@ -109,76 +109,86 @@ pub mod metrics {
 
     impl Metrics {
         pub fn new() -> Metrics {
-            let mut registry = Registry::with_prefix("docx2pdf");
-            let messages = Family::<OutcomeLabel, Counter>::default();
-            let conversion_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
-            let queue_wait_seconds = Histogram::new(exponential_buckets(0.001, 4.0, 10));
-            let (bytes_in, bytes_out) = (Counter::default(), Counter::default());
-            let (in_flight, active) = (Peaked::default(), Peaked::default());
-            let slots = Family::<StateLabel, Gauge>::default();
-            let restarts = Gauge::default();
-            let protections = Family::<ProtectionLabel, Gauge>::default();
-            registry.register("messages", "Messages handled, by outcome", messages.clone());
+            let mut metrics = Metrics {
+                registry: Registry::with_prefix("docx2pdf"),
+                messages: Family::default(),
+                conversion_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+                queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 4.0, 10)),
+                bytes_in: Counter::default(),
+                bytes_out: Counter::default(),
+                in_flight: Peaked::default(),
+                active: Peaked::default(),
+                slots: Family::default(),
+                restarts: Gauge::default(),
+                protections: Family::default(),
+            };
+            metrics.register();
+            metrics
+        }
+
+        /// Names and explains each metric in the registry.
+        fn register(&mut self) {
+            let registry = &mut self.registry;
+            registry.register(
+                "messages",
+                "Messages handled, by outcome",
+                self.messages.clone(),
+            );
             registry.register(
                 "conversion_seconds",
                 "Time LibreOffice spent on one document",
-                conversion_seconds.clone(),
+                self.conversion_seconds.clone(),
             );
             registry.register(
                 "queue_wait_seconds",
                 "Time a document waited for a free LibreOffice process",
-                queue_wait_seconds.clone(),
+                self.queue_wait_seconds.clone(),
             );
             registry.register(
                 "input_bytes",
                 "Bytes of documents downloaded",
-                bytes_in.clone(),
+                self.bytes_in.clone(),
             );
-            registry.register("output_bytes", "Bytes of PDFs uploaded", bytes_out.clone());
+            registry.register(
+                "output_bytes",
+                "Bytes of PDFs uploaded",
+                self.bytes_out.clone(),
+            );
             registry.register(
                 "messages_in_flight",
                 "Messages taken from the subscription and not yet acked or nacked",
-                in_flight.now.clone(),
+                self.in_flight.now.clone(),
             );
             registry.register(
                 "messages_in_flight_max",
                 "Most messages in flight at once since start",
-                in_flight.max.clone(),
+                self.in_flight.max.clone(),
             );
             registry.register(
                 "messages_active",
                 "Messages being downloaded, converted or uploaded now",
-                active.now.clone(),
+                self.active.now.clone(),
             );
             registry.register(
                 "messages_active_max",
                 "Most messages worked on at once since start",
-                active.max.clone(),
+                self.active.max.clone(),
             );
-            registry.register("slots", "LibreOffice processes by state", slots.clone());
+            registry.register(
+                "slots",
+                "LibreOffice processes by state",
+                self.slots.clone(),
+            );
             registry.register(
                 "slot_restarts",
                 "LibreOffice processes replaced since start",
-                restarts.clone(),
+                self.restarts.clone(),
             );
             registry.register(
                 "protection_active",
                 "Sandbox protections of the LibreOffice processes: 1 in force, 0 missing on this kernel",
-                protections.clone(),
+                self.protections.clone(),
             );
-            Metrics {
-                registry,
-                messages,
-                conversion_seconds,
-                queue_wait_seconds,
-                bytes_in,
-                bytes_out,
-                in_flight,
-                active,
-                slots,
-                restarts,
-                protections,
-            }
         }
 
         pub fn protection(&self, protection: &'static str, active: bool) {
@@ -230,6 +240,47 @@ pub mod metrics {
             prometheus_client::encoding::text::encode(&mut text, &self.registry)
                 .expect("writing to a String");
             text
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_metric_is_exposed_with_its_help_and_counts_what_it_says() {
+            let metrics = Metrics::new();
+            metrics.count(Outcome::Converted);
+            metrics.message_started();
+            metrics.message_finished();
+            metrics.protection("landlock_files", true);
+            let text = metrics.encode(&[]);
+            for name in [
+                "messages",
+                "conversion_seconds",
+                "queue_wait_seconds",
+                "input_bytes",
+                "output_bytes",
+                "messages_in_flight",
+                "messages_in_flight_max",
+                "messages_active",
+                "messages_active_max",
+                "slots",
+                "slot_restarts",
+                "protection_active",
+            ] {
+                assert!(
+                    text.contains(&format!("# HELP docx2pdf_{name} ")),
+                    "{name}: {text}"
+                );
+            }
+            assert!(
+                text.contains(r#"docx2pdf_messages_total{outcome="converted"} 1"#),
+                "{text}"
+            );
+            assert!(text.contains("docx2pdf_messages_in_flight_max 1"), "{text}");
+            let landlock = r#"docx2pdf_protection_active{protection="landlock_files"} 1"#;
+            assert!(text.contains(landlock), "{text}");
         }
     }
 }

@@ -225,55 +225,68 @@ fn check_parts<R: Read + std::io::Seek>(
         )));
     }
     for index in 0..zip.len() {
-        let mut entry = zip.by_index(index).map_err(corrupt)?;
-        if entry.encrypted() {
-            return Err(ConvertError::Encrypted);
-        }
-        let name = entry
-            .name()
-            .map_or_else(|_| format!("entry {index}"), |n| n.into_owned());
-        let allowed = limits
-            .ratio_floor
-            .max(entry.compressed_size().saturating_mul(limits.max_ratio));
-        if entry.size() > allowed {
-            return Err(ConvertError::Bomb(format!(
-                "{name} declares {} bytes from {} compressed",
-                entry.size(),
-                entry.compressed_size()
-            )));
-        }
-        // Enough for a zip signature and any picture's header.
-        let mut head = vec![0u8; 64 << 10];
-        let read = read_up_to(&mut entry, &mut head)
+        let entry = zip.by_index(index).map_err(corrupt)?;
+        check_part(entry, index, limits, inflated, depth)?;
+    }
+    Ok(())
+}
+
+/// One part: its ratio, its picture header, its content inflated for real
+/// (inspected as a package if it is one), added to the shared `inflated`.
+fn check_part(
+    mut entry: zip::read::ZipFile<'_, impl Read>,
+    index: usize,
+    limits: &Limits,
+    inflated: &mut u64,
+    depth: usize,
+) -> Result<(), ConvertError> {
+    if entry.encrypted() {
+        return Err(ConvertError::Encrypted);
+    }
+    let name = entry
+        .name()
+        .map_or_else(|_| format!("entry {index}"), |n| n.into_owned());
+    let allowed = limits
+        .ratio_floor
+        .max(entry.compressed_size().saturating_mul(limits.max_ratio));
+    if entry.size() > allowed {
+        return Err(ConvertError::Bomb(format!(
+            "{name} declares {} bytes from {} compressed",
+            entry.size(),
+            entry.compressed_size()
+        )));
+    }
+    // Enough for a zip signature and any picture's header.
+    let mut head = vec![0u8; 64 << 10];
+    let read = read_up_to(&mut entry, &mut head)
+        .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
+    let head = &head[..read];
+    check_picture(&name, head, limits)?;
+    let nested = head.starts_with(ZIP_MAGIC);
+    // Declared sizes can lie: inflate for real, but never past the limit.
+    let mut part = head.chain(entry.take(allowed + 1 - read as u64));
+    let size = if nested {
+        let mut copy = tempfile::tempfile()?;
+        let size = std::io::copy(&mut part, &mut copy)
             .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
-        let head = &head[..read];
-        check_picture(&name, head, limits)?;
-        let nested = head.starts_with(ZIP_MAGIC);
-        // Declared sizes can lie: inflate for real, but never past the limit.
-        let mut part = head.chain(entry.take(allowed + 1 - read as u64));
-        let size = if nested {
-            let mut copy = tempfile::tempfile()?;
-            let size = std::io::copy(&mut part, &mut copy)
-                .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
-            check_nested(copy, &name, limits, inflated, depth)?;
-            size
-        } else {
-            std::io::copy(&mut part, &mut std::io::sink())
-                .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?
-        };
-        if size > allowed {
-            return Err(ConvertError::Bomb(format!(
-                "{name} inflates past {allowed} bytes, over {}x its compressed size",
-                limits.max_ratio
-            )));
-        }
-        *inflated += size;
-        if *inflated > limits.max_uncompressed {
-            return Err(ConvertError::Bomb(format!(
-                "the parts inflate past {} bytes in all",
-                limits.max_uncompressed
-            )));
-        }
+        check_nested(copy, &name, limits, inflated, depth)?;
+        size
+    } else {
+        std::io::copy(&mut part, &mut std::io::sink())
+            .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?
+    };
+    if size > allowed {
+        return Err(ConvertError::Bomb(format!(
+            "{name} inflates past {allowed} bytes, over {}x its compressed size",
+            limits.max_ratio
+        )));
+    }
+    *inflated += size;
+    if *inflated > limits.max_uncompressed {
+        return Err(ConvertError::Bomb(format!(
+            "the parts inflate past {} bytes in all",
+            limits.max_uncompressed
+        )));
     }
     Ok(())
 }
