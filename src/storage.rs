@@ -12,6 +12,7 @@ use google_cloud_storage::model_ext::ReadRange;
 use tokio::io::AsyncWriteExt;
 
 use crate::gcloud::ObjectRef;
+use crate::worker::Objects;
 
 /// Metadata keys written on every PDF, naming its source.
 pub const SOURCE_BUCKET: &str = "source-bucket";
@@ -64,9 +65,40 @@ impl Store {
         Store { client }
     }
 
+    /// The source generation recorded on an existing output, or `None` when
+    /// there is no such object (or it carries no record).
+    pub async fn source_generation_of(
+        &self,
+        bucket: &str,
+        object: &str,
+    ) -> Result<Option<i64>, StorageError> {
+        Ok(self
+            .provenance(bucket, object)
+            .await?
+            .and_then(|p| p.source_generation))
+    }
+
+    /// An object's contents, for objects known to be small (failure records).
+    pub async fn read(&self, bucket: &str, object: &str) -> Result<Vec<u8>, StorageError> {
+        let uri = ObjectRef::new(bucket, object).to_string();
+        let mut response = self
+            .client
+            .read_object(bucket_path(bucket), object)
+            .send()
+            .await
+            .map_err(|e| classify(&uri, e))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.next().await {
+            body.extend_from_slice(&chunk.map_err(|e| classify(&uri, e))?);
+        }
+        Ok(body)
+    }
+}
+
+impl Objects for Store {
     /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
     /// refusing anything over `limit` bytes as soon as its size is known.
-    pub async fn download(
+    async fn download(
         &self,
         bucket: &str,
         object: &str,
@@ -111,7 +143,7 @@ impl Store {
 
     /// Where the existing output `object` came from, or `None` when there
     /// is no such object.
-    pub async fn provenance(
+    async fn provenance(
         &self,
         bucket: &str,
         object: &str,
@@ -137,23 +169,10 @@ impl Store {
         }
     }
 
-    /// The source generation recorded on an existing output, or `None` when
-    /// there is no such object (or it carries no record).
-    pub async fn source_generation_of(
-        &self,
-        bucket: &str,
-        object: &str,
-    ) -> Result<Option<i64>, StorageError> {
-        Ok(self
-            .provenance(bucket, object)
-            .await?
-            .and_then(|p| p.source_generation))
-    }
-
     /// Stores `body`; returns the new object's generation. With
     /// `if_generation`, only if the object is still at that generation (0:
     /// only if there is none), or [`StorageError::Changed`].
-    pub async fn upload(
+    async fn upload(
         &self,
         bucket: &str,
         object: &str,
@@ -176,22 +195,6 @@ impl Store {
             .await
             .map(|object| object.generation)
             .map_err(|e| classify(&uri, e))
-    }
-
-    /// An object's contents, for objects known to be small (failure records).
-    pub async fn read(&self, bucket: &str, object: &str) -> Result<Vec<u8>, StorageError> {
-        let uri = ObjectRef::new(bucket, object).to_string();
-        let mut response = self
-            .client
-            .read_object(bucket_path(bucket), object)
-            .send()
-            .await
-            .map_err(|e| classify(&uri, e))?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.next().await {
-            body.extend_from_slice(&chunk.map_err(|e| classify(&uri, e))?);
-        }
-        Ok(body)
     }
 }
 

@@ -17,6 +17,7 @@ use crate::config::SubmitArgs;
 use crate::gcloud::{ObjectRef, Services};
 use crate::job::{self, Job, Parsed, Routing};
 use crate::storage::{StorageError, Store};
+use crate::worker::Objects;
 
 /// A document on its way: the job the worker will see, and the generation
 /// we uploaded, which tells our result from an older one.

@@ -1,8 +1,9 @@
 //! What the worker needs of the world, as narrow traits: Cloud Storage
 //! ([`Objects`]), the converter ([`Converter`]) and the result topic
-//! ([`Announce`]). Production implements them with [`Store`], [`Pool`] and a
-//! Pub/Sub [`Publisher`], the only implementations outside tests; the
-//! worker's unit tests use small in-memory fakes and paused time.
+//! ([`Announce`]). Production implements them with [`Store`] (in
+//! `storage.rs`), [`Pool`] and a Pub/Sub [`Publisher`] (here), the only
+//! implementations outside tests; the worker's unit tests use small
+//! in-memory fakes and paused time.
 
 use std::future::Future;
 use std::path::Path;
@@ -80,48 +81,6 @@ pub struct Edges<O = Store, C = Pool, A = Publisher> {
     pub results: Option<A>,
     /// Where jobs' downloads and PDFs go.
     pub workspace: Arc<Workspace>,
-}
-
-impl Objects for Store {
-    async fn download(
-        &self,
-        bucket: &str,
-        object: &str,
-        generation: Option<i64>,
-        dest: &Path,
-        limit: u64,
-    ) -> Result<Download, StorageError> {
-        Store::download(self, bucket, object, generation, dest, limit).await
-    }
-
-    async fn provenance(
-        &self,
-        bucket: &str,
-        object: &str,
-    ) -> Result<Option<Provenance>, StorageError> {
-        Store::provenance(self, bucket, object).await
-    }
-
-    async fn upload(
-        &self,
-        bucket: &str,
-        object: &str,
-        body: bytes::Bytes,
-        content_type: &str,
-        metadata: &[(&str, String)],
-        if_generation: Option<i64>,
-    ) -> Result<i64, StorageError> {
-        Store::upload(
-            self,
-            bucket,
-            object,
-            body,
-            content_type,
-            metadata,
-            if_generation,
-        )
-        .await
-    }
 }
 
 impl Converter for Pool {
