@@ -133,6 +133,26 @@ async fn a_crash_is_reported_with_its_exit_status_and_the_process_replaced() {
     supervisor.shutdown().await;
 }
 
+/// A child that exits between requests is replaced before the next request
+/// reaches it: that request must not fail for a death it did not cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_that_exits_while_idle_is_replaced_before_the_next_request() {
+    let scratch = tempfile::tempdir().unwrap();
+    let once = r#"echo ready
+read -r line
+echo "$line"
+exit 0"#;
+    let supervisor: Supervisor<String, String> = Supervisor::start(spec(scratch.path(), once), 1);
+    assert_eq!(call(&supervisor, "first").await.unwrap(), "first");
+    // The replacement is started at once; give the slot a moment to see the exit.
+    let started = Instant::now();
+    while supervisor.status()[0].restarts == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(call(&supervisor, "second").await.unwrap(), "second");
+    supervisor.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_start_within_the_start_timeout_is_waited_for() {
     let scratch = tempfile::tempdir().unwrap();

@@ -122,6 +122,14 @@ impl Process {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
+    /// Waits until the process exits by itself; its exit status.
+    pub(super) async fn exited(&mut self) -> String {
+        match self.child.wait().await {
+            Ok(status) => status.to_string(),
+            Err(error) => format!("unknown ({error})"),
+        }
+    }
+
     /// Describes why the protocol broke: the exit status if the process is
     /// gone, and the last lines it wrote to stderr.
     pub(super) async fn death_cause(&mut self, error: std::io::Error) -> String {

@@ -188,6 +188,11 @@ where
                     None => return End::Stop,
                 },
                 _ = self.stop.cancelled() => return End::Stop,
+                // Noticed now, not by the next request, which would fail for it.
+                status = process.exited() => {
+                    tracing::warn!(slot = self.id, status, "{} process exited while idle; replacing it", self.spec.name);
+                    return End::Lost;
+                }
             };
             if let Err(end) = self.serve_one(process, task, &mut answered).await {
                 return end;
