@@ -29,6 +29,12 @@ RUN echo "deb http://deb.debian.org/debian bookworm-backports main" \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libreoffice-writer-nogui=4:25.2.3-2+deb13u5~bpo12+1 \
       libreoffice-uiconfig-writer=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-calc-nogui=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-uiconfig-calc=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-impress-nogui=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-uiconfig-impress=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-draw-nogui=4:25.2.3-2+deb13u5~bpo12+1 \
+      libreoffice-uiconfig-draw=4:25.2.3-2+deb13u5~bpo12+1 \
       fonts-crosextra-carlito=20220224-1 \
       fonts-crosextra-caladea=20200211-1 \
       fonts-liberation2=2.1.5-1 \

@@ -262,6 +262,15 @@ fn content_type(object: &str) -> &'static str {
         "odt" => "application/vnd.oasis.opendocument.text",
         "rtf" => "application/rtf",
         "txt" => "text/plain",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xls" => "application/vnd.ms-excel",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "csv" => "text/csv",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "ppsx" => "application/vnd.openxmlformats-officedocument.presentationml.slideshow",
+        "ppt" | "pps" => "application/vnd.ms-powerpoint",
+        "odp" => "application/vnd.oasis.opendocument.presentation",
+        "odg" => "application/vnd.oasis.opendocument.graphics",
         _ => "application/octet-stream",
     }
 }

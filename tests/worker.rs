@@ -93,6 +93,27 @@ fn three_message_formats_results_and_duplicates() {
 }
 
 #[test]
+fn spreadsheets_presentations_and_drawings_convert_through_the_worker() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let _worker = env.worker(&[]);
+    env.upload(&fixture("one_sheet.xlsx"), "q1/report.xlsx");
+    env.upload(&fixture("one_slide.pptx"), "q1/deck.pptx");
+    env.upload(&fixture("one_drawing.odg"), "q1/plan.odg");
+    env.upload(&fixture("one_sheet.csv"), "q1/figures.csv");
+    for name in [
+        "pdf/q1/report.pdf",
+        "pdf/q1/deck.pdf",
+        "pdf/q1/plan.pdf",
+        "pdf/q1/figures.pdf",
+    ] {
+        let object = env.wait_object(name, Duration::from_secs(90));
+        assert_eq!(object["metadata"]["source-bucket"], "input", "{name}");
+        assert!(env.read_object(name).starts_with(b"%PDF-"), "{name}");
+    }
+}
+
+#[test]
 fn every_permanent_failure_is_acked_with_a_record_and_work_goes_on() {
     let _serial = serial();
     let big = tempfile::NamedTempFile::new().unwrap();

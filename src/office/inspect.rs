@@ -1,4 +1,6 @@
-//! Checks a document before LibreOffice sees it.
+//! Checks a document before LibreOffice sees it: the formats we convert
+//! (text documents, spreadsheets, presentations, drawings), their
+//! containers, and what each container may hold.
 //!
 //! LibreOffice happily "converts" a text file named `.docx`, spins forever on
 //! a zip bomb and would ask for a password nobody can type. Each of those is
@@ -10,11 +12,6 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::ConvertError;
-
-/// The extensions the pool converts, all through LibreOffice Writer.
-pub const SUPPORTED: &[&str] = &[
-    "docx", "docm", "dotx", "dotm", "doc", "dot", "odt", "ott", "rtf", "txt",
-];
 
 pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 pub(super) const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -57,21 +54,57 @@ enum Family {
     Ooxml,
     /// OpenDocument: a zip with `content.xml`.
     Odf,
-    /// Word 97-2003: an OLE2 compound file.
+    /// Office 97-2003: an OLE2 compound file.
     Legacy,
     Rtf,
+    /// Plain text (`.txt`) or comma-separated values (`.csv`).
     Text,
 }
 
-fn family(extension: &str) -> Option<Family> {
-    Some(match extension {
-        "docx" | "docm" | "dotx" | "dotm" => Family::Ooxml,
-        "odt" | "ott" => Family::Odf,
-        "doc" | "dot" => Family::Legacy,
-        "rtf" => Family::Rtf,
-        "txt" => Family::Text,
-        _ => return None,
-    })
+/// The LibreOffice application that reads a format.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum App {
+    Writer,
+    Calc,
+    Impress,
+    Draw,
+}
+
+/// Every extension the pool converts, with its container and application.
+const FORMATS: &[(&str, Family, App)] = &[
+    ("docx", Family::Ooxml, App::Writer),
+    ("docm", Family::Ooxml, App::Writer),
+    ("dotx", Family::Ooxml, App::Writer),
+    ("dotm", Family::Ooxml, App::Writer),
+    ("doc", Family::Legacy, App::Writer),
+    ("dot", Family::Legacy, App::Writer),
+    ("odt", Family::Odf, App::Writer),
+    ("ott", Family::Odf, App::Writer),
+    ("rtf", Family::Rtf, App::Writer),
+    ("txt", Family::Text, App::Writer),
+    ("xlsx", Family::Ooxml, App::Calc),
+    ("xlsm", Family::Ooxml, App::Calc),
+    ("xls", Family::Legacy, App::Calc),
+    ("ods", Family::Odf, App::Calc),
+    ("csv", Family::Text, App::Calc),
+    ("pptx", Family::Ooxml, App::Impress),
+    ("ppsx", Family::Ooxml, App::Impress),
+    ("ppt", Family::Legacy, App::Impress),
+    ("pps", Family::Legacy, App::Impress),
+    ("odp", Family::Odf, App::Impress),
+    ("odg", Family::Odf, App::Draw),
+];
+
+/// The extensions the pool converts.
+pub fn supported() -> impl Iterator<Item = &'static str> {
+    FORMATS.iter().map(|(extension, ..)| *extension)
+}
+
+fn format(extension: &str) -> Option<(Family, App)> {
+    FORMATS
+        .iter()
+        .find(|(e, ..)| *e == extension)
+        .map(|&(_, family, app)| (family, app))
 }
 
 /// The lower-case extension of a supported file name, or why it is not.
@@ -81,25 +114,22 @@ pub fn extension(name: &Path) -> Result<&'static str, ConvertError> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
-    SUPPORTED
-        .iter()
-        .copied()
-        .find(|s| *s == ext)
-        .ok_or_else(|| {
-            let shown = if ext.is_empty() {
-                "no extension".to_string()
-            } else {
-                format!("'.{ext}'")
-            };
-            ConvertError::Unsupported(format!("{shown}; supported: .{}", SUPPORTED.join(", .")))
-        })
+    supported().find(|s| *s == ext).ok_or_else(|| {
+        let shown = if ext.is_empty() {
+            "no extension".to_string()
+        } else {
+            format!("'.{ext}'")
+        };
+        let all: Vec<&str> = supported().collect();
+        ConvertError::Unsupported(format!("{shown}; supported: .{}", all.join(", .")))
+    })
 }
 
 /// Checks the file at `path`, judged by the extension of `name`. Returns the
 /// normalised extension the converter should give the file.
 pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, ConvertError> {
     let extension = extension(name)?;
-    let family = family(extension).expect("every supported extension has a family");
+    let (family, app) = format(extension).expect("every supported extension has a format");
     let mut head = [0u8; 8];
     let unreadable =
         |e: std::io::Error| ConvertError::Internal(format!("cannot read {}: {e}", path.display()));
@@ -111,12 +141,12 @@ pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, 
         return Err(ConvertError::Empty);
     }
     if family == Family::Text {
-        return super::text::check(path).map(|()| extension);
+        return super::text::check(path, extension).map(|()| extension);
     }
     if head.starts_with(OLE2_MAGIC) {
-        check_ole2(path, family)?;
+        super::ole2::check(path, app, family == Family::Ooxml)?;
     } else if head.starts_with(ZIP_MAGIC) {
-        check_zip(path, family, limits)?;
+        check_zip(path, family, app, limits)?;
     } else {
         if head.starts_with(RTF_MAGIC) {
             super::rtf::check_nesting(path, limits.max_rtf_depth)?;
@@ -145,45 +175,14 @@ fn describe(head: &[u8]) -> String {
     }
 }
 
-/// An OLE2 file is either a legacy document or an encrypted OOXML package
-/// (Office wraps those in OLE2). A legacy document under an OOXML name is
-/// left to LibreOffice's content detection.
-fn check_ole2(path: &Path, family: Family) -> Result<(), ConvertError> {
-    let mut cfb = cfb::open(path)
-        .map_err(|e| ConvertError::Corrupt(format!("unreadable OLE2 compound file: {e}")))?;
-    if cfb.exists("/EncryptionInfo") || cfb.exists("/EncryptedPackage") {
-        return Err(ConvertError::Encrypted);
-    }
-    if family == Family::Ooxml && !cfb.exists("/WordDocument") {
-        return Err(ConvertError::Corrupt(
-            "an OLE2 compound file that is neither an encrypted package nor a Word document".into(),
-        ));
-    }
-    if cfb.exists("/WordDocument") {
-        // FIB: wIdent at 0, flags at 0x0A; bit 8 of the flags is fEncrypted.
-        let mut fib = [0u8; 12];
-        let mut stream = cfb
-            .open_stream("/WordDocument")
-            .map_err(|e| ConvertError::Corrupt(format!("unreadable WordDocument stream: {e}")))?;
-        stream
-            .read_exact(&mut fib)
-            .map_err(|_| ConvertError::Corrupt("the WordDocument stream is truncated".into()))?;
-        let flags = u16::from_le_bytes([fib[0x0A], fib[0x0B]]);
-        if flags & 0x0100 != 0 {
-            return Err(ConvertError::Encrypted);
-        }
-    }
-    Ok(())
-}
-
-fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), ConvertError> {
+fn check_zip(path: &Path, family: Family, app: App, limits: &Limits) -> Result<(), ConvertError> {
     let corrupt =
         |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
     let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(corrupt)?;
     super::zip_layout::check(&mut zip, &mut File::open(path)?)?;
     let required = match family {
         Family::Ooxml => Some(("[Content_Types].xml", "an Office Open XML document")),
-        Family::Odf => Some(("content.xml", "an OpenDocument text")),
+        Family::Odf => Some(("content.xml", odf_name(app))),
         _ => None,
     };
     if let Some((part, what)) = required
@@ -199,6 +198,15 @@ fn check_zip(path: &Path, family: Family, limits: &Limits) -> Result<(), Convert
         return Err(ConvertError::Encrypted);
     }
     Ok(())
+}
+
+fn odf_name(app: App) -> &'static str {
+    match app {
+        App::Writer => "an OpenDocument text",
+        App::Calc => "an OpenDocument spreadsheet",
+        App::Impress => "an OpenDocument presentation",
+        App::Draw => "an OpenDocument drawing",
+    }
 }
 
 /// Packages inside packages (an `altChunk` that is a DOCX, an embedded

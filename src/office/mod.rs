@@ -10,6 +10,7 @@
 mod child;
 mod error;
 pub mod inspect;
+mod ole2;
 mod pdf;
 mod profile;
 mod rtf;

@@ -1,4 +1,4 @@
-//! A `.txt` must be text. LibreOffice's text import inflates a compressed
+//! A `.txt` or `.csv` must be text. LibreOffice's text import inflates a compressed
 //! stream, whole and in memory, so only plain text reaches it.
 
 use std::fs::File;
@@ -18,27 +18,28 @@ const COMPRESSED: &[(&[u8], &str)] = &[
 ];
 const UTF16_BOMS: &[&[u8]] = &[&[0xFF, 0xFE], &[0xFE, 0xFF]];
 
-/// A .txt must be text: not an Office document, not compressed, no NUL
-/// bytes in its first 64 KiB (UTF-16, which has them, starts with a BOM).
-pub fn check(path: &Path) -> Result<(), ConvertError> {
+/// A .txt or .csv (`extension`) must be text: not an Office document, not
+/// compressed, no NUL bytes in its first 64 KiB (UTF-16, which has them,
+/// starts with a BOM).
+pub fn check(path: &Path, extension: &str) -> Result<(), ConvertError> {
     let mut head = Vec::with_capacity(64 << 10);
     File::open(path)
         .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
         .map_err(|e| ConvertError::Internal(format!("cannot read {}: {e}", path.display())))?;
     if head.starts_with(OLE2_MAGIC) || head.starts_with(ZIP_MAGIC) {
-        return Err(ConvertError::Corrupt(
-            "a .txt file that holds an Office document: give it its real extension (.docx, .doc, .odt)".into(),
-        ));
+        return Err(ConvertError::Corrupt(format!(
+            "a .{extension} file that holds an Office document: give it its real extension (.docx, .xlsx, .odt ...)"
+        )));
     }
     if let Some((_, format)) = COMPRESSED.iter().find(|(magic, _)| head.starts_with(magic)) {
         return Err(ConvertError::Corrupt(format!(
-            "a .txt file must be plain text, but this one is {format}-compressed data: decompress it first"
+            "a .{extension} file must be plain text, but this one is {format}-compressed data: decompress it first"
         )));
     }
     if !UTF16_BOMS.iter().any(|bom| head.starts_with(bom)) && head.contains(&0) {
-        return Err(ConvertError::Corrupt(
-            "a .txt file must be plain text, but this one holds binary data (NUL bytes)".into(),
-        ));
+        return Err(ConvertError::Corrupt(format!(
+            "a .{extension} file must be plain text, but this one holds binary data (NUL bytes)"
+        )));
     }
     Ok(())
 }

@@ -1,0 +1,175 @@
+//! Spreadsheets, presentations and drawings through the same pool, checks
+//! and failure kinds as text documents, with real LibreOffice.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+
+mod common;
+use common::fixture;
+
+fn pool() -> Pool {
+    let config = PoolConfig {
+        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+        size: 1,
+        job_timeout: Duration::from_secs(60),
+        recycle_after: 200,
+        rss_ceiling: 1 << 30,
+        max_output_bytes: 256 << 20,
+        max_pages: 5000,
+        limits: Limits::default(),
+    };
+    Pool::start(config, common::workspace()).expect("pool starts")
+}
+
+fn pdf_text(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pdf_pages(pdf: &Path) -> u32 {
+    let out = Command::new("pdfinfo").arg(pdf).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+        .expect("pdfinfo prints Pages")
+}
+
+async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<PathBuf, ConvertError> {
+    let pdf = out.join(input.file_name().unwrap()).with_extension("pdf");
+    pool.convert(input, input, &pdf).await?;
+    Ok(pdf)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spreadsheets_presentations_and_drawings_convert() {
+    let pool = pool();
+    let out = tempfile::tempdir().unwrap();
+    let cases = [
+        ("one_sheet.csv", 1, "Region"),
+        ("one_sheet.xlsx", 1, "Region"),
+        ("one_sheet.ods", 1, "Region"),
+        ("one_sheet.xls", 1, "Region"),
+        ("one_slide.pptx", 2, "Quarterly review"),
+        ("one_slide.odp", 2, "Quarterly review"),
+        ("one_slide.ppt", 2, "Quarterly review"),
+        ("one_drawing.odg", 1, "Box A"),
+    ];
+    for (name, pages, text) in cases {
+        let pdf = convert(&pool, &fixture(name), out.path())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(pdf_pages(&pdf), pages, "{name}");
+        assert!(pdf_text(&pdf).contains(text), "{name}: {}", pdf_text(&pdf));
+    }
+    pool.shutdown().await;
+}
+
+/// Every sheet is printed, each as its print settings lay it out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workbook_converts_every_sheet() {
+    let pool = pool();
+    let out = tempfile::tempdir().unwrap();
+    let pdf = convert(&pool, &fixture("two_sheets.xlsx"), out.path())
+        .await
+        .unwrap();
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Item 5"), "the first sheet");
+    assert!(
+        text.contains("4800"),
+        "the last cell of the second sheet (120 x 40)"
+    );
+    assert_eq!(pdf_pages(&pdf), 19);
+    pool.shutdown().await;
+}
+
+/// A zip holding one part, for containers built by hand.
+fn zip_with(path: &Path, parts: &[(&str, &[u8])], method: zip::CompressionMethod) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, bytes) in parts {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_container_refuses_corrupt_encrypted_and_bomb_files() {
+    let pool = pool();
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(fixture(from), at(to)).unwrap();
+        at(to)
+    };
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(at(name), bytes).unwrap();
+        at(name)
+    };
+    let good = std::fs::read(fixture("one_sheet.xlsx")).unwrap();
+    let manifest = br#"<manifest:manifest><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/></manifest:file-entry></manifest:manifest>"#;
+    let huge = vec![b' '; 200 << 20];
+    zip_with(
+        &at("locked.ods"),
+        &[("content.xml", b"x"), ("META-INF/manifest.xml", manifest)],
+        zip::CompressionMethod::Stored,
+    );
+    zip_with(
+        &at("no-content.odp"),
+        &[(
+            "mimetype",
+            b"application/vnd.oasis.opendocument.presentation",
+        )],
+        zip::CompressionMethod::Stored,
+    );
+    zip_with(
+        &at("bomb.ods"),
+        &[("content.xml", &huge)],
+        zip::CompressionMethod::Deflated,
+    );
+    zip_with(
+        &at("bomb.pptx"),
+        &[
+            ("[Content_Types].xml", b"<Types/>"),
+            ("ppt/slides/slide1.xml", &huge),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let mut gzip = vec![0x1f, 0x8b, 0x08, 0x00];
+    gzip.extend([0u8; 32]);
+    let cases = [
+        // Office Open XML
+        (write("truncated.xlsx", &good[..good.len() / 2]), "corrupt"),
+        (copy("encrypted.docx", "locked.xlsx"), "encrypted"),
+        (copy("encrypted.docx", "locked.pptx"), "encrypted"),
+        (at("bomb.pptx"), "bomb"),
+        // OpenDocument
+        (at("no-content.odp"), "corrupt"),
+        (at("locked.ods"), "encrypted"),
+        (at("bomb.ods"), "bomb"),
+        // OLE2: a compound file of another application under an OOXML name
+        (copy("one_sheet.xls", "workbook.pptx"), "corrupt"),
+        (write("fake.xls", b"not an OLE2 file at all"), "corrupt"),
+        // Text
+        (write("packed.csv", &gzip), "corrupt"),
+        (write("binary.csv", b"a,b\0c"), "corrupt"),
+        (write("empty.csv", b""), "empty"),
+    ];
+    for (input, kind) in &cases {
+        let error = convert(&pool, input, dir.path()).await.expect_err(kind);
+        assert_eq!(error.kind(), *kind, "{}: {error}", input.display());
+    }
+    let pdf = convert(&pool, &fixture("one_slide.pptx"), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(pdf_pages(&pdf), 2, "the pool goes on");
+    pool.shutdown().await;
+}
