@@ -16,6 +16,7 @@ pub mod gcloud;
 pub mod http;
 mod job;
 pub mod office;
+pub mod options;
 pub mod push;
 pub mod request;
 mod stdout;

@@ -1,5 +1,6 @@
 //! Spreadsheets, presentations and drawings through the same pool, checks
-//! and failure kinds as text documents, with real LibreOffice.
+//! and failure kinds as text documents, and the PDF options, with real
+//! LibreOffice.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::options::PdfOptions;
 
 mod common;
 use common::fixture;
@@ -171,5 +173,135 @@ async fn each_container_refuses_corrupt_encrypted_and_bomb_files() {
         .await
         .unwrap();
     assert_eq!(pdf_pages(&pdf), 2, "the pool goes on");
+    pool.shutdown().await;
+}
+
+fn options(pairs: &[(&str, &str)]) -> PdfOptions {
+    let mut options = PdfOptions::default();
+    for (name, value) in pairs {
+        options.set(name, value).unwrap();
+    }
+    options
+}
+
+async fn convert_with(pool: &Pool, input: &Path, pdf: &Path, options: &PdfOptions) -> Vec<u8> {
+    pool.convert_with(input, input, pdf, options)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+    std::fs::read(pdf).unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every font the PDF uses is embedded (`pdffonts`' "emb" column).
+fn all_fonts_embedded(pdf: &Path) -> bool {
+    let out = Command::new("pdffonts").arg(pdf).output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let fonts: Vec<&str> = listing.lines().skip(2).collect();
+    !fonts.is_empty()
+        && fonts
+            .iter()
+            .all(|line| line.split_whitespace().rev().nth(4) == Some("yes"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pdf_a_is_declared_in_the_xmp_metadata_with_every_font_embedded() {
+    let pool = pool();
+    let out = tempfile::tempdir().unwrap();
+    for (level, part) in [("1b", "1"), ("2b", "2"), ("3b", "3")] {
+        let pdf = out.path().join(format!("a{level}.pdf"));
+        let bytes = convert_with(
+            &pool,
+            &fixture("one_page.docx"),
+            &pdf,
+            &options(&[("pdfa", level)]),
+        )
+        .await;
+        assert!(
+            contains(&bytes, &format!("<pdfaid:part>{part}</pdfaid:part>")),
+            "{level}"
+        );
+        assert!(
+            contains(&bytes, "<pdfaid:conformance>B</pdfaid:conformance>"),
+            "{level}"
+        );
+        assert!(all_fonts_embedded(&pdf), "{level}");
+    }
+    // The control: an ordinary PDF declares no conformance.
+    let plain = out.path().join("plain.pdf");
+    let bytes = convert_with(
+        &pool,
+        &fixture("one_page.docx"),
+        &plain,
+        &PdfOptions::default(),
+    )
+    .await;
+    assert!(!contains(&bytes, "pdfaid:part"));
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tagged_and_ua_pdfs_carry_a_structure_tree() {
+    let pool = pool();
+    let out = tempfile::tempdir().unwrap();
+    let plain = convert_with(
+        &pool,
+        &fixture("one_page.docx"),
+        &out.path().join("p.pdf"),
+        &PdfOptions::default(),
+    )
+    .await;
+    assert!(!contains(&plain, "/StructTreeRoot"), "the control");
+    for option in ["tagged", "pdfua"] {
+        let pdf = out.path().join(format!("{option}.pdf"));
+        let bytes = convert_with(
+            &pool,
+            &fixture("one_page.docx"),
+            &pdf,
+            &options(&[(option, "true")]),
+        )
+        .await;
+        assert!(contains(&bytes, "/StructTreeRoot"), "{option}");
+        assert!(contains(&bytes, "/Marked true"), "{option}: MarkInfo");
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_range_and_one_page_per_sheet() {
+    let pool = pool();
+    let out = tempfile::tempdir().unwrap();
+    let pdf = out.path().join("range.pdf");
+    convert_with(
+        &pool,
+        &fixture("two_sheets.xlsx"),
+        &pdf,
+        &options(&[("pages", "2-4,7")]),
+    )
+    .await;
+    assert_eq!(pdf_pages(&pdf), 4);
+    let pdf = out.path().join("sheets.pdf");
+    convert_with(
+        &pool,
+        &fixture("two_sheets.xlsx"),
+        &pdf,
+        &options(&[("single-page-sheets", "true")]),
+    )
+    .await;
+    assert_eq!(pdf_pages(&pdf), 2, "one page per sheet, from 19");
+    let pdf = out.path().join("slide.pdf");
+    convert_with(
+        &pool,
+        &fixture("one_slide.pptx"),
+        &pdf,
+        &options(&[("pages", "2")]),
+    )
+    .await;
+    assert_eq!(pdf_pages(&pdf), 1);
+    assert!(pdf_text(&pdf).contains("Next steps"));
     pool.shutdown().await;
 }

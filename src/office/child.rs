@@ -16,8 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::sandbox;
 use crate::supervisor::ChildChannel;
 
-/// Same JPEG quality as `soffice --convert-to pdf`; LibreOfficeKit's default is lower.
-const PDF_FILTER_OPTIONS: &str = r#"{"Quality":{"type":"long","value":"90"}}"#;
 /// No dialogs can ever be answered here, so never wait on one.
 const LOAD_OPTIONS: &str = "Batch=true";
 const WARMUP_DOCX: &[u8] = include_bytes!("warmup.docx");
@@ -26,6 +24,8 @@ const WARMUP_DOCX: &[u8] = include_bytes!("warmup.docx");
 pub struct Request {
     pub input: PathBuf,
     pub output: PathBuf,
+    /// LibreOffice's PDF export settings, as JSON ([`crate::options`]).
+    pub filter: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,7 +68,7 @@ fn run() -> anyhow::Result<()> {
     converter.warm_up(&scratch)?;
     channel.ready()?;
     while let Some(request) = channel.next_request::<Request>()? {
-        let response = converter.convert(&request.input, &request.output);
+        let response = converter.convert(&request.input, &request.output, &request.filter);
         channel.reply(&response)?;
     }
     Ok(())
@@ -140,7 +140,8 @@ impl Converter {
         let input = scratch.join("warmup.docx");
         let output = scratch.join("warmup.pdf");
         std::fs::write(&input, WARMUP_DOCX)?;
-        match self.convert(&input, &output) {
+        let filter = crate::options::PdfOptions::default().filter_data();
+        match self.convert(&input, &output, &filter) {
             Response::Converted => {}
             other => anyhow::bail!("the warm-up conversion failed: {other:?}"),
         }
@@ -149,7 +150,7 @@ impl Converter {
         Ok(())
     }
 
-    fn convert(&self, input: &Path, output: &Path) -> Response {
+    fn convert(&self, input: &Path, output: &Path, filter: &str) -> Response {
         let load_failed = |message: String| Response::LoadFailed { message };
         let save_failed = |message: String| Response::SaveFailed { message };
         let input_url = match DocUrl::from_absolute_path(input.to_string_lossy()) {
@@ -172,7 +173,7 @@ impl Converter {
             Err(_) if self.password_asked.get() => return Response::Encrypted,
             Err(error) => return load_failed(error.to_string()),
         };
-        match document.save_as(&output_url, "pdf", Some(PDF_FILTER_OPTIONS)) {
+        match document.save_as(&output_url, "pdf", Some(filter)) {
             Ok(true) => Response::Converted,
             _ if file_size_cap::reached() => Response::FileSizeCap,
             Ok(false) => save_failed("LibreOffice reported that the PDF export failed".into()),

@@ -29,6 +29,7 @@ pub use child::main as child_main;
 pub use error::ConvertError;
 pub use inspect::Limits;
 
+use crate::options::PdfOptions;
 use crate::supervisor::{CallError, Peak, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
 
@@ -147,6 +148,18 @@ impl Pool {
         name: &Path,
         output: &Path,
     ) -> Result<Conversion, ConvertError> {
+        self.convert_with(input, name, output, &PdfOptions::default())
+            .await
+    }
+
+    /// [`Pool::convert`], making the PDF as `options` say.
+    pub async fn convert_with(
+        &self,
+        input: &Path,
+        name: &Path,
+        output: &Path,
+        options: &PdfOptions,
+    ) -> Result<Conversion, ConvertError> {
         let extension = {
             let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
             tokio::task::spawn_blocking(move || inspect::check(&input, &name, &limits))
@@ -157,6 +170,7 @@ impl Pool {
         // under names we chose: no document name reaches its file system,
         // and no process can reach another's job (Landlock, `sandbox`).
         let input = input.to_owned();
+        let filter = options.filter_data();
         let prepare = Box::new(move |dir: &Path| {
             let source = dir.join(format!("input.{extension}"));
             if std::fs::hard_link(&input, &source).is_err() {
@@ -165,6 +179,7 @@ impl Pool {
             Ok(child::Request {
                 input: source,
                 output: dir.join(PDF_NAME),
+                filter,
             })
         });
         let reply = self

@@ -1,0 +1,262 @@
+//! PDF options, the same names everywhere: `pdfa` (`1b`, `2b`, `3b`),
+//! `pdfua`, `tagged`, `pages` (a range such as `1-3,7`) and
+//! `single-page-sheets`. They come from the worker's defaults (environment),
+//! the source object's custom metadata (`docx2pdf-pdfa: 2b`) and a JSON
+//! job's `"options"`, later wins; `convert` takes them as flags. Here they
+//! are checked, layered, written down for provenance, and turned into
+//! LibreOffice's PDF export settings.
+
+use serde::Serialize;
+
+/// The prefix of an option in an object's custom metadata.
+pub const METADATA_PREFIX: &str = "docx2pdf-";
+
+/// The option names, as written in metadata, JSON and flags.
+pub const NAMES: [&str; 5] = ["pdfa", "pdfua", "tagged", "pages", "single-page-sheets"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PdfA {
+    #[serde(rename = "1b")]
+    A1b,
+    #[serde(rename = "2b")]
+    A2b,
+    #[serde(rename = "3b")]
+    A3b,
+}
+
+impl PdfA {
+    fn as_str(self) -> &'static str {
+        match self {
+            PdfA::A1b => "1b",
+            PdfA::A2b => "2b",
+            PdfA::A3b => "3b",
+        }
+    }
+
+    /// LibreOffice's `SelectPdfVersion` for this conformance level.
+    fn version(self) -> u8 {
+        match self {
+            PdfA::A1b => 1,
+            PdfA::A2b => 2,
+            PdfA::A3b => 3,
+        }
+    }
+}
+
+/// How a PDF is made. The default is LibreOffice's ordinary PDF.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PdfOptions {
+    pub pdfa: Option<PdfA>,
+    /// PDF/UA (accessible); implies `tagged`.
+    pub pdfua: bool,
+    pub tagged: bool,
+    /// Only these pages.
+    pub pages: Option<String>,
+    /// Each sheet of a spreadsheet on one page.
+    pub single_page_sheets: bool,
+}
+
+/// An option that cannot be applied, with what is allowed.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("option {name}={value:?}: {allowed}")]
+pub struct BadOption {
+    pub name: String,
+    pub value: String,
+    pub allowed: String,
+}
+
+impl PdfOptions {
+    /// Applies option `name` with its text `value`, as metadata, the
+    /// environment or JSON give it.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), BadOption> {
+        let bad = |allowed: &str| BadOption {
+            name: name.to_string(),
+            value: value.to_string(),
+            allowed: allowed.to_string(),
+        };
+        let flag = || match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" | "" => Ok(false),
+            _ => Err(bad("true or false")),
+        };
+        match name {
+            "pdfa" => {
+                self.pdfa = match value.trim().to_ascii_lowercase().as_str() {
+                    "" | "none" | "false" => None,
+                    "1b" => Some(PdfA::A1b),
+                    "2b" => Some(PdfA::A2b),
+                    "3b" => Some(PdfA::A3b),
+                    _ => return Err(bad("1b, 2b or 3b")),
+                }
+            }
+            "pdfua" => self.pdfua = flag()?,
+            "tagged" => self.tagged = flag()?,
+            "single-page-sheets" => self.single_page_sheets = flag()?,
+            "pages" => {
+                let range = value.replace(' ', "");
+                self.pages = match range.as_str() {
+                    "" | "all" => None,
+                    _ if valid_range(&range) => Some(range),
+                    _ => return Err(bad("a page range such as 1-3,7 (pages count from 1)")),
+                }
+            }
+            _ => {
+                return Err(BadOption {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                    allowed: format!("no such option; the options are {}", NAMES.join(", ")),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every `docx2pdf-*` entry of an object's custom metadata.
+    pub fn set_from_metadata<'a>(
+        &mut self,
+        metadata: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<(), BadOption> {
+        for (key, value) in metadata {
+            if let Some(name) = key.strip_prefix(METADATA_PREFIX) {
+                self.set(name, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One line that names the options in force, the same for equal
+    /// options: the PDF's provenance, compared to tell new work from done work.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(pdfa) = self.pdfa {
+            parts.push(format!("pdfa={}", pdfa.as_str()));
+        }
+        if self.pdfua {
+            parts.push("pdfua".to_string());
+        }
+        if self.tagged {
+            parts.push("tagged".to_string());
+        }
+        if let Some(pages) = &self.pages {
+            parts.push(format!("pages={pages}"));
+        }
+        if self.single_page_sheets {
+            parts.push("single-page-sheets".to_string());
+        }
+        if parts.is_empty() {
+            "default".to_string()
+        } else {
+            parts.join(";")
+        }
+    }
+
+    /// LibreOffice's PDF export settings, as the JSON LibreOfficeKit takes.
+    pub fn filter_data(&self) -> String {
+        let mut data = serde_json::Map::new();
+        let mut put = |name: &str, kind: &str, value: String| {
+            data.insert(
+                name.to_string(),
+                serde_json::json!({"type": kind, "value": value}),
+            );
+        };
+        // Same JPEG quality as `soffice --convert-to pdf`; LibreOfficeKit's default is lower.
+        put("Quality", "long", "90".into());
+        if let Some(pdfa) = self.pdfa {
+            put("SelectPdfVersion", "long", pdfa.version().to_string());
+        }
+        if self.pdfua {
+            put("PDFUACompliance", "boolean", "true".into());
+        }
+        if self.tagged || self.pdfua {
+            put("UseTaggedPDF", "boolean", "true".into());
+        }
+        if let Some(pages) = &self.pages {
+            put("PageRange", "string", pages.clone());
+        }
+        if self.single_page_sheets {
+            put("SinglePageSheets", "boolean", "true".into());
+        }
+        serde_json::Value::Object(data).to_string()
+    }
+}
+
+/// `1-3,7`: comma-separated pages or ascending ranges, counting from 1.
+fn valid_range(range: &str) -> bool {
+    let page = |text: &str| text.parse::<u32>().ok().filter(|&n| n >= 1);
+    range.split(',').all(|part| match part.split_once('-') {
+        Some((from, to)) => matches!((page(from), page(to)), (Some(a), Some(b)) if a <= b),
+        None => page(part).is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_option_is_read_from_its_text() {
+        let mut options = PdfOptions::default();
+        options.set("pdfa", "2B").unwrap();
+        options.set("tagged", "true").unwrap();
+        options.set("pages", "1-3, 7").unwrap();
+        options.set("single-page-sheets", "yes").unwrap();
+        assert_eq!(options.pdfa, Some(PdfA::A2b));
+        assert!(options.tagged && options.single_page_sheets && !options.pdfua);
+        assert_eq!(options.pages.as_deref(), Some("1-3,7"));
+        assert_eq!(
+            options.describe(),
+            "pdfa=2b;tagged;pages=1-3,7;single-page-sheets"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_the_option_and_what_is_allowed() {
+        let mut options = PdfOptions::default();
+        let error = options.set("pdfa", "4").unwrap_err();
+        assert_eq!(error.to_string(), r#"option pdfa="4": 1b, 2b or 3b"#);
+        for range in ["0-2", "3-1", "a", "1,,2", "-2"] {
+            assert!(options.set("pages", range).is_err(), "{range}");
+        }
+        assert!(options.set("tagged", "maybe").is_err());
+        let unknown = options.set("colour", "red").unwrap_err();
+        assert!(unknown.allowed.contains("pdfa, pdfua, tagged"), "{unknown}");
+        assert_eq!(options, PdfOptions::default(), "nothing applied");
+    }
+
+    #[test]
+    fn metadata_options_are_the_prefixed_entries_and_later_ones_win() {
+        let mut options = PdfOptions::default();
+        options.set("pdfa", "1b").unwrap();
+        let metadata = std::collections::HashMap::from([
+            ("docx2pdf-pdfa".to_string(), "3b".to_string()),
+            ("docx2pdf-pdfua".to_string(), "true".to_string()),
+            ("source-bucket".to_string(), "in".to_string()),
+        ]);
+        options.set_from_metadata(&metadata).unwrap();
+        assert_eq!(options.pdfa, Some(PdfA::A3b));
+        assert!(options.pdfua);
+    }
+
+    #[test]
+    fn the_export_settings_follow_the_options() {
+        let plain: serde_json::Value =
+            serde_json::from_str(&PdfOptions::default().filter_data()).unwrap();
+        assert_eq!(
+            plain,
+            serde_json::json!({"Quality": {"type": "long", "value": "90"}})
+        );
+        let mut options = PdfOptions::default();
+        options.set("pdfa", "2b").unwrap();
+        options.set("pdfua", "true").unwrap();
+        options.set("pages", "2").unwrap();
+        let data: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
+        assert_eq!(data["SelectPdfVersion"]["value"], "2");
+        assert_eq!(data["PDFUACompliance"]["value"], "true");
+        assert_eq!(
+            data["UseTaggedPDF"]["value"], "true",
+            "PDF/UA implies tagged"
+        );
+        assert_eq!(data["PageRange"]["value"], "2");
+        assert_eq!(PdfOptions::default().describe(), "default");
+    }
+}
