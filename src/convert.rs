@@ -19,6 +19,7 @@ const PROGRESS_MIN_FILES: usize = 4;
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
     let config = args.pool.pool_config()?;
+    let options = args.pdf.options()?;
     let parallel = config.size;
     let pool = Pool::start(config, Arc::new(Workspace::create()?))?;
     let started = Instant::now();
@@ -36,12 +37,12 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     // Twice the pool size keeps every process busy while the next inputs are checked.
     let mut results = futures::stream::iter(&args.files)
         .map(|input| {
-            let pool = &pool;
+            let (pool, options) = (&pool, &options);
             let output = args.output_for(input);
             async move {
                 let result = match std::fs::metadata(input) {
                     Ok(_) => pool
-                        .convert(input, input, &output)
+                        .convert_with(input, input, &output, options)
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -150,6 +150,25 @@ impl PdfOptions {
         }
     }
 
+    /// The options as custom metadata (`docx2pdf-pdfa: 2b`), for an upload
+    /// whose PDF should be made with them; the defaults need none.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let flag = |name: &str, on: bool| on.then(|| (name.to_string(), "true".to_string()));
+        let entries = [
+            self.pdfa
+                .map(|a| ("pdfa".to_string(), a.as_str().to_string())),
+            flag("pdfua", self.pdfua),
+            flag("tagged", self.tagged),
+            self.pages.clone().map(|p| ("pages".to_string(), p)),
+            flag("single-page-sheets", self.single_page_sheets),
+        ];
+        entries
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| (format!("{METADATA_PREFIX}{name}"), value))
+            .collect()
+    }
+
     /// LibreOffice's PDF export settings, as the JSON LibreOfficeKit takes.
     pub fn filter_data(&self) -> String {
         let mut data = serde_json::Map::new();
@@ -235,6 +254,21 @@ mod tests {
         options.set_from_metadata(&metadata).unwrap();
         assert_eq!(options.pdfa, Some(PdfA::A3b));
         assert!(options.pdfua);
+    }
+
+    #[test]
+    fn options_written_as_metadata_read_back_the_same() {
+        let mut options = PdfOptions::default();
+        options.set("pdfa", "3b").unwrap();
+        options.set("pages", "2-5").unwrap();
+        options.set("single-page-sheets", "true").unwrap();
+        let metadata: std::collections::HashMap<String, String> =
+            options.metadata().into_iter().collect();
+        assert_eq!(metadata["docx2pdf-pdfa"], "3b");
+        let mut read = PdfOptions::default();
+        read.set_from_metadata(&metadata).unwrap();
+        assert_eq!(read, options);
+        assert!(PdfOptions::default().metadata().is_empty());
     }
 
     #[test]

@@ -18,6 +18,8 @@ use crate::worker::Objects;
 pub const SOURCE_BUCKET: &str = "source-bucket";
 pub const SOURCE_OBJECT: &str = "source-object";
 pub const SOURCE_GENERATION: &str = "source-generation";
+/// The PDF options it was made with ([`crate::options::PdfOptions::describe`]).
+pub const PDF_OPTIONS: &str = "pdf-options";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -41,6 +43,8 @@ pub struct Provenance {
     pub source_bucket: Option<String>,
     pub source_object: Option<String>,
     pub source_generation: Option<i64>,
+    /// The options it was made with; None for a PDF from before options.
+    pub options: Option<String>,
 }
 
 fn bucket_path(bucket: &str) -> String {
@@ -57,6 +61,8 @@ pub struct Download {
     pub bytes: u64,
     /// The generation actually read: the live one if the message named none.
     pub generation: i64,
+    /// Its custom metadata, where an uploader may set PDF options.
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 impl Store {
@@ -138,6 +144,11 @@ impl Objects for Store {
         Ok(Download {
             bytes,
             generation: highlights.generation,
+            metadata: highlights
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 
@@ -162,6 +173,7 @@ impl Objects for Store {
                     source_bucket: metadata(SOURCE_BUCKET),
                     source_object: metadata(SOURCE_OBJECT),
                     source_generation: metadata(SOURCE_GENERATION).and_then(|g| g.parse().ok()),
+                    options: metadata(PDF_OPTIONS),
                 }))
             }
             Err(e) if e.http_status_code() == Some(404) => Ok(None),

@@ -35,6 +35,8 @@ enum Finished {
 /// What one `submit` works with.
 struct Submission {
     args: SubmitArgs,
+    /// Set on each upload as `docx2pdf-*` metadata, for the worker to read.
+    options: Vec<(String, String)>,
     store: Store,
     /// None with `--notify`: the bucket's notification announces each upload.
     publisher: Option<Publisher>,
@@ -53,8 +55,10 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         Some(topic) => Some(services.publisher(topic).await?),
         None => None,
     };
+    let options = args.pdf.options()?.metadata();
     let submission = Submission {
         args,
+        options,
         store,
         publisher,
     };
@@ -94,6 +98,9 @@ impl Submission {
         let body = tokio::fs::read(file)
             .await
             .with_context(|| format!("cannot read {}", file.display()))?;
+        let metadata: Vec<(&str, String)> = (self.options.iter())
+            .map(|(key, value)| (key.as_str(), value.clone()))
+            .collect();
         let generation = self
             .store
             .upload(
@@ -101,7 +108,7 @@ impl Submission {
                 &object,
                 body.into(),
                 content_type(&object),
-                &[],
+                &metadata,
                 None,
             )
             .await

@@ -2,6 +2,7 @@
 //! announce, wait, download, and one-line errors.
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 mod common;
 use common::emulators::*;
@@ -106,6 +107,25 @@ fn submit_uploads_announces_waits_and_downloads() {
     );
     assert!(notified.status.success(), "{}", text(&notified.stderr));
     assert!(text(&notified.stdout).contains("gs://output/pdf/second.pdf"));
+
+    // Options travel as the upload's docx2pdf-* metadata.
+    let deck = file("deck.pptx", "one_slide.pptx");
+    let archived = submit(
+        &env,
+        &[
+            &deck,
+            "--bucket",
+            "input",
+            "--notify",
+            "--pdfa",
+            "2b",
+            "--timeout",
+            "120",
+        ],
+    );
+    assert!(archived.status.success(), "{}", text(&archived.stderr));
+    let object = env.wait_object("pdf/deck.pdf", Duration::from_secs(10));
+    assert_eq!(object["metadata"]["pdf-options"], "pdfa=2b", "{object}");
 
     let missing = submit(&env, &[&first, "--bucket", "nosuch", "--topic", &topic]);
     assert!(!missing.status.success());

@@ -113,6 +113,50 @@ fn spreadsheets_presentations_and_drawings_convert_through_the_worker() {
     }
 }
 
+/// Options set by the uploader as custom metadata, as `gcloud storage cp
+/// --custom-metadata` sets them, over the worker's own default (TAGGED).
+#[test]
+fn options_set_as_custom_metadata_shape_the_pdf() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let _worker = env.worker(&[("TAGGED", "true")]);
+    let metadata = [
+        ("docx2pdf-pdfa", "2b"),
+        ("docx2pdf-single-page-sheets", "true"),
+    ];
+    env.upload_with_metadata(&fixture("two_sheets.xlsx"), "archive.xlsx", &metadata);
+    env.upload_with_metadata(
+        &fixture("one_page.docx"),
+        "bad.docx",
+        &[("docx2pdf-pdfa", "9z")],
+    );
+
+    let object = env.wait_object("pdf/archive.pdf", Duration::from_secs(90));
+    assert_eq!(
+        object["metadata"]["pdf-options"], "pdfa=2b;tagged;single-page-sheets",
+        "{object}"
+    );
+    let pdf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pdf.path(), env.read_object("pdf/archive.pdf")).unwrap();
+    let bytes = std::fs::read(pdf.path()).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("<pdfaid:part>2</pdfaid:part>"), "PDF/A-2b");
+    assert!(text.contains("/StructTreeRoot"), "tagged");
+    let info = Command::new("pdfinfo").arg(pdf.path()).output().unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.lines().any(|l| l == "Pages:           2"),
+        "one page per sheet: {info}"
+    );
+
+    env.wait_object("pdf/bad.docx.error.json", Duration::from_secs(90));
+    let record = env.read_object("pdf/bad.docx.error.json");
+    let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+    assert_eq!(record["kind"], "bad_options", "{record}");
+    let reason = record["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("1b, 2b or 3b"), "{record}");
+}
+
 #[test]
 fn every_permanent_failure_is_acked_with_a_record_and_work_goes_on() {
     let _serial = serial();

@@ -12,8 +12,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::office::{self, PoolConfig};
 
+mod pdf;
 mod push;
 use crate::telemetry::LogFormat;
+pub use pdf::OptionArgs;
 pub use push::{PushArgs, PushAuth};
 
 #[derive(Debug, Parser)]
@@ -87,7 +89,7 @@ impl PoolArgs {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Documents to convert (.docx, .doc, .odt, .rtf, .txt and their templates)
+    /// Documents to convert: text documents (.docx .doc .odt .rtf .txt ...), spreadsheets (.xlsx .xls .ods .csv), presentations (.pptx .ppt .odp ...), drawings (.odg)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Write PDFs into this directory [default: next to each input]
@@ -98,6 +100,8 @@ pub struct ConvertArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub pool: PoolArgs,
+    #[command(flatten)]
+    pub pdf: OptionArgs,
     /// Log format [default: json when stdout is not a terminal]
     #[arg(long, env = "LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -180,6 +184,9 @@ pub struct WorkerArgs {
     pub log_format: Option<LogFormat>,
     #[command(flatten)]
     pub push: PushArgs,
+    /// The PDF options of every document, unless its metadata or its job says otherwise
+    #[command(flatten)]
+    pub pdf: OptionArgs,
 }
 
 impl WorkerArgs {
@@ -210,6 +217,7 @@ impl WorkerArgs {
             },
             max_input_bytes: self.max_input_bytes,
             max_attempts: self.max_attempts,
+            default_options: self.pdf.options()?,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             ack_deadline: Duration::from_secs(self.ack_deadline),
             // One converting and one downloading per LibreOffice process.
@@ -247,6 +255,9 @@ pub struct SubmitArgs {
     /// Seconds to wait for all results
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// The PDF options, set on each upload as docx2pdf-* metadata
+    #[command(flatten)]
+    pub pdf: OptionArgs,
     /// A service-account key file [default: Application Default Credentials]
     #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
     pub credentials: Option<PathBuf>,

@@ -35,6 +35,9 @@ pub struct Job {
     pub size: Option<u64>,
     pub output: String,
     pub failure_record: String,
+    /// PDF options the job's message asked for (name, value), checked;
+    /// they override the worker's defaults and the object's metadata.
+    pub options: Vec<(String, String)>,
 }
 
 impl Job {
@@ -91,6 +94,8 @@ struct Body {
     /// Cloud Storage writes numbers as strings in JSON_API_V1; apps may not.
     generation: Option<NumberOrString>,
     size: Option<NumberOrString>,
+    /// PDF options for this job: `{"pdfa": "2b", "pages": "1-3"}`.
+    options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -172,8 +177,42 @@ pub fn parse(
         None => None,
     };
 
-    job_for(bucket, object, generation, size, routing)
+    let requested = body.and_then(|b| b.options);
+    match (
+        job_for(bucket, object, generation, size, routing)?,
+        requested,
+    ) {
+        (Parsed::Convert(job), Some(requested)) => with_options(job, requested),
+        (parsed, _) => Ok(parsed),
+    }
 }
+
+/// The job, asking for the PDF options of its JSON body; a bad one is a
+/// permanent `bad_options` failure, recorded like any other.
+fn with_options(
+    mut job: Job,
+    requested: serde_json::Map<String, serde_json::Value>,
+) -> Result<Parsed, Rejected> {
+    let mut check = crate::options::PdfOptions::default();
+    for (name, value) in requested {
+        let text = match value {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        if let Err(bad) = check.set(&name, &text) {
+            return Err(Rejected {
+                reason: format!("{}: {bad}", job.source()),
+                kind: BAD_OPTIONS,
+                job: Some(Box::new(job)),
+            });
+        }
+        job.options.push((name, text));
+    }
+    Ok(Parsed::Convert(job))
+}
+
+/// The kind of a failure to apply a PDF option.
+pub const BAD_OPTIONS: &str = "bad_options";
 
 /// The job for `gs://bucket/object` as the worker will see it (its output
 /// names, or why it is no job), by the worker's own rules: `submit` asks
@@ -207,6 +246,7 @@ pub fn job_for(
         object,
         generation,
         size,
+        options: Vec::new(),
     };
     if job.output.len() > MAX_NAME_BYTES {
         // The failure record's name is longer still: the log is the record.

@@ -174,3 +174,34 @@ fn output_names() {
         "ünï côdé/x y.tar.pdf"
     );
 }
+
+#[test]
+fn a_json_job_asks_for_pdf_options_and_a_bad_one_is_recorded() {
+    let job = job(parse(
+        &attrs(&[]),
+        br#"{"bucket":"in","name":"a.xlsx","options":{"pdfa":"2b","tagged":true,"pages":"1-3"}}"#,
+        &routing(),
+    ));
+    let asked: Vec<(&str, &str)> = job
+        .options
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        asked,
+        [("pages", "1-3"), ("pdfa", "2b"), ("tagged", "true")]
+    );
+    let rejected = parse(
+        &attrs(&[]),
+        br#"{"bucket":"in","name":"a.xlsx","options":{"pdfa":"9z"}}"#,
+        &routing(),
+    )
+    .unwrap_err();
+    assert_eq!(rejected.kind, "bad_options");
+    assert!(
+        rejected.reason.contains("1b, 2b or 3b"),
+        "{}",
+        rejected.reason
+    );
+    assert!(rejected.job.is_some() && rejected.recordable());
+}

@@ -13,6 +13,7 @@ use google_cloud_pubsub::client::Publisher;
 use google_cloud_pubsub::model::Message;
 
 use crate::office::{Conversion, ConvertError, Pool};
+use crate::options::PdfOptions;
 use crate::storage::{Download, Provenance, StorageError, Store};
 use crate::workspace::Workspace;
 
@@ -52,12 +53,13 @@ pub trait Objects: Send + Sync + 'static {
 /// Turns a document into a PDF.
 pub trait Converter: Send + Sync + 'static {
     /// `name` is the document's real name, whose extension says how to read
-    /// the file at `input`.
+    /// the file at `input`; `options` say how to make the PDF.
     fn convert(
         &self,
         input: &Path,
         name: &Path,
         output: &Path,
+        options: &PdfOptions,
     ) -> impl Future<Output = Result<Conversion, ConvertError>> + Send;
 
     /// Stops now: conversions still running fail.
@@ -89,8 +91,9 @@ impl Converter for Pool {
         input: &Path,
         name: &Path,
         output: &Path,
+        options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        Pool::convert(self, input, name, output).await
+        self.convert_with(input, name, output, options).await
     }
 
     async fn stop(&self) {

@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::job::{self, Job, Parsed, Rejected, Routing};
 use crate::office::{Pool, Protections};
+use crate::options::PdfOptions;
 use crate::storage::Store;
 use crate::supervisor::SlotStatus;
 use crate::telemetry::metrics::Metrics;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub routing: Routing,
     pub max_input_bytes: u64,
     pub max_attempts: u32,
+    /// The PDF options of a document whose metadata and job set none.
+    pub default_options: PdfOptions,
     pub shutdown_grace: Duration,
     /// How long the server waits to hear from us before redelivering a
     /// message: the lease we keep extending while a job runs.
@@ -196,7 +199,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         trace.log(id, attempt, &settled, elapsed);
         if settled.outcome != Outcome::Nacked {
             self.attempts.forget(id);
-            self.publish_result(id, &settled, elapsed).await;
+            let options = trace.options.as_deref();
+            self.publish_result(id, &settled, options, elapsed).await;
         }
         (settled.outcome, settled.reply)
     }

@@ -10,6 +10,9 @@
 use crate::gcloud::ObjectRef;
 use crate::storage::Provenance;
 
+/// What [`crate::options::PdfOptions::describe`] writes for the default options.
+const DEFAULT: &str = "default";
+
 /// What a document may do with its output name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -21,9 +24,27 @@ pub enum Claim {
     Taken { owner: String },
 }
 
-/// The claim of generation `generation` of `gs://bucket/object` on a name
-/// that holds `existing`.
-pub fn claim(bucket: &str, object: &str, generation: i64, existing: Option<&Provenance>) -> Claim {
+/// What a PDF would be made from.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    pub bucket: &'a str,
+    pub object: &'a str,
+    pub generation: i64,
+    /// The options it would be made with, as
+    /// [`crate::options::PdfOptions::describe`] writes them.
+    pub options: &'a str,
+}
+
+/// The claim of `source` on a name that holds `existing`. The same
+/// generation made with other options is new work; a PDF from before
+/// options were recorded was made with the defaults.
+pub fn claim(source: Source<'_>, existing: Option<&Provenance>) -> Claim {
+    let Source {
+        bucket,
+        object,
+        generation,
+        options,
+    } = source;
     let Some(existing) = existing else {
         return Claim::Write { if_generation: 0 };
     };
@@ -36,7 +57,13 @@ pub fn claim(bucket: &str, object: &str, generation: i64, existing: Option<&Prov
         };
         return Claim::Taken { owner };
     }
-    if existing.source_generation >= Some(generation) {
+    let same_options = existing.options.as_deref().unwrap_or(DEFAULT) == options;
+    let done = match existing.source_generation {
+        Some(made) if made > generation => true,
+        Some(made) => made == generation && same_options,
+        None => false,
+    };
+    if done {
         Claim::AlreadyDone
     } else {
         Claim::Write {
@@ -55,7 +82,52 @@ mod tests {
             source_bucket: Some(bucket.into()),
             source_object: Some(object.into()),
             source_generation,
+            options: None,
         }
+    }
+
+    fn claim(bucket: &str, object: &str, generation: i64, existing: Option<&Provenance>) -> Claim {
+        with_options(bucket, object, generation, "default", existing)
+    }
+
+    fn with_options(
+        bucket: &str,
+        object: &str,
+        generation: i64,
+        options: &str,
+        existing: Option<&Provenance>,
+    ) -> Claim {
+        let source = Source {
+            bucket,
+            object,
+            generation,
+            options,
+        };
+        super::claim(source, existing)
+    }
+
+    #[test]
+    fn the_same_generation_with_other_options_is_new_work() {
+        let pdf = Provenance {
+            options: Some("pdfa=2b".into()),
+            ..made_from("in", "a.docx", Some(5))
+        };
+        assert_eq!(
+            with_options("in", "a.docx", 5, "pdfa=2b", Some(&pdf)),
+            Claim::AlreadyDone
+        );
+        assert_eq!(
+            with_options("in", "a.docx", 5, "default", Some(&pdf)),
+            Claim::Write { if_generation: 900 }
+        );
+        // An older event stays old, whatever its options.
+        assert_eq!(
+            with_options("in", "a.docx", 4, "tagged", Some(&pdf)),
+            Claim::AlreadyDone
+        );
+        // A PDF from before options were recorded was made with the defaults.
+        let old = made_from("in", "a.docx", Some(5));
+        assert_eq!(claim("in", "a.docx", 5, Some(&old)), Claim::AlreadyDone);
     }
 
     #[test]

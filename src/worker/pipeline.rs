@@ -2,14 +2,16 @@
 //! name, download, convert, upload. Its verdict goes to the one place that
 //! decides ack or nack (`disposition`).
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use super::ownership::{self, Claim};
+use super::ownership::{self, Claim, Source};
 use super::report::Trace;
 use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, permanent, transient};
 use crate::gcloud::ObjectRef;
-use crate::job::{Job, Parsed, Rejected};
-use crate::storage::{self, StorageError};
+use crate::job::{BAD_OPTIONS, Job, Parsed, Rejected};
+use crate::options::PdfOptions;
+use crate::storage::{self, Download, Provenance, StorageError};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// `parsed`: the message, as admission read it.
@@ -40,31 +42,12 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// Claims the output name, downloads, converts and uploads; `Err` is a
     /// verdict that ended the work early.
     async fn work(&self, job: &Job, trace: &mut Trace) -> Result<Verdict, Verdict> {
-        // A notification names its generation: claim the output name (and
-        // skip a redelivery) before downloading anything. The download is of
-        // that generation, so the claim holds for it; the upload's
-        // precondition catches anything written meanwhile.
-        let early_claim = match job.generation {
-            Some(generation) => Some(self.claim_output(job, generation).await?),
-            None => None,
-        };
-        let dir =
-            self.edges.workspace.job_dir().map_err(|e| {
-                transient(job, "disk", format!("cannot create a job directory: {e}"))
-            })?;
-        // Local names are ours; the object name never reaches the file system.
-        let input = dir.path().join("input");
-        let generation = self.fetch(job, &input).await?;
-        trace.generation = Some(generation);
-        let if_generation = match early_claim {
-            Some(if_generation) => if_generation,
-            None => self.claim_output(job, generation).await?,
-        };
-        let pdf = dir.path().join("output.pdf");
+        let ready = self.prepare(job, trace).await?;
+        let pdf = ready.dir.path().join("output.pdf");
         let conversion = self
             .edges
             .converter
-            .convert(&input, Path::new(&job.object), &pdf)
+            .convert(&ready.input, Path::new(&job.object), &pdf, &ready.options)
             .await
             .map_err(|error| {
                 if error.is_permanent() {
@@ -81,7 +64,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         self.metrics
             .queue_wait_seconds
             .observe(conversion.queue_wait.as_secs_f64());
-        let made = self.store_pdf(job, &pdf, generation, if_generation).await?;
+        let made = self.store_pdf(job, &pdf, &ready).await?;
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
         Ok(done(
             Outcome::Converted,
@@ -95,10 +78,75 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         ))
     }
 
-    /// Downloads the job's document to `input`; the generation read. A
-    /// stale event, or an object missing, refused or too large, ends the
-    /// message.
-    async fn fetch(&self, job: &Job, input: &Path) -> Result<i64, Verdict> {
+    /// Everything before converting: the output name claimed, the document
+    /// downloaded, its options settled.
+    async fn prepare(&self, job: &Job, trace: &mut Trace) -> Result<Ready, Verdict> {
+        let out = &self.settings.routing.output_bucket;
+        // One read of what the output name holds, for both claims below.
+        let existing = self
+            .edges
+            .objects
+            .provenance(out, &job.output)
+            .await
+            .map_err(|error| transient(job, "storage", error))?;
+        // A notification names its generation: a redelivery, or another
+        // source's name, ends here before anything is downloaded. The
+        // object's metadata may add options, so this can only skip work
+        // whose options are known without it.
+        if let Some(generation) = job.generation {
+            let asked = self.options(job, None).map_err(|v| *v)?.describe();
+            self.claim(job, generation, &asked, existing.as_ref())
+                .map_err(|v| *v)?;
+        }
+        let dir =
+            self.edges.workspace.job_dir().map_err(|e| {
+                transient(job, "disk", format!("cannot create a job directory: {e}"))
+            })?;
+        // Local names are ours; the object name never reaches the file system.
+        let input = dir.path().join("input");
+        let download = self.fetch(job, &input).await?;
+        trace.generation = Some(download.generation);
+        let options = self
+            .options(job, Some(&download.metadata))
+            .map_err(|v| *v)?;
+        trace.options = Some(options.describe());
+        // The upload's precondition catches anything written since the read.
+        let described = options.describe();
+        let if_generation = self
+            .claim(job, download.generation, &described, existing.as_ref())
+            .map_err(|v| *v)?;
+        Ok(Ready {
+            dir,
+            input,
+            generation: download.generation,
+            options,
+            if_generation,
+        })
+    }
+
+    /// The job's PDF options: the worker's defaults, then the object's
+    /// `docx2pdf-*` metadata (when known), then what its message asked.
+    fn options(
+        &self,
+        job: &Job,
+        metadata: Option<&HashMap<String, String>>,
+    ) -> Result<PdfOptions, Box<Verdict>> {
+        let bad = |reason: String| Box::new(permanent(job, BAD_OPTIONS, reason));
+        let mut options = self.settings.default_options.clone();
+        if let Some(metadata) = metadata {
+            options
+                .set_from_metadata(metadata)
+                .map_err(|e| bad(format!("its metadata: {e}")))?;
+        }
+        for (name, value) in &job.options {
+            options.set(name, value).map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(options)
+    }
+
+    /// Downloads the job's document to `input`. A stale event, or an object
+    /// missing, refused or too large, ends the message.
+    async fn fetch(&self, job: &Job, input: &Path) -> Result<Download, Verdict> {
         let limit = self.settings.max_input_bytes;
         let download = self
             .edges
@@ -119,25 +167,20 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 }
             })?;
         self.metrics.bytes_in.inc_by(download.bytes);
-        Ok(download.generation)
+        Ok(download)
     }
 
-    /// Uploads the PDF at `pdf`, made from `generation` of the job's
-    /// document, if its name still holds `if_generation`; its URI.
-    async fn store_pdf(
-        &self,
-        job: &Job,
-        pdf: &Path,
-        generation: i64,
-        if_generation: i64,
-    ) -> Result<String, Verdict> {
+    /// Uploads the PDF at `pdf`, made as `ready` says, if its name still
+    /// holds the generation claimed; its URI.
+    async fn store_pdf(&self, job: &Job, pdf: &Path, ready: &Ready) -> Result<String, Verdict> {
         let body = tokio::fs::read(pdf)
             .await
             .map_err(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
         let metadata = [
             (storage::SOURCE_BUCKET, job.bucket.clone()),
             (storage::SOURCE_OBJECT, job.object.clone()),
-            (storage::SOURCE_GENERATION, generation.to_string()),
+            (storage::SOURCE_GENERATION, ready.generation.to_string()),
+            (storage::PDF_OPTIONS, ready.options.describe()),
         ];
         let out = &self.settings.routing.output_bucket;
         self.edges
@@ -148,35 +191,42 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 body.into(),
                 "application/pdf",
                 &metadata,
-                Some(if_generation),
+                Some(ready.if_generation),
             )
             .await
             .map_err(|error| transient(job, "storage", error))?;
         Ok(ObjectRef::new(out, &job.output).to_string())
     }
 
-    /// What the output name allows this generation: the generation to write
-    /// it over, or the verdict ending the message (a duplicate delivery, an
-    /// event older than the PDF there, or another source's PDF).
-    pub(super) async fn claim_output(&self, job: &Job, generation: i64) -> Result<i64, Verdict> {
+    /// What the output name, holding `existing`, allows this generation
+    /// made with `options`: the generation to write it over, or the verdict
+    /// ending the message (a duplicate delivery, an event older than the PDF
+    /// there, or another source's PDF).
+    fn claim(
+        &self,
+        job: &Job,
+        generation: i64,
+        options: &str,
+        existing: Option<&Provenance>,
+    ) -> Result<i64, Box<Verdict>> {
         let out = &self.settings.routing.output_bucket;
-        let existing = self
-            .edges
-            .objects
-            .provenance(out, &job.output)
-            .await
-            .map_err(|error| transient(job, "storage", error))?;
-        match ownership::claim(&job.bucket, &job.object, generation, existing.as_ref()) {
+        let source = Source {
+            bucket: &job.bucket,
+            object: &job.object,
+            generation,
+            options,
+        };
+        match ownership::claim(source, existing) {
             Claim::Write { if_generation } => Ok(if_generation),
-            Claim::AlreadyDone => Err(done(
+            Claim::AlreadyDone => Err(Box::new(done(
                 Outcome::Skipped,
                 format!(
-                    "{} generation {generation} is already converted",
+                    "{} generation {generation} is already converted ({options})",
                     job.source_uri()
                 ),
                 Some(ObjectRef::new(out, &job.output).to_string()),
-            )),
-            Claim::Taken { owner } => Err(permanent(
+            ))),
+            Claim::Taken { owner } => Err(Box::new(permanent(
                 job,
                 "name_taken",
                 format!(
@@ -184,7 +234,19 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                     ObjectRef::new(out, &job.output),
                     job.source()
                 ),
-            )),
+            ))),
         }
     }
+}
+
+/// A job ready to convert.
+struct Ready {
+    /// Removed when the job is done.
+    dir: tempfile::TempDir,
+    input: PathBuf,
+    /// The generation downloaded.
+    generation: i64,
+    options: PdfOptions,
+    /// The generation the output name must still hold when the PDF is written.
+    if_generation: i64,
 }

@@ -16,6 +16,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         &self,
         message_id: &str,
         settled: &Settled,
+        options: Option<&str>,
         elapsed: Duration,
     ) {
         let Some(results) = &self.edges.results else {
@@ -27,6 +28,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             "outcome": outcome.as_str(),
             "source": settled.source,
             "result": settled.result,
+            "options": options,
             "seconds": elapsed.as_secs_f64(),
         });
         let event = serde_json::to_vec(&event).expect("JSON of plain values");
@@ -103,6 +105,8 @@ pub(super) struct Trace {
     pub(super) generation: Option<i64>,
     pub(super) slot: Option<usize>,
     pub(super) queue_wait: Option<Duration>,
+    /// The PDF options settled for it, once its metadata was read.
+    pub(super) options: Option<String>,
 }
 
 impl Trace {
@@ -122,6 +126,7 @@ impl Trace {
                     generation,
                     slot = self.slot,
                     queue_wait_ms = self.queue_wait.map(|d| d.as_millis() as u64),
+                    pdf_options = self.options.as_deref(),
                     duration_ms = elapsed.as_millis() as u64,
                     outcome = outcome.as_str(),
                     error_kind,

@@ -326,6 +326,30 @@ impl Env {
         .expect("upload to fake-gcs-server");
     }
 
+    /// Uploads as a user would set options: `gcloud storage cp
+    /// --custom-metadata=docx2pdf-pdfa=2b,...`.
+    pub fn upload_with_metadata(&self, file: &Path, name: &str, metadata: &[(&str, &str)]) {
+        let pairs: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let out = Command::new("gcloud")
+            .args(["storage", "cp", "--quiet"])
+            .arg(format!("--custom-metadata={}", pairs.join(",")))
+            .arg(file)
+            .arg(format!("gs://input/{name}"))
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
+                format!("{}/", self.gcs_url()),
+            )
+            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+            .env("CLOUDSDK_CORE_PROJECT", PROJECT)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gcloud storage cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn object(&self, name: &str) -> Option<serde_json::Value> {
         let body = curl(&[&format!(
             "{}/storage/v1/b/output/o/{}",

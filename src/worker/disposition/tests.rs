@@ -10,6 +10,7 @@ fn job() -> Job {
         size: Some(100),
         output: "a.pdf".into(),
         failure_record: "a.docx.error.json".into(),
+        options: Vec::new(),
     }
 }
 

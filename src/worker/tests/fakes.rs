@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::gcloud::ObjectRef;
 use crate::office::{Conversion, ConvertError};
+use crate::options::PdfOptions;
 use crate::storage::{self, Download, Provenance, StorageError};
 use crate::worker::{Announce, Converter, Objects};
 
@@ -91,6 +92,7 @@ impl Objects for Arc<FakeObjects> {
         Ok(Download {
             bytes: stored.body.len() as u64,
             generation: stored.generation,
+            metadata: stored.metadata.clone(),
         })
     }
 
@@ -107,6 +109,7 @@ impl Objects for Arc<FakeObjects> {
                 .metadata
                 .get(storage::SOURCE_GENERATION)
                 .and_then(|g| g.parse().ok()),
+            options: stored.metadata.get(storage::PDF_OPTIONS).cloned(),
         }))
     }
 
@@ -138,6 +141,8 @@ impl Objects for Arc<FakeObjects> {
 pub(super) struct FakeConverter {
     pub(super) script: Mutex<VecDeque<ConvertError>>,
     pub(super) calls: AtomicU32,
+    /// The options of each conversion, described.
+    pub(super) options: Mutex<Vec<String>>,
     pub(super) delay: Duration,
 }
 
@@ -156,7 +161,9 @@ impl Converter for FakeConverter {
         _input: &Path,
         _name: &Path,
         output: &Path,
+        options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
+        self.options.lock().unwrap().push(options.describe());
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         if let Some(error) = self.script.lock().unwrap().pop_front() {

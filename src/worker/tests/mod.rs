@@ -44,6 +44,7 @@ fn harness(converter: FakeConverter) -> Harness {
         },
         max_input_bytes: 1 << 20,
         max_attempts: 5,
+        default_options: PdfOptions::default(),
         shutdown_grace: Duration::from_secs(10),
         ack_deadline: Duration::from_secs(60),
         max_outstanding: 4,
@@ -231,4 +232,49 @@ async fn a_message_naming_nothing_is_acked_without_a_record() {
         (Outcome::FailedPermanent, Reply::Ack)
     );
     assert!(h.objects.objects.lock().unwrap().is_empty());
+}
+
+/// A JSON job for `gs://in/a.docx` at `generation`, asking for `options`.
+fn json_job(id: &str, generation: i64, options: serde_json::Value) -> Message {
+    let body = serde_json::json!({
+        "bucket": "in", "name": "a.docx", "generation": generation, "options": options,
+    });
+    Message::new().set_message_id(id).set_data(body.to_string())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_generation_with_other_options_is_new_work() {
+    let h = harness(FakeConverter::default());
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let plain = json_job("m1", generation, serde_json::json!({}));
+    let archive = json_job("m2", generation, serde_json::json!({"pdfa": "2b"}));
+    assert_eq!(h.push(&plain, 1).await.0, Outcome::Converted);
+    assert_eq!(h.push(&archive, 1).await.0, Outcome::Converted);
+    assert_eq!(h.push(&archive, 2).await.0, Outcome::Skipped);
+    assert_eq!(h.calls(), 2);
+    let pdf = h.objects.get("out", "a.pdf").unwrap();
+    assert_eq!(pdf.metadata[storage::PDF_OPTIONS], "pdfa=2b");
+}
+
+#[tokio::test(start_paused = true)]
+async fn options_come_from_defaults_then_metadata_then_the_message() {
+    let h = harness(FakeConverter::default());
+    let metadata = [("docx2pdf-pdfa", "1b"), ("docx2pdf-tagged", "true")];
+    let generation = h.objects.put("in", "a.docx", b"document", &metadata);
+    let job = json_job("m1", generation, serde_json::json!({"pdfa": "3b"}));
+    assert_eq!(h.push(&job, 1).await.0, Outcome::Converted);
+    let used = h.worker.edges.converter.options.lock().unwrap().clone();
+    assert_eq!(used, ["pdfa=3b;tagged"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bad_option_in_the_metadata_is_recorded_as_bad_options() {
+    let h = harness(FakeConverter::default());
+    let generation = h
+        .objects
+        .put("in", "a.docx", b"document", &[("docx2pdf-pages", "0")]);
+    let answer = h.push(&notification("m1", generation), 1).await;
+    assert_eq!(answer, (Outcome::FailedPermanent, Reply::Ack));
+    assert_eq!(h.recorded_kind().as_deref(), Some("bad_options"));
+    assert_eq!(h.calls(), 0);
 }
