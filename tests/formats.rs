@@ -74,7 +74,7 @@ async fn spreadsheets_presentations_and_drawings_convert() {
     pool.shutdown().await;
 }
 
-/// Every sheet is printed, each as its print settings lay it out.
+/// Every sheet is printed, each as its print settings (print ranges) lay it out.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workbook_converts_every_sheet() {
     let pool = pool();
@@ -89,6 +89,14 @@ async fn a_workbook_converts_every_sheet() {
         "the last cell of the second sheet (120 x 40)"
     );
     assert_eq!(pdf_pages(&pdf), 19);
+    // A print range set in the workbook is what is printed of its sheet.
+    let pdf = convert(&pool, &fixture("print_range.xlsx"), out.path())
+        .await
+        .unwrap();
+    assert_eq!(pdf_pages(&pdf), 2);
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Item 5") && text.contains("50"), "{text}");
+    assert!(!text.contains("4800"), "outside the print range");
     pool.shutdown().await;
 }
 
