@@ -136,31 +136,7 @@ pub fn parse(
             ))
         })?)
     };
-    let (bucket, object) = match (attribute("bucketId"), attribute("objectId")) {
-        (Some(bucket), Some(object)) => (bucket, object),
-        (None, None) => match &body {
-            Some(Body {
-                bucket: Some(bucket),
-                name: Some(name),
-                ..
-            }) if !bucket.is_empty() && !name.is_empty() => (bucket.clone(), name.clone()),
-            Some(_) => {
-                return Err(Rejected::malformed(
-                    "the JSON body needs non-empty \"bucket\" and \"name\"",
-                ));
-            }
-            None => {
-                return Err(Rejected::malformed(
-                    "no bucketId/objectId attributes and no JSON body: nothing names a document",
-                ));
-            }
-        },
-        _ => {
-            return Err(Rejected::malformed(
-                "bucketId and objectId attributes must come together",
-            ));
-        }
-    };
+    let (bucket, object) = named(attribute("bucketId"), attribute("objectId"), body.as_ref())?;
     let generation = match (
         attribute("objectGeneration"),
         body.as_ref().and_then(|b| b.generation.as_ref()),
@@ -213,6 +189,34 @@ fn with_options(
 
 /// The kind of a failure to apply a PDF option.
 pub const BAD_OPTIONS: &str = "bad_options";
+
+/// The bucket and object a message names: by the `bucketId` and `objectId`
+/// attributes, or else by its JSON body.
+fn named(
+    bucket: Option<String>,
+    object: Option<String>,
+    body: Option<&Body>,
+) -> Result<(String, String), Rejected> {
+    match (bucket, object) {
+        (Some(bucket), Some(object)) => Ok((bucket, object)),
+        (None, None) => match body {
+            Some(Body {
+                bucket: Some(bucket),
+                name: Some(name),
+                ..
+            }) if !bucket.is_empty() && !name.is_empty() => Ok((bucket.clone(), name.clone())),
+            Some(_) => Err(Rejected::malformed(
+                "the JSON body needs non-empty \"bucket\" and \"name\"",
+            )),
+            None => Err(Rejected::malformed(
+                "no bucketId/objectId attributes and no JSON body: nothing names a document",
+            )),
+        },
+        _ => Err(Rejected::malformed(
+            "bucketId and objectId attributes must come together",
+        )),
+    }
+}
 
 /// The job for `gs://bucket/object` as the worker will see it (its output
 /// names, or why it is no job), by the worker's own rules: `submit` asks
