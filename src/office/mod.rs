@@ -100,7 +100,7 @@ impl Pool {
     /// queue until one is ready.
     pub fn start(config: PoolConfig, workspace: Arc<Workspace>) -> anyhow::Result<Pool> {
         libreofficekit::Office::find_install_path().context(
-            "LibreOffice is not installed: run ./dev/setup, or install libreoffice-writer-nogui and libreoffice-uiconfig-writer 25.2 from bookworm-backports (README, The engine)",
+            "LibreOffice is not installed: run ./dev/setup, or install LibreOffice 25.2's -nogui Writer, Calc, Impress and Draw packages and their uiconfig packages from bookworm-backports (README, The engine)",
         )?;
         if sandbox::landlock_abi().is_none() {
             tracing::warn!(
