@@ -199,8 +199,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         trace.log(id, attempt, &settled, elapsed);
         if settled.outcome != Outcome::Nacked {
             self.attempts.forget(id);
-            let options = trace.options.as_deref();
-            self.publish_result(id, &settled, options, elapsed).await;
+            self.publish_result(id, &settled, &trace, elapsed).await;
         }
         (settled.outcome, settled.reply)
     }

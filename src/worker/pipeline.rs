@@ -95,6 +95,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         // whose options are known without it.
         if let Some(generation) = job.generation {
             let asked = self.options(job, None).map_err(|v| *v)?.describe();
+            trace.options = Some(asked.clone());
             self.claim(job, generation, &asked, existing.as_ref())
                 .map_err(|v| *v)?;
         }

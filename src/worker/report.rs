@@ -16,19 +16,20 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         &self,
         message_id: &str,
         settled: &Settled,
-        options: Option<&str>,
+        trace: &Trace,
         elapsed: Duration,
     ) {
         let Some(results) = &self.edges.results else {
             return;
         };
         let outcome = settled.outcome;
+        let source = (settled.source.clone()).or_else(|| trace.job.as_ref().map(Job::source_uri));
         let event = serde_json::json!({
             "message_id": message_id,
             "outcome": outcome.as_str(),
-            "source": settled.source,
+            "source": source,
             "result": settled.result,
-            "options": options,
+            "options": trace.options,
             "seconds": elapsed.as_secs_f64(),
         });
         let event = serde_json::to_vec(&event).expect("JSON of plain values");

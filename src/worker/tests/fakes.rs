@@ -185,11 +185,15 @@ impl Converter for FakeConverter {
 #[derive(Default)]
 pub(super) struct FakeAnnounce {
     pub(super) outcomes: Mutex<Vec<&'static str>>,
+    /// Each event, as JSON.
+    pub(super) events: Mutex<Vec<serde_json::Value>>,
 }
 
 impl Announce for Arc<FakeAnnounce> {
-    async fn announce(&self, outcome: &'static str, _event: Vec<u8>) -> Result<(), String> {
+    async fn announce(&self, outcome: &'static str, event: Vec<u8>) -> Result<(), String> {
         self.outcomes.lock().unwrap().push(outcome);
+        let event = serde_json::from_slice(&event).map_err(|e| e.to_string())?;
+        self.events.lock().unwrap().push(event);
         Ok(())
     }
 }

@@ -254,6 +254,16 @@ async fn the_same_generation_with_other_options_is_new_work() {
     assert_eq!(h.calls(), 2);
     let pdf = h.objects.get("out", "a.pdf").unwrap();
     assert_eq!(pdf.metadata[storage::PDF_OPTIONS], "pdfa=2b");
+    let events = h.results.events.lock().unwrap().clone();
+    let options: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["options"].as_str())
+        .collect();
+    assert_eq!(options, ["default", "pdfa=2b", "pdfa=2b"], "{events:?}");
+    assert!(
+        events.iter().all(|e| e["source"] == "gs://in/a.docx"),
+        "{events:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
