@@ -28,6 +28,14 @@ struct Usage {
     cpu: Option<CpuCap>,
 }
 
+/// How an attempt to start a process ended.
+enum Started {
+    Ready(Box<Process>),
+    Failed,
+    /// The supervisor stopped first.
+    Stopped,
+}
+
 /// Why a slot stopped using its current process.
 enum End {
     Recycle(&'static str),
@@ -65,40 +73,15 @@ where
                 s.state = SlotState::Starting;
                 s.pid = None;
             });
-            let started = tokio::select! {
-                started = Process::start(&self.spec, self.id) => started,
-                _ = self.stop.cancelled() => break,
-            };
-            let mut process = match started {
-                Ok(process) => process,
-                Err(error) => {
-                    tracing::error!(
-                        slot = self.id,
-                        error = format!("{error:#}"),
-                        retry_in = ?backoff,
-                        "{} process failed to start", self.spec.name
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = self.stop.cancelled() => break,
-                    }
+            let mut process = match self.start(backoff).await {
+                Started::Ready(process) => *process,
+                Started::Failed => {
                     backoff = (backoff * 2).min(max_backoff);
                     continue;
                 }
+                Started::Stopped => break,
             };
             backoff = min_backoff;
-            self.update(|s| {
-                s.state = SlotState::Ready;
-                s.pid = process.pid();
-                s.rss_bytes = process.rss_bytes();
-            });
-            tracing::debug!(
-                slot = self.id,
-                pid = process.pid(),
-                "{} process ready",
-                self.spec.name
-            );
-
             let end = self.serve(&mut process).await;
             if let End::Recycle(reason) = end {
                 tracing::info!(
@@ -119,6 +102,42 @@ where
             s.pid = None;
             s.rss_bytes = 0;
         });
+    }
+
+    /// Starts a process; after a failure, waits out `backoff` first.
+    async fn start(&self, backoff: Duration) -> Started {
+        let started = tokio::select! {
+            started = Process::start(&self.spec, self.id) => started,
+            _ = self.stop.cancelled() => return Started::Stopped,
+        };
+        match started {
+            Ok(process) => {
+                self.update(|s| {
+                    s.state = SlotState::Ready;
+                    s.pid = process.pid();
+                    s.rss_bytes = process.rss_bytes();
+                });
+                tracing::debug!(
+                    slot = self.id,
+                    pid = process.pid(),
+                    "{} process ready",
+                    self.spec.name
+                );
+                Started::Ready(Box::new(process))
+            }
+            Err(error) => {
+                tracing::error!(
+                    slot = self.id,
+                    error = format!("{error:#}"),
+                    retry_in = ?backoff,
+                    "{} process failed to start", self.spec.name
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => Started::Failed,
+                    _ = self.stop.cancelled() => Started::Stopped,
+                }
+            }
+        }
     }
 
     /// Runs one request in `process` within its deadline and CPU budget,
