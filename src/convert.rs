@@ -2,6 +2,7 @@
 //! progress bar on a terminal and one line per failure.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,11 +11,23 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
-use crate::office::Pool;
+use crate::office::{Fidelity, Pool};
 use crate::workspace::Workspace;
 
 /// Below this many files a progress bar is more noise than help.
 const PROGRESS_MIN_FILES: usize = 4;
+
+/// One document's fidelity report, as `--report json` prints it.
+fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
+    serde_json::json!({
+        "input": input,
+        "output": output,
+        "pages": fidelity.pages,
+        "fonts": fidelity.fonts,
+        "layout_risk": fidelity.layout_risk,
+    })
+    .to_string()
+}
 
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
@@ -50,16 +63,23 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
                     }
                     Err(e) => Err(format!("cannot read it: {e}")),
                 };
-                (input, result)
+                (input, output, result)
             }
         })
         .buffer_unordered(parallel * 2);
     let mut failed = 0usize;
-    while let Some((input, result)) = results.next().await {
+    while let Some((input, output, result)) = results.next().await {
         progress.inc(1);
-        if let Err(error) = result {
-            failed += 1;
-            progress.suspend(|| eprintln!("{}: {error}", input.display()));
+        match result {
+            Ok(conversion) if args.report.is_some() => {
+                let line = report_line(input, &output, &conversion.fidelity);
+                progress.suspend(|| crate::stdout::line(line));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                failed += 1;
+                progress.suspend(|| eprintln!("{}: {error}", input.display()));
+            }
         }
     }
     drop(results);

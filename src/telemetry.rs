@@ -59,6 +59,11 @@ pub mod metrics {
     }
 
     #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    struct LayoutRiskLabel {
+        layout_risk: &'static str,
+    }
+
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
     struct StateLabel {
         state: &'static str,
     }
@@ -99,6 +104,7 @@ pub mod metrics {
         slots: Family<StateLabel, Gauge>,
         restarts: Gauge,
         protections: Family<ProtectionLabel, Gauge>,
+        layout_risks: Family<LayoutRiskLabel, Counter>,
     }
 
     impl Default for Metrics {
@@ -121,6 +127,7 @@ pub mod metrics {
                 slots: Family::default(),
                 restarts: Gauge::default(),
                 protections: Family::default(),
+                layout_risks: Family::default(),
             };
             metrics.register();
             metrics
@@ -185,6 +192,11 @@ pub mod metrics {
                 self.restarts.clone(),
             );
             registry.register(
+                "conversions_by_layout_risk",
+                "PDFs made, by how far their fonts may move the layout from the author's",
+                self.layout_risks.clone(),
+            );
+            registry.register(
                 "protection_active",
                 "Sandbox protections of the LibreOffice processes: 1 in force, 0 missing on this kernel",
                 self.protections.clone(),
@@ -195,6 +207,13 @@ pub mod metrics {
             self.protections
                 .get_or_create(&ProtectionLabel { protection })
                 .set(i64::from(active));
+        }
+
+        /// A conversion's layout risk (`none`, `metric-compatible`, `different-metrics`).
+        pub fn layout_risk(&self, risk: &'static str) {
+            self.layout_risks
+                .get_or_create(&LayoutRiskLabel { layout_risk: risk })
+                .inc();
         }
 
         pub fn count(&self, outcome: Outcome) {
@@ -254,6 +273,7 @@ pub mod metrics {
             metrics.message_started();
             metrics.message_finished();
             metrics.protection("landlock_files", true);
+            metrics.layout_risk("metric-compatible");
             let text = metrics.encode(&[]);
             for name in [
                 "messages",
@@ -268,6 +288,7 @@ pub mod metrics {
                 "slots",
                 "slot_restarts",
                 "protection_active",
+                "conversions_by_layout_risk",
             ] {
                 assert!(
                     text.contains(&format!("# HELP docx2pdf_{name} ")),
@@ -279,6 +300,9 @@ pub mod metrics {
                 "{text}"
             );
             assert!(text.contains("docx2pdf_messages_in_flight_max 1"), "{text}");
+            let risk =
+                r#"docx2pdf_conversions_by_layout_risk_total{layout_risk="metric-compatible"} 1"#;
+            assert!(text.contains(risk), "{text}");
             let landlock = r#"docx2pdf_protection_active{protection="landlock_files"} 1"#;
             assert!(text.contains(landlock), "{text}");
         }

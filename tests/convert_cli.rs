@@ -170,3 +170,36 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn report_json_prints_one_object_per_document_and_nothing_without_it() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |report: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_docx2pdf"));
+        command
+            .arg("convert")
+            .arg(fixture("one_page.docx"))
+            .arg(fixture("one_sheet.xlsx"))
+            .arg("--out-dir")
+            .arg(work.path());
+        if report {
+            command.args(["--report", "json"]);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(run(false), "", "without --report stdout stays empty");
+    let printed = run(true);
+    let reports: Vec<serde_json::Value> = printed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2, "{printed}");
+    for report in &reports {
+        for key in ["input", "output", "pages", "fonts", "layout_risk"] {
+            assert!(report.get(key).is_some(), "{key}: {report}");
+        }
+        assert_eq!(report["pages"], 1, "{report}");
+    }
+}

@@ -142,6 +142,19 @@ fn options_set_as_custom_metadata_shape_the_pdf() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("<pdfaid:part>2</pdfaid:part>"), "PDF/A-2b");
     assert!(text.contains("/StructTreeRoot"), "tagged");
+    // The fidelity report beside the options.
+    assert_eq!(object["metadata"]["pages"], "2", "{object}");
+    let risk = object["metadata"]["layout-risk"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        ["none", "metric-compatible", "different-metrics"].contains(&risk),
+        "{object}"
+    );
+    assert!(
+        object["metadata"]["fonts-substituted"].is_string(),
+        "{object}"
+    );
     let info = Command::new("pdfinfo").arg(pdf.path()).output().unwrap();
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(

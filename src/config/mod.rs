@@ -102,9 +102,19 @@ pub struct ConvertArgs {
     pub pool: PoolArgs,
     #[command(flatten)]
     pub pdf: OptionArgs,
+    /// Print a fidelity report per document on stdout (pages, fonts asked for and used, layout risk)
+    #[arg(long, value_enum)]
+    pub report: Option<ReportFormat>,
     /// Log format [default: json when stdout is not a terminal]
     #[arg(long, env = "LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+}
+
+/// How `convert --report` prints.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One JSON object per document.
+    Json,
 }
 
 impl ConvertArgs {

@@ -9,6 +9,8 @@
 
 mod child;
 mod error;
+mod fidelity;
+mod fonts;
 pub mod inspect;
 mod ole2;
 mod pdf;
@@ -27,6 +29,7 @@ use tokio::process::Command;
 
 pub use child::main as child_main;
 pub use error::ConvertError;
+pub use fidelity::{Fidelity, FontUse, LayoutRisk};
 pub use inspect::Limits;
 
 use crate::options::PdfOptions;
@@ -81,6 +84,8 @@ pub struct Conversion {
     /// Time LibreOffice spent converting.
     pub convert_time: Duration,
     pub pdf_bytes: u64,
+    /// The page count, the fonts asked for and used, and the layout risk.
+    pub fidelity: Fidelity,
 }
 
 pub struct Pool {
@@ -169,7 +174,7 @@ impl Pool {
         // LibreOffice reads and writes only inside its own request directory,
         // under names we chose: no document name reaches its file system,
         // and no process can reach another's job (Landlock, `sandbox`).
-        let input = input.to_owned();
+        let (source, input) = (input.to_owned(), input.to_owned());
         let filter = options.filter_data();
         let prepare = Box::new(move |dir: &Path| {
             let source = dir.join(format!("input.{extension}"));
@@ -205,12 +210,22 @@ impl Pool {
                 return Err(error);
             }
         };
-        let pdf_bytes = checked.bytes;
+        let fidelity = {
+            let (source, pdf, pages) = (source.clone(), output.to_owned(), checked.pages);
+            tokio::task::spawn_blocking(move || {
+                let requested = fonts::requested(&source, extension);
+                let embedded = fidelity::embedded(&pdf).unwrap_or_default();
+                fidelity::report(&requested, pages, &embedded)
+            })
+            .await
+            .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))?
+        };
         Ok(Conversion {
             slot: reply.slot,
             queue_wait: reply.queue_wait,
             convert_time: reply.run_time,
-            pdf_bytes,
+            pdf_bytes: checked.bytes,
+            fidelity,
         })
     }
 

@@ -10,6 +10,7 @@ use super::report::Trace;
 use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, permanent, transient};
 use crate::gcloud::ObjectRef;
 use crate::job::{BAD_OPTIONS, Job, Parsed, Rejected};
+use crate::office::Fidelity;
 use crate::options::PdfOptions;
 use crate::storage::{self, Download, Provenance, StorageError};
 
@@ -64,7 +65,12 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         self.metrics
             .queue_wait_seconds
             .observe(conversion.queue_wait.as_secs_f64());
-        let made = self.store_pdf(job, &pdf, &ready).await?;
+        self.metrics
+            .layout_risk(conversion.fidelity.layout_risk.as_str());
+        let made = self
+            .store_pdf(job, &pdf, &ready, &conversion.fidelity)
+            .await?;
+        trace.fidelity = Some(conversion.fidelity);
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
         Ok(done(
             Outcome::Converted,
@@ -173,7 +179,13 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
 
     /// Uploads the PDF at `pdf`, made as `ready` says, if its name still
     /// holds the generation claimed; its URI.
-    async fn store_pdf(&self, job: &Job, pdf: &Path, ready: &Ready) -> Result<String, Verdict> {
+    async fn store_pdf(
+        &self,
+        job: &Job,
+        pdf: &Path,
+        ready: &Ready,
+        fidelity: &Fidelity,
+    ) -> Result<String, Verdict> {
         let body = tokio::fs::read(pdf)
             .await
             .map_err(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
@@ -182,6 +194,9 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             (storage::SOURCE_OBJECT, job.object.clone()),
             (storage::SOURCE_GENERATION, ready.generation.to_string()),
             (storage::PDF_OPTIONS, ready.options.describe()),
+            ("pages", fidelity.pages.to_string()),
+            ("fonts-substituted", fidelity.substituted()),
+            ("layout-risk", fidelity.layout_risk.as_str().to_string()),
         ];
         let out = &self.settings.routing.output_bucket;
         self.edges

@@ -8,6 +8,7 @@ use super::disposition::Settled;
 use super::{Announce, Converter, Objects, Outcome, Worker};
 use crate::gcloud::ObjectRef;
 use crate::job::Job;
+use crate::office::Fidelity;
 use crate::storage::{self, StorageError};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
@@ -30,6 +31,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             "source": source,
             "result": settled.result,
             "options": trace.options,
+            "fidelity": trace.fidelity,
             "seconds": elapsed.as_secs_f64(),
         });
         let event = serde_json::to_vec(&event).expect("JSON of plain values");
@@ -108,6 +110,8 @@ pub(super) struct Trace {
     pub(super) queue_wait: Option<Duration>,
     /// The PDF options settled for it, once its metadata was read.
     pub(super) options: Option<String>,
+    /// What the conversion says of its own faithfulness.
+    pub(super) fidelity: Option<Fidelity>,
 }
 
 impl Trace {
@@ -128,6 +132,9 @@ impl Trace {
                     slot = self.slot,
                     queue_wait_ms = self.queue_wait.map(|d| d.as_millis() as u64),
                     pdf_options = self.options.as_deref(),
+                    pages = self.fidelity.as_ref().map(|f| f.pages),
+                    layout_risk = self.fidelity.as_ref().map(|f| f.layout_risk.as_str()),
+                    fonts_substituted = self.fidelity.as_ref().map(Fidelity::substituted),
                     duration_ms = elapsed.as_millis() as u64,
                     outcome = outcome.as_str(),
                     error_kind,

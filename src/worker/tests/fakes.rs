@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::gcloud::ObjectRef;
-use crate::office::{Conversion, ConvertError};
+use crate::office::{Conversion, ConvertError, Fidelity, LayoutRisk};
 use crate::options::PdfOptions;
 use crate::storage::{self, Download, Provenance, StorageError};
 use crate::worker::{Announce, Converter, Objects};
@@ -175,6 +175,12 @@ impl Converter for FakeConverter {
             queue_wait: Duration::ZERO,
             convert_time: self.delay,
             pdf_bytes: 13,
+            fidelity: Fidelity {
+                pages: 1,
+                fonts: Vec::new(),
+                embedded: Vec::new(),
+                layout_risk: LayoutRisk::None,
+            },
         })
     }
 

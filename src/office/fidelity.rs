@@ -1,0 +1,293 @@
+//! How faithful a PDF is likely to be to the layout its author saw: the
+//! fonts the document asks for, the fonts the PDF embeds, and for each font
+//! that is not installed, what stood in for it and whether that font has the
+//! same metrics (then lines and pages break where they did for the author).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use serde::Serialize;
+
+/// Free fonts with the metrics of the fonts Office documents ask for most.
+const METRIC_TWINS: &[(&str, &str)] = &[
+    ("Calibri", "Carlito"),
+    ("Cambria", "Caladea"),
+    ("Arial", "Liberation Sans"),
+    ("Helvetica", "Liberation Sans"),
+    ("Arial Narrow", "Liberation Sans Narrow"),
+    ("Times New Roman", "Liberation Serif"),
+    ("Times", "Liberation Serif"),
+    ("Courier New", "Liberation Mono"),
+    ("Courier", "Liberation Mono"),
+];
+
+/// How much the layout may differ from the author's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayoutRisk {
+    /// Every font asked for is installed.
+    None,
+    /// Some were replaced, each by a font of the same metrics.
+    MetricCompatible,
+    /// Some were replaced by fonts of other widths: lines and pages may
+    /// break elsewhere.
+    DifferentMetrics,
+}
+
+impl LayoutRisk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayoutRisk::None => "none",
+            LayoutRisk::MetricCompatible => "metric-compatible",
+            LayoutRisk::DifferentMetrics => "different-metrics",
+        }
+    }
+}
+
+/// One font a document asks for, and what the PDF has for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FontUse {
+    pub requested: String,
+    pub used: String,
+    /// The same font, or one with its metrics.
+    pub metric_compatible: bool,
+}
+
+/// The fidelity report of one conversion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fidelity {
+    pub pages: u64,
+    pub fonts: Vec<FontUse>,
+    /// The font families the PDF embeds.
+    pub embedded: Vec<String>,
+    pub layout_risk: LayoutRisk,
+}
+
+impl Fidelity {
+    /// `Calibri->Carlito,Aptos->Noto Sans`, or `none`: for object metadata.
+    pub fn substituted(&self) -> String {
+        let replaced: Vec<String> = (self.fonts.iter())
+            .filter(|f| f.used != f.requested)
+            .map(|f| format!("{}->{}", f.requested, f.used))
+            .collect();
+        if replaced.is_empty() {
+            "none".into()
+        } else {
+            replaced.join(",")
+        }
+    }
+}
+
+/// The report for a document that asked for `requested` and became a PDF
+/// of `pages` embedding the PostScript fonts `embedded`.
+pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity {
+    let installed = installed();
+    let families: Vec<String> = embedded.iter().map(|ps| family_of(ps, installed)).collect();
+    let embedded: Vec<String> = families
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // What stood in for each font: itself if installed, else what
+    // fontconfig names if the PDF has it, else a font the PDF has that
+    // nothing else explains (LibreOffice's own fallback can differ from
+    // fontconfig's first choice).
+    let mut used: Vec<Option<String>> = requested
+        .iter()
+        .map(|font| match installed.get(&normal(font)) {
+            Some(_) => Some(font.clone()),
+            None => fontconfig_match(font).and_then(|m| find(&embedded, &m)),
+        })
+        .collect();
+    let explained: Vec<String> = used.iter().flatten().map(|f| normal(f)).collect();
+    let unexplained = embedded.iter().find(|e| !explained.contains(&normal(e)));
+    for (font, used) in requested.iter().zip(used.iter_mut()) {
+        if used.is_none() {
+            *used = unexplained
+                .cloned()
+                .or_else(|| fontconfig_match(font))
+                .or_else(|| Some("unknown".into()));
+        }
+    }
+    let fonts: Vec<FontUse> = requested
+        .iter()
+        .zip(used)
+        .map(|(font, used)| {
+            let used = used.unwrap_or_default();
+            let twin = METRIC_TWINS.iter().any(|(original, free)| {
+                normal(original) == normal(font) && normal(free) == normal(&used)
+            });
+            FontUse {
+                requested: font.clone(),
+                metric_compatible: twin || used == *font,
+                used,
+            }
+        })
+        .collect();
+    let layout_risk = if fonts.iter().all(|f| f.used == f.requested) {
+        LayoutRisk::None
+    } else if fonts.iter().all(|f| f.metric_compatible) {
+        LayoutRisk::MetricCompatible
+    } else {
+        LayoutRisk::DifferentMetrics
+    };
+    Fidelity {
+        pages,
+        fonts,
+        embedded,
+        layout_risk,
+    }
+}
+
+/// `name` as it is written in `families`, if it is there.
+fn find(families: &[String], name: &str) -> Option<String> {
+    families.iter().find(|f| normal(f) == normal(name)).cloned()
+}
+
+/// What fontconfig (which LibreOffice asks) puts first in place of `font`;
+/// asked once per font.
+fn fontconfig_match(font: &str) -> Option<String> {
+    static MATCHES: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let matches = MATCHES.get_or_init(Mutex::default);
+    if let Some(found) = matches.lock().expect("font matches").get(font) {
+        return found.clone();
+    }
+    let family = std::process::Command::new("fc-match")
+        .args(["-f", "%{family[0]}", font])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|f| !f.is_empty());
+    matches
+        .lock()
+        .expect("font matches")
+        .insert(font.into(), family.clone());
+    family
+}
+
+/// Installed font families, by their normalised name, read once from fontconfig.
+fn installed() -> &'static HashMap<String, String> {
+    static INSTALLED: OnceLock<HashMap<String, String>> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let out = std::process::Command::new("fc-list")
+            .args([":", "family"])
+            .output();
+        let listing = out.map(|o| o.stdout).unwrap_or_default();
+        String::from_utf8_lossy(&listing)
+            .lines()
+            .flat_map(|line| line.split(','))
+            .map(|family| (normal(family), family.trim().to_string()))
+            .collect()
+    })
+}
+
+/// Names compared without case, spaces or hyphens: `LiberationSerif` is
+/// `Liberation Serif`.
+fn normal(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The family of a PDF font name: `BAAAAA+Carlito-Bold` is Carlito, named
+/// as fontconfig names it when it is installed.
+fn family_of(postscript: &str, installed: &HashMap<String, String>) -> String {
+    let name = postscript.split_once('+').map_or(postscript, |(_, n)| n);
+    let base = name.split_once('-').map_or(name, |(family, _)| family);
+    let base = base.split_once(',').map_or(base, |(family, _)| family);
+    installed
+        .get(&normal(base))
+        .cloned()
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// The fonts named by `/BaseFont` in a PDF, read in chunks.
+pub fn embedded(pdf: &Path) -> std::io::Result<Vec<String>> {
+    const KEY: &[u8] = b"/BaseFont/";
+    let mut file = std::fs::File::open(pdf)?;
+    let mut names = BTreeSet::new();
+    let mut window: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let read = file.read(&mut chunk)?;
+        window.extend_from_slice(&chunk[..read]);
+        let mut at = 0;
+        while let Some(found) = window[at..].windows(KEY.len()).position(|w| w == KEY) {
+            let start = at + found + KEY.len();
+            let length = window[start..]
+                .iter()
+                .position(|b| !(b.is_ascii_alphanumeric() || b"+-_,.".contains(b)));
+            match length {
+                Some(length) => {
+                    names.insert(
+                        String::from_utf8_lossy(&window[start..start + length]).into_owned(),
+                    );
+                    at = start + length;
+                }
+                None if read == 0 => break,
+                None => break,
+            }
+        }
+        if read == 0 {
+            return Ok(names.into_iter().collect());
+        }
+        // Keep what may hold the start of a name cut by the chunk's end.
+        let keep_from = window.len().saturating_sub(256).max(at.min(window.len()));
+        window.drain(..keep_from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pdf_font_name_is_read_as_its_family() {
+        let installed = HashMap::from([
+            (normal("Liberation Serif"), "Liberation Serif".to_string()),
+            (normal("Carlito"), "Carlito".to_string()),
+        ]);
+        assert_eq!(family_of("BAAAAA+Carlito-Bold", &installed), "Carlito");
+        assert_eq!(
+            family_of("LiberationSerif-Italic", &installed),
+            "Liberation Serif"
+        );
+        assert_eq!(family_of("Unknown,Bold", &installed), "Unknown");
+    }
+
+    #[test]
+    fn embedded_fonts_are_read_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pdf");
+        let mut pdf = b"%PDF-1.7\n<</Type/Font/BaseFont/BAAAAA+Carlito-Regular>>".to_vec();
+        // The second name straddles the first 64 KiB chunk's end.
+        pdf.resize((64 << 10) - 12, b' ');
+        pdf.extend_from_slice(b"/BaseFont/CAAAAA+Caladea-Bold/Encoding");
+        std::fs::write(&path, pdf).unwrap();
+        assert_eq!(
+            embedded(&path).unwrap(),
+            ["BAAAAA+Carlito-Regular", "CAAAAA+Caladea-Bold"]
+        );
+    }
+
+    #[test]
+    fn substitutions_are_listed_for_the_object_metadata() {
+        let font = |requested: &str, used: &str| FontUse {
+            requested: requested.into(),
+            used: used.into(),
+            metric_compatible: true,
+        };
+        let report = Fidelity {
+            pages: 3,
+            fonts: vec![font("Calibri", "Carlito"), font("Carlito", "Carlito")],
+            embedded: vec!["Carlito".into()],
+            layout_risk: LayoutRisk::MetricCompatible,
+        };
+        assert_eq!(report.substituted(), "Calibri->Carlito");
+        assert_eq!(report.layout_risk.as_str(), "metric-compatible");
+    }
+}

@@ -1,0 +1,87 @@
+//! The fidelity report with real LibreOffice and the machine's fonts:
+//! what a document asks for, what the PDF embeds, and the layout risk.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use docx2pdf::office::{Fidelity, LayoutRisk, Limits, Pool, PoolConfig};
+
+mod common;
+use common::write_docx;
+
+fn pool() -> Pool {
+    let config = PoolConfig {
+        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+        size: 1,
+        job_timeout: Duration::from_secs(60),
+        recycle_after: 200,
+        rss_ceiling: 1 << 30,
+        max_output_bytes: 256 << 20,
+        max_pages: 5000,
+        limits: Limits::default(),
+    };
+    Pool::start(config, common::workspace()).expect("pool starts")
+}
+
+/// A one-paragraph DOCX whose only run asks for `font`.
+async fn report_for(pool: &Pool, dir: &Path, font: &str) -> Fidelity {
+    let input = dir.join(format!("{}.docx", font.replace(' ', "_")));
+    let body = format!(
+        r#"<w:p><w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:cs="{font}"/></w:rPr><w:t>The quick brown fox jumps over the lazy dog.</w:t></w:r></w:p>"#
+    );
+    write_docx(&input, "", &body, "");
+    let conversion = pool
+        .convert(&input, &input, &input.with_extension("pdf"))
+        .await
+        .unwrap();
+    conversion.fidelity
+}
+
+/// The report's `used` fonts are exactly the PDF's embedded fonts.
+fn used_is_embedded(report: &Fidelity) {
+    let used: BTreeSet<&str> = report.fonts.iter().map(|f| f.used.as_str()).collect();
+    let embedded: BTreeSet<&str> = report.embedded.iter().map(String::as_str).collect();
+    assert_eq!(used, embedded, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calibri_is_set_in_carlito_with_the_same_metrics() {
+    let pool = pool();
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_for(&pool, dir.path(), "Calibri").await;
+    assert_eq!(report.fonts.len(), 1, "{report:?}");
+    assert_eq!(report.fonts[0].requested, "Calibri");
+    assert_eq!(report.fonts[0].used, "Carlito");
+    assert!(report.fonts[0].metric_compatible);
+    assert_eq!(report.layout_risk, LayoutRisk::MetricCompatible);
+    assert_eq!(report.substituted(), "Calibri->Carlito");
+    assert_eq!(report.pages, 1);
+    used_is_embedded(&report);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_font_nobody_has_is_replaced_by_one_of_other_metrics() {
+    let pool = pool();
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_for(&pool, dir.path(), "Nonexistent Grotesk").await;
+    assert_eq!(report.fonts.len(), 1, "{report:?}");
+    assert_ne!(report.fonts[0].used, "Nonexistent Grotesk");
+    assert!(!report.fonts[0].metric_compatible);
+    assert_eq!(report.layout_risk, LayoutRisk::DifferentMetrics);
+    used_is_embedded(&report);
+    pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn installed_fonts_carry_no_risk() {
+    let pool = pool();
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_for(&pool, dir.path(), "Liberation Serif").await;
+    assert_eq!(report.fonts[0].used, "Liberation Serif", "{report:?}");
+    assert_eq!(report.layout_risk, LayoutRisk::None);
+    assert_eq!(report.substituted(), "none");
+    used_is_embedded(&report);
+    pool.shutdown().await;
+}
