@@ -8,10 +8,12 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
-/// The parts of an OOXML package that name fonts, by prefix.
+/// The parts of an OOXML package that name fonts, by prefix: Word's styles,
+/// body, headers, footers, notes and comments (its font table and theme
+/// are read otherwise; its numbering names the symbol fonts of bullets,
+/// which move no line), Excel's style sheet, PowerPoint's slides.
 const OOXML_PARTS: &[&str] = &[
-    "word/styles.xml",
-    "word/document.xml",
+    "word/",
     "xl/styles.xml",
     "ppt/slides/",
     "ppt/slideLayouts/",
@@ -49,7 +51,9 @@ fn ooxml(path: &Path) -> Option<BTreeSet<String>> {
     for index in 0..zip.len() {
         let part = zip.by_index(index).ok()?;
         let name = part.name().ok()?.into_owned();
-        if !OOXML_PARTS.iter().any(|p| name.starts_with(p)) || !name.ends_with(".xml") {
+        let skipped = name.starts_with("word/theme/")
+            || ["word/fontTable.xml", "word/numbering.xml"].contains(&name.as_str());
+        if skipped || !OOXML_PARTS.iter().any(|p| name.starts_with(p)) || !name.ends_with(".xml") {
             continue;
         }
         let mut text = String::new();
