@@ -3,25 +3,14 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 
-use docx2pdf::office::{Fidelity, LayoutRisk, Limits, Pool, PoolConfig};
+use docx2pdf::office::{Fidelity, LayoutRisk, Pool};
 
 mod common;
 use common::write_docx;
 
 fn pool() -> Pool {
-    let config = PoolConfig {
-        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-        size: 1,
-        job_timeout: Duration::from_secs(60),
-        recycle_after: 200,
-        rss_ceiling: 1 << 30,
-        max_output_bytes: 256 << 20,
-        max_pages: 5000,
-        limits: Limits::default(),
-    };
-    Pool::start(config, common::workspace()).expect("pool starts")
+    Pool::start(common::pool_config(), common::workspace()).expect("pool starts")
 }
 
 /// A one-paragraph DOCX whose only run asks for `font`.

@@ -5,26 +5,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::office::{ConvertError, Pool};
 use docx2pdf::options::PdfOptions;
 
 mod common;
 use common::fixture;
 
 fn pool() -> Pool {
-    let config = PoolConfig {
-        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-        size: 1,
-        job_timeout: Duration::from_secs(60),
-        recycle_after: 200,
-        rss_ceiling: 1 << 30,
-        max_output_bytes: 256 << 20,
-        max_pages: 5000,
-        limits: Limits::default(),
-    };
-    Pool::start(config, common::workspace()).expect("pool starts")
+    Pool::start(common::pool_config(), common::workspace()).expect("pool starts")
 }
 
 fn pdf_text(pdf: &Path) -> String {

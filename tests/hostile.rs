@@ -10,24 +10,10 @@ use std::time::Duration;
 use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
 
 mod common;
-use common::{fixture, linked_image, write_docx};
+use common::{fixture, linked_image, pool_config, write_docx};
 
 fn pool() -> Pool {
     capped_pool(1 << 30, Duration::from_secs(60))
-}
-
-/// One LibreOffice process with a minute per job and the default caps.
-fn pool_config() -> PoolConfig {
-    PoolConfig {
-        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-        size: 1,
-        job_timeout: Duration::from_secs(60),
-        recycle_after: 200,
-        rss_ceiling: 1 << 30,
-        max_output_bytes: 256 << 20,
-        max_pages: 5000,
-        limits: Limits::default(),
-    }
 }
 
 /// One LibreOffice process that may map at most `memory_cap` bytes of

@@ -78,9 +78,11 @@ fn three_message_formats_results_and_duplicates() {
         .iter()
         .filter(|e| e["message"]["attributes"]["outcome"] == "converted")
         .map(|e| {
-            // gcloud prints message data base64-encoded.
+            // gcloud prints message data base64-encoded, in the URL-safe
+            // alphabet (seen once events grew long enough to need it).
+            let printed = e["message"]["data"].as_str().unwrap();
             let data = STANDARD
-                .decode(e["message"]["data"].as_str().unwrap())
+                .decode(printed.replace('-', "+").replace('_', "/"))
                 .unwrap();
             let event: serde_json::Value = serde_json::from_slice(&data).unwrap();
             event["result"].as_str().unwrap().to_string()

@@ -194,3 +194,17 @@ pub fn linked_image(target: &str) -> (String, String) {
 pub fn workspace() -> std::sync::Arc<docx2pdf::workspace::Workspace> {
     std::sync::Arc::new(docx2pdf::workspace::Workspace::create().expect("a work directory"))
 }
+
+/// One LibreOffice process with a minute per job and the default caps.
+pub fn pool_config() -> docx2pdf::office::PoolConfig {
+    docx2pdf::office::PoolConfig {
+        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
+        size: 1,
+        job_timeout: std::time::Duration::from_secs(60),
+        recycle_after: 200,
+        rss_ceiling: 1 << 30,
+        max_output_bytes: 256 << 20,
+        max_pages: 5000,
+        limits: docx2pdf::office::Limits::default(),
+    }
+}
