@@ -17,6 +17,19 @@ use crate::workspace::Workspace;
 /// Below this many files a progress bar is more noise than help.
 const PROGRESS_MIN_FILES: usize = 4;
 
+/// A bar on a terminal from a few files; nothing otherwise.
+fn progress_bar(files: usize) -> ProgressBar {
+    if files < PROGRESS_MIN_FILES || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(files as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
+            .expect("static template"),
+    );
+    bar
+}
+
 /// One document's fidelity report, as `--report json` prints it.
 fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
     serde_json::json!({
@@ -36,16 +49,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let parallel = config.size;
     let pool = Pool::start(config, Arc::new(Workspace::create()?))?;
     let started = Instant::now();
-    let progress = if args.files.len() >= PROGRESS_MIN_FILES && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(args.files.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
-                .expect("static template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress_bar(args.files.len());
 
     // Twice the pool size keeps every process busy while the next inputs are checked.
     let mut results = futures::stream::iter(&args.files)

@@ -196,22 +196,9 @@ impl Pool {
         // Out of the request directory at once: the slot waits for it back.
         take_pdf(&reply.dir.path().join(PDF_NAME), output).await?;
         drop(reply.dir);
-        let checked = match pdf::check(output).await {
-            Ok(checked) if checked.pages <= self.max_pages => checked,
-            Ok(checked) => {
-                let _ = tokio::fs::remove_file(output).await;
-                return Err(ConvertError::ResourceLimit(format!(
-                    "the PDF has {} pages, over the {} allowed (MAX_PAGES)",
-                    checked.pages, self.max_pages
-                )));
-            }
-            Err(error) => {
-                let _ = tokio::fs::remove_file(output).await;
-                return Err(error);
-            }
-        };
+        let checked = self.check_pdf(output).await?;
         let fidelity = {
-            let (source, pdf, pages) = (source.clone(), output.to_owned(), checked.pages);
+            let (pdf, pages) = (output.to_owned(), checked.pages);
             tokio::task::spawn_blocking(move || {
                 let requested = fonts::requested(&source, extension);
                 let embedded = fidelity::embedded(&pdf).unwrap_or_default();
@@ -227,6 +214,24 @@ impl Pool {
             pdf_bytes: checked.bytes,
             fidelity,
         })
+    }
+
+    /// The PDF at `output` checked, and within `MAX_PAGES`; removed if not.
+    async fn check_pdf(&self, output: &Path) -> Result<pdf::Checked, ConvertError> {
+        let checked = pdf::check(output).await.and_then(|checked| {
+            if checked.pages <= self.max_pages {
+                Ok(checked)
+            } else {
+                Err(ConvertError::ResourceLimit(format!(
+                    "the PDF has {} pages, over the {} allowed (MAX_PAGES)",
+                    checked.pages, self.max_pages
+                )))
+            }
+        });
+        if checked.is_err() {
+            let _ = tokio::fs::remove_file(output).await;
+        }
+        checked
     }
 
     fn call_failed(&self, error: CallError) -> ConvertError {
