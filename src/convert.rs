@@ -59,7 +59,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             async move {
                 let result = match std::fs::metadata(input) {
                     Ok(_) => pool
-                        .convert_with(input, input, &output, options)
+                        .convert(input, input, &output, options)
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

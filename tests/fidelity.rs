@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use docx2pdf::office::{Fidelity, LayoutRisk, Pool};
+use docx2pdf::options::PdfOptions;
 
 mod common;
 use common::write_docx;
@@ -21,7 +22,12 @@ async fn report_for(pool: &Pool, dir: &Path, font: &str) -> Fidelity {
     );
     write_docx(&input, "", &body, "");
     let conversion = pool
-        .convert(&input, &input, &input.with_extension("pdf"))
+        .convert(
+            &input,
+            &input,
+            &input.with_extension("pdf"),
+            &PdfOptions::default(),
+        )
         .await
         .unwrap();
     conversion.fidelity

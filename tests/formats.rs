@@ -35,7 +35,8 @@ fn pdf_pages(pdf: &Path) -> u32 {
 
 async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<PathBuf, ConvertError> {
     let pdf = out.join(input.file_name().unwrap()).with_extension("pdf");
-    pool.convert(input, input, &pdf).await?;
+    pool.convert(input, input, &pdf, &PdfOptions::default())
+        .await?;
     Ok(pdf)
 }
 
@@ -182,7 +183,7 @@ fn options(pairs: &[(&str, &str)]) -> PdfOptions {
 }
 
 async fn convert_with(pool: &Pool, input: &Path, pdf: &Path, options: &PdfOptions) -> Vec<u8> {
-    pool.convert_with(input, input, pdf, options)
+    pool.convert(input, input, pdf, options)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
     std::fs::read(pdf).unwrap()

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::options::PdfOptions;
 
 mod common;
 use common::{fixture, linked_image, pool_config, write_docx};
@@ -32,7 +33,8 @@ fn capped_pool(memory_cap: u64, deadline: Duration) -> Pool {
 
 async fn convert(pool: &Pool, input: &Path) -> Result<std::path::PathBuf, ConvertError> {
     let pdf = input.with_extension("pdf");
-    pool.convert(input, input, &pdf).await?;
+    pool.convert(input, input, &pdf, &PdfOptions::default())
+        .await?;
     Ok(pdf)
 }
 

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::options::PdfOptions;
 use docx2pdf::supervisor::SlotState;
 
 mod common;
@@ -47,7 +48,8 @@ fn pdf_pages(pdf: &Path) -> u32 {
 
 async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<u32, ConvertError> {
     let pdf = out.join(input.with_extension("pdf").file_name().unwrap());
-    pool.convert(input, input, &pdf).await?;
+    pool.convert(input, input, &pdf, &PdfOptions::default())
+        .await?;
     Ok(pdf_pages(&pdf))
 }
 

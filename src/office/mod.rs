@@ -144,21 +144,10 @@ impl Pool {
         })
     }
 
-    /// Converts the document at `input` into a PDF at `output`. `name` is the
-    /// document's real name, whose extension decides how it is read (the file
-    /// at `input` may have any name).
+    /// Converts the document at `input` into a PDF at `output`, made as
+    /// `options` say. `name` is the document's real name, whose extension
+    /// decides how it is read (the file at `input` may have any name).
     pub async fn convert(
-        &self,
-        input: &Path,
-        name: &Path,
-        output: &Path,
-    ) -> Result<Conversion, ConvertError> {
-        self.convert_with(input, name, output, &PdfOptions::default())
-            .await
-    }
-
-    /// [`Pool::convert`], making the PDF as `options` say.
-    pub async fn convert_with(
         &self,
         input: &Path,
         name: &Path,

@@ -93,7 +93,7 @@ impl Converter for Pool {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        self.convert_with(input, name, output, options).await
+        Pool::convert(self, input, name, output, options).await
     }
 
     async fn stop(&self) {
