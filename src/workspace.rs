@@ -16,7 +16,7 @@ pub struct Workspace {
     jobs: PathBuf,
     slots: PathBuf,
     /// Removed, with everything in it, when the workspace is dropped.
-    root: tempfile::TempDir,
+    _root: tempfile::TempDir,
 }
 
 impl Workspace {
@@ -41,7 +41,11 @@ impl Workspace {
         let slots = root.path().join("slots");
         std::fs::create_dir(&jobs)?;
         std::fs::create_dir(&slots)?;
-        Ok(Workspace { jobs, slots, root })
+        Ok(Workspace {
+            jobs,
+            slots,
+            _root: root,
+        })
     }
 
     /// A new directory for one job's files, removed when dropped.
@@ -56,8 +60,9 @@ impl Workspace {
         &self.slots
     }
 
-    pub fn path(&self) -> &Path {
-        self.root.path()
+    #[cfg(test)]
+    fn path(&self) -> &Path {
+        self._root.path()
     }
 }
 

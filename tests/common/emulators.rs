@@ -95,13 +95,19 @@ pub fn curl_status(args: &[&str]) -> (u16, String) {
 
 /// gcloud, aimed at the Pub/Sub emulator on `pubsub`; its stdout.
 pub fn gcloud(pubsub: &str, args: &[&str]) -> Vec<u8> {
+    let endpoint = (
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
+        format!("http://{pubsub}/"),
+    );
+    gcloud_at(&[endpoint], args)
+}
+
+/// gcloud with `endpoints` overridden and no credentials; its stdout.
+fn gcloud_at(endpoints: &[(&str, String)], args: &[&str]) -> Vec<u8> {
     let out = Command::new("gcloud")
         .args(args)
         .arg("--quiet")
-        .env(
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
-            format!("http://{pubsub}/"),
-        )
+        .envs(endpoints.iter().map(|(key, value)| (key, value)))
         .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
         .env("CLOUDSDK_CORE_PROJECT", PROJECT)
         .output()
@@ -330,24 +336,13 @@ impl Env {
     /// --custom-metadata=docx2pdf-pdfa=2b,...`.
     pub fn upload_with_metadata(&self, file: &Path, name: &str, metadata: &[(&str, &str)]) {
         let pairs: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let out = Command::new("gcloud")
-            .args(["storage", "cp", "--quiet"])
-            .arg(format!("--custom-metadata={}", pairs.join(",")))
-            .arg(file)
-            .arg(format!("gs://input/{name}"))
-            .env(
-                "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
-                format!("{}/", self.gcs_url()),
-            )
-            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
-            .env("CLOUDSDK_CORE_PROJECT", PROJECT)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gcloud storage cp: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let endpoint = (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
+            format!("{}/", self.gcs_url()),
         );
+        let metadata = format!("--custom-metadata={}", pairs.join(","));
+        let (file, to) = (file.to_string_lossy(), format!("gs://input/{name}"));
+        gcloud_at(&[endpoint], &["storage", "cp", &metadata, &file, &to]);
     }
 
     pub fn object(&self, name: &str) -> Option<serde_json::Value> {
