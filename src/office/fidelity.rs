@@ -4,8 +4,6 @@
 //! same metrics (then lines and pages break where they did for the author).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read;
-use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
@@ -205,42 +203,6 @@ fn family_of(postscript: &str, installed: &HashMap<String, String>) -> String {
         .unwrap_or_else(|| base.to_string())
 }
 
-/// The fonts named by `/BaseFont` in a PDF, read in chunks.
-pub fn embedded(pdf: &Path) -> std::io::Result<Vec<String>> {
-    const KEY: &[u8] = b"/BaseFont/";
-    let mut file = std::fs::File::open(pdf)?;
-    let mut names = BTreeSet::new();
-    let mut window: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 << 10];
-    loop {
-        let read = file.read(&mut chunk)?;
-        window.extend_from_slice(&chunk[..read]);
-        let mut at = 0;
-        while let Some(found) = window[at..].windows(KEY.len()).position(|w| w == KEY) {
-            let start = at + found + KEY.len();
-            let length = window[start..]
-                .iter()
-                .position(|b| !(b.is_ascii_alphanumeric() || b"+-_,.".contains(b)));
-            match length {
-                Some(length) => {
-                    names.insert(
-                        String::from_utf8_lossy(&window[start..start + length]).into_owned(),
-                    );
-                    at = start + length;
-                }
-                None if read == 0 => break,
-                None => break,
-            }
-        }
-        if read == 0 {
-            return Ok(names.into_iter().collect());
-        }
-        // Keep what may hold the start of a name cut by the chunk's end.
-        let keep_from = window.len().saturating_sub(256).max(at.min(window.len()));
-        window.drain(..keep_from);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,21 +219,6 @@ mod tests {
             "Liberation Serif"
         );
         assert_eq!(family_of("Unknown,Bold", &installed), "Unknown");
-    }
-
-    #[test]
-    fn embedded_fonts_are_read_across_chunks() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.pdf");
-        let mut pdf = b"%PDF-1.7\n<</Type/Font/BaseFont/BAAAAA+Carlito-Regular>>".to_vec();
-        // The second name straddles the first 64 KiB chunk's end.
-        pdf.resize((64 << 10) - 12, b' ');
-        pdf.extend_from_slice(b"/BaseFont/CAAAAA+Caladea-Bold/Encoding");
-        std::fs::write(&path, pdf).unwrap();
-        assert_eq!(
-            embedded(&path).unwrap(),
-            ["BAAAAA+Carlito-Regular", "CAAAAA+Caladea-Bold"]
-        );
     }
 
     #[test]

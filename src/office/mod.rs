@@ -187,10 +187,9 @@ impl Pool {
         drop(reply.dir);
         let checked = self.check_pdf(output).await?;
         let fidelity = {
-            let (pdf, pages) = (output.to_owned(), checked.pages);
+            let (pages, embedded) = (checked.pages, checked.fonts);
             tokio::task::spawn_blocking(move || {
                 let requested = fonts::requested(&source, extension);
-                let embedded = fidelity::embedded(&pdf).unwrap_or_default();
                 fidelity::report(&requested, pages, &embedded)
             })
             .await

@@ -1,6 +1,7 @@
-//! What is checked of a PDF LibreOffice wrote: that it is one, its size and
-//! its page count.
+//! What is checked of a PDF LibreOffice wrote: that it is one, its size,
+//! its page count and the fonts it embeds, in one pass.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use tokio::io::AsyncReadExt;
@@ -12,6 +13,8 @@ use super::ConvertError;
 pub struct Checked {
     pub bytes: u64,
     pub pages: u64,
+    /// The PostScript names of its fonts (`/BaseFont`), sorted.
+    pub fonts: Vec<String>,
 }
 
 /// LibreOffice can report success and leave nothing, or half a file.
@@ -30,45 +33,94 @@ pub async fn check(pdf: &Path) -> Result<Checked, ConvertError> {
     if &magic != b"%PDF-" {
         return Err(missing("the output is not a PDF"));
     }
-    let pages = count_pages(&mut file).await?;
-    Ok(Checked { bytes, pages })
+    let scan = scan(&mut file).await?;
+    Ok(Checked {
+        bytes,
+        pages: scan.pages,
+        fonts: scan.fonts.into_iter().collect(),
+    })
 }
 
 const PAGE: &[u8] = b"/Type/Page";
+const FONT: &[u8] = b"/BaseFont/";
+/// A font name longer than this is not LibreOffice's, and not kept.
+const LONGEST_NAME: usize = 256;
 
-/// Page objects in LibreOffice's PDF, which writes each uncompressed as
-/// `/Type/Page` followed by a delimiter (the tree node is `/Type/Pages`).
-/// Read in chunks, never whole. Anything else that spells it can only add
-/// to the count.
-async fn count_pages(file: &mut tokio::fs::File) -> std::io::Result<u64> {
-    let mut pages = 0;
-    // The tail of the previous chunk, so a match across two chunks counts.
+#[derive(Default)]
+struct Scan {
+    pages: u64,
+    fonts: BTreeSet<String>,
+}
+
+/// Page objects and font names in LibreOffice's PDF, which writes each
+/// page uncompressed as `/Type/Page` followed by a delimiter (the tree node
+/// is `/Type/Pages`) and each font as `/BaseFont/NAME`. Read in chunks,
+/// never whole. Anything else that spells them can only add to them.
+async fn scan(file: &mut tokio::fs::File) -> std::io::Result<Scan> {
+    let mut found = Scan::default();
+    // The tail of the previous chunk, so a match across two chunks counts;
+    // `pages_from` and `fonts_from` are where each search resumes in it.
     let mut window = Vec::with_capacity(64 << 10);
+    let (mut pages_from, mut fonts_from) = (0, 0);
     let mut chunk = vec![0u8; 64 << 10];
     loop {
         let read = file.read(&mut chunk).await?;
+        let ended = read == 0;
         window.extend_from_slice(&chunk[..read]);
-        // The byte after a match decides it: keep a match with nothing
-        // after it for the next round, unless the file ended.
-        let mut at = 0;
-        while let Some(found) = find(&window[at..], PAGE) {
-            let end = at + found + PAGE.len();
-            match window.get(end) {
-                Some(b's') => {}
-                Some(_) => pages += 1,
-                None if read == 0 => pages += 1,
-                None => break,
-            }
-            at = end;
+        pages_from = count_pages(&window, pages_from, ended, &mut found.pages);
+        fonts_from = read_fonts(&window, fonts_from, ended, &mut found.fonts);
+        if ended {
+            return Ok(found);
         }
-        if read == 0 {
-            return Ok(pages);
-        }
-        // Nothing before `at` can match again, and a match still to come
-        // starts in the last PAGE.len() bytes at the earliest.
-        let keep_from = at.max(window.len().saturating_sub(PAGE.len()));
+        // Nothing before either point can match again, and a match still to
+        // come starts in the last bytes at the earliest.
+        let keep_from = pages_from
+            .max(window.len().saturating_sub(PAGE.len()))
+            .min(fonts_from);
         window.drain(..keep_from);
+        pages_from -= keep_from.min(pages_from);
+        fonts_from -= keep_from.min(fonts_from);
     }
+}
+
+/// Counts the pages in `window` from `at`; where the search resumes. The
+/// byte after a match decides it: a match with nothing after it waits for
+/// the next chunk, unless the file `ended`.
+fn count_pages(window: &[u8], mut at: usize, ended: bool, pages: &mut u64) -> usize {
+    while let Some(found) = find(&window[at..], PAGE) {
+        let end = at + found + PAGE.len();
+        match window.get(end) {
+            Some(b's') => {}
+            Some(_) => *pages += 1,
+            None if ended => *pages += 1,
+            None => return at,
+        }
+        at = end;
+    }
+    at
+}
+
+/// Reads the font names in `window` from `at`; where the search resumes,
+/// which nothing before is needed for. A name cut by the chunk's end waits
+/// for the next one, from its key.
+fn read_fonts(window: &[u8], mut at: usize, ended: bool, fonts: &mut BTreeSet<String>) -> usize {
+    while let Some(found) = find(&window[at..], FONT) {
+        let key = at + found;
+        let start = key + FONT.len();
+        let name = window[start..]
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || b"+-_,.".contains(b)));
+        match name {
+            Some(length) if length <= LONGEST_NAME => {
+                fonts.insert(String::from_utf8_lossy(&window[start..start + length]).into_owned());
+                at = start + length;
+            }
+            None if !ended && window.len() - start <= LONGEST_NAME => return key,
+            _ => at = start,
+        }
+    }
+    // A key may begin in the last bytes.
+    at.max(window.len().saturating_sub(FONT.len()))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -99,6 +151,38 @@ mod tests {
             pdf.resize(offset, b' ');
             pdf.extend_from_slice(b"/Type/Page/Parent 1 0 R /Type/Pages");
             assert_eq!(pages_of(&pdf).await, 1, "at {offset}");
+        }
+    }
+
+    #[tokio::test]
+    async fn fonts_are_read_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pdf");
+        let mut pdf = b"%PDF-1.7\n<</Type/Font/BaseFont/BAAAAA+Carlito-Regular>>".to_vec();
+        // The second name straddles the first 64 KiB chunk's end, after a page.
+        pdf.resize((64 << 10) - 40, b' ');
+        pdf.extend_from_slice(b"/Type/Page/Parent 1 0 R /BaseFont/CAAAAA+Caladea-Bold/Encoding");
+        std::fs::write(&path, pdf).unwrap();
+        let checked = check(&path).await.unwrap();
+        assert_eq!(
+            checked.fonts,
+            ["BAAAAA+Carlito-Regular", "CAAAAA+Caladea-Bold"]
+        );
+        assert_eq!(checked.pages, 1);
+    }
+
+    #[tokio::test]
+    async fn a_font_across_two_chunks_is_read_once_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pdf");
+        for offset in (64 << 10) - 40..(64 << 10) + 2 {
+            let mut pdf = b"%PDF-1.7\n".to_vec();
+            pdf.resize(offset, b' ');
+            pdf.extend_from_slice(b"/BaseFont/DAAAAA+DejaVuSans-Bold/Type/Page ");
+            std::fs::write(&path, &pdf).unwrap();
+            let checked = check(&path).await.unwrap();
+            assert_eq!(checked.fonts, ["DAAAAA+DejaVuSans-Bold"], "at {offset}");
+            assert_eq!(checked.pages, 1, "at {offset}");
         }
     }
 
