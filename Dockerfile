@@ -40,11 +40,14 @@ RUN echo "deb http://deb.debian.org/debian bookworm-backports main" \
       fonts-liberation2=2.1.5-1 \
       fonts-dejavu-core=2.37-6 \
       fonts-noto-core=20201225-1 \
+      fonts-sil-charis=6.101-1 \
       libjemalloc2=5.3.0-1 \
       tini=0.19.0-1+b3 \
       ca-certificates \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
+# Stand-ins for Office fonts without a free twin (README, Fonts).
+COPY fonts/30-docx2pdf-substitutes.conf /etc/fonts/conf.d/30-docx2pdf-substitutes.conf
 # No login shell, no home of value: LibreOffice's profiles live under TMPDIR.
 RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin docx2pdf
 COPY --from=build /usr/local/bin/docx2pdf /usr/local/bin/docx2pdf

@@ -365,3 +365,19 @@ fn cloudbuild_parses_and_uses_only_defined_substitutions_and_real_flags() {
         }
     }
 }
+
+#[test]
+fn setup_and_the_image_install_the_font_substitutes() {
+    let conf = "fonts/30-docx2pdf-substitutes.conf";
+    let target = "/etc/fonts/conf.d/30-docx2pdf-substitutes.conf";
+    let setup = read("dev/setup");
+    assert!(
+        setup.contains(&format!("substitutes={target}")),
+        "dev/setup does not install {conf}"
+    );
+    let copy = format!("COPY {conf} {target}");
+    assert!(
+        runtime_stage().iter().any(|l| l.trim() == copy),
+        "the image's runtime stage does not copy {conf} to {target}"
+    );
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use docx2pdf::office::{Fidelity, LayoutRisk, Pool};
+use docx2pdf::office::{Fidelity, LayoutRisk, Pool, substitutes};
 use docx2pdf::options::PdfOptions;
 
 mod common;
@@ -78,5 +78,29 @@ async fn installed_fonts_carry_no_risk() {
     assert_eq!(report.layout_risk, LayoutRisk::None);
     assert_eq!(report.substituted(), "none");
     used_is_embedded(&report);
+    pool.shutdown().await;
+}
+
+/// Each rule of fonts/30-docx2pdf-substitutes.conf (installed by ./dev/setup)
+/// is in effect: a document asking for the original gets the stand-in, and
+/// the report says it is our closest-width choice, not a twin. Without the
+/// rules LibreOffice set each of them in Noto Serif.
+#[tokio::test(flavor = "multi_thread")]
+async fn fonts_without_a_twin_get_the_stand_in_of_closest_width() {
+    let pool = pool();
+    let dir = tempfile::tempdir().unwrap();
+    for rule in substitutes::table() {
+        let report = report_for(&pool, dir.path(), &rule.original).await;
+        assert_eq!(report.fonts.len(), 1, "{report:?}");
+        let font = &report.fonts[0];
+        assert_eq!(font.used, rule.stand_in, "{}: {report:?}", rule.original);
+        assert!(font.closest_width && !font.metric_compatible, "{report:?}");
+        assert_eq!(report.embedded, [rule.stand_in.clone()]);
+        assert_eq!(report.layout_risk, LayoutRisk::DifferentMetrics);
+        assert_eq!(
+            report.substituted(),
+            format!("{}->{} (closest width)", rule.original, rule.stand_in)
+        );
+    }
     pool.shutdown().await;
 }

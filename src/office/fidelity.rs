@@ -8,6 +8,8 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
+use super::substitutes;
+
 /// Free fonts with the metrics of the fonts Office documents ask for most.
 const METRIC_TWINS: &[(&str, &str)] = &[
     ("Calibri", "Carlito"),
@@ -51,6 +53,9 @@ pub struct FontUse {
     pub used: String,
     /// The same font, or one with its metrics.
     pub metric_compatible: bool,
+    /// `used` is our stand-in for `requested` ([`super::substitutes`]): the
+    /// closest width we have, not the same metrics.
+    pub closest_width: bool,
 }
 
 /// The fidelity report of one conversion.
@@ -64,11 +69,19 @@ pub struct Fidelity {
 }
 
 impl Fidelity {
-    /// `Calibri->Carlito,Aptos->Noto Sans`, or `none`: for object metadata.
+    /// `Calibri->Carlito,Aptos->Carlito (closest width)`, or `none`: for
+    /// object metadata.
     pub fn substituted(&self) -> String {
         let replaced: Vec<String> = (self.fonts.iter())
             .filter(|f| f.used != f.requested)
-            .map(|f| format!("{}->{}", f.requested, f.used))
+            .map(|f| {
+                let note = if f.closest_width {
+                    " (closest width)"
+                } else {
+                    ""
+                };
+                format!("{}->{}{note}", f.requested, f.used)
+            })
             .collect();
         if replaced.is_empty() {
             "none".into()
@@ -118,9 +131,13 @@ pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity
             let twin = METRIC_TWINS.iter().any(|(original, free)| {
                 normal(original) == normal(font) && normal(free) == normal(&used)
             });
+            let ours = substitutes::table().iter().any(|s| {
+                normal(&s.original) == normal(font) && normal(&s.stand_in) == normal(&used)
+            });
             FontUse {
                 requested: font.clone(),
                 metric_compatible: twin || used == *font,
+                closest_width: ours && !twin,
                 used,
             }
         })
@@ -223,18 +240,26 @@ mod tests {
 
     #[test]
     fn substitutions_are_listed_for_the_object_metadata() {
-        let font = |requested: &str, used: &str| FontUse {
+        let font = |requested: &str, used: &str, closest_width: bool| FontUse {
             requested: requested.into(),
             used: used.into(),
-            metric_compatible: true,
+            metric_compatible: !closest_width,
+            closest_width,
         };
         let report = Fidelity {
             pages: 3,
-            fonts: vec![font("Calibri", "Carlito"), font("Carlito", "Carlito")],
-            embedded: vec!["Carlito".into()],
-            layout_risk: LayoutRisk::MetricCompatible,
+            fonts: vec![
+                font("Calibri", "Carlito", false),
+                font("Carlito", "Carlito", false),
+                font("Verdana", "DejaVu Sans", true),
+            ],
+            embedded: vec!["Carlito".into(), "DejaVu Sans".into()],
+            layout_risk: LayoutRisk::DifferentMetrics,
         };
-        assert_eq!(report.substituted(), "Calibri->Carlito");
-        assert_eq!(report.layout_risk.as_str(), "metric-compatible");
+        assert_eq!(
+            report.substituted(),
+            "Calibri->Carlito,Verdana->DejaVu Sans (closest width)"
+        );
+        assert_eq!(report.layout_risk.as_str(), "different-metrics");
     }
 }

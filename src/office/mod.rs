@@ -17,6 +17,7 @@ mod pdf;
 mod profile;
 mod rtf;
 mod sandbox;
+pub mod substitutes;
 mod text;
 mod zip_layout;
 
