@@ -95,7 +95,7 @@ async fn fonts_without_a_twin_get_the_stand_in_of_closest_width() {
         let font = &report.fonts[0];
         assert_eq!(font.used, rule.stand_in, "{}: {report:?}", rule.original);
         assert!(font.closest_width && !font.metric_compatible, "{report:?}");
-        assert_eq!(report.embedded, [rule.stand_in.clone()]);
+        assert_eq!(report.embedded, std::slice::from_ref(&rule.stand_in));
         assert_eq!(report.layout_risk, LayoutRisk::DifferentMetrics);
         assert_eq!(
             report.substituted(),
