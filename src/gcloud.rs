@@ -14,7 +14,7 @@ use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin};
 use google_cloud_storage::client::Storage;
 use google_cloud_storage::retry_policy::RetryableErrors;
 
-use crate::storage::Store;
+use crate::storage::{JsonApi, Store};
 
 /// A Cloud Storage object, by bucket and name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,14 +57,27 @@ impl Services {
         if let Some(emulator) = &self.storage_emulator {
             builder = builder.with_endpoint(emulator_endpoint(emulator));
         }
-        if let Some(credentials) = self.credentials(self.storage_emulator.is_some())? {
+        let credentials = self.credentials(self.storage_emulator.is_some())?;
+        if let Some(credentials) = credentials.clone() {
             builder = builder.with_credentials(credentials);
         }
         let client = builder
             .build()
             .await
             .context("connecting to Cloud Storage")?;
-        Ok(Store::new(client))
+        // The JSON API calls need the credentials the crate would have found.
+        let json_credentials = match credentials {
+            Some(credentials) if self.storage_emulator.is_none() => Some(credentials),
+            Some(_) => None,
+            None => Some(
+                google_cloud_auth::credentials::Builder::default()
+                    .build()
+                    .context("finding Application Default Credentials for Cloud Storage")?,
+            ),
+        };
+        let endpoint = self.storage_emulator.as_deref().map(emulator_endpoint);
+        let json = JsonApi::new(endpoint, json_credentials, retry_limit)?;
+        Ok(Store::new(client, json))
     }
 
     pub async fn publisher(&self, topic: &str) -> anyhow::Result<Publisher> {

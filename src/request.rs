@@ -42,7 +42,9 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
     let what = ObjectRef::new(&args.bucket, &args.object);
     if status.is_success() {
         let detail = match outcome {
-            Some(Outcome::Converted | Outcome::Skipped) => "the PDF is in the output bucket",
+            Some(Outcome::Converted | Outcome::Cached | Outcome::Skipped) => {
+                "the PDF is in the output bucket"
+            }
             Some(Outcome::FailedPermanent) => {
                 "not convertible: the reason is in <object>.error.json in the output bucket"
             }

@@ -309,7 +309,9 @@ fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
     let _serial = serial();
     let names = numbered("long", 4);
     let env = Env::start(&preload(&names, "long.docx"));
-    let mut worker = env.worker(&[("SHUTDOWN_GRACE", "3")]);
+    // Copies of one document: with the cache they would wait for one
+    // conversion instead of keeping both processes busy.
+    let mut worker = env.worker(&[("SHUTDOWN_GRACE", "3"), ("CACHE", "off")]);
     worker.wait_ready();
     for name in &names {
         env.publish_json("input", name);
@@ -347,7 +349,8 @@ fn flow_control_bounds_the_work_and_loses_no_lease() {
     for name in &names {
         env.publish_json("input", name);
     }
-    let worker = env.worker(&[]);
+    // Twenty conversions, not one and nineteen copies from the cache.
+    let worker = env.worker(&[("CACHE", "off")]);
     let mut seen = Vec::new();
     wait_until("/readyz to say 200", Duration::from_secs(60), || {
         let (code, _) = worker.readyz();
@@ -560,7 +563,8 @@ fn the_worker_reconnects_after_a_pubsub_restart() {
         ("before.docx", fixture("one_page.docx")),
         ("after.docx", fixture("one_page.docx")),
     ]);
-    let mut worker = env.worker(&[]);
+    // Two conversions of the same bytes: the second is not a copy.
+    let mut worker = env.worker(&[("CACHE", "off")]);
     worker.wait_ready();
     env.publish_json("input", "before.docx");
     worker.wait_outcome("converted", 1.0, Duration::from_secs(60));
@@ -673,4 +677,68 @@ fn copies_of_a_slow_message_do_not_hold_up_other_documents() {
     env.wait_object("pdf/slow.pdf", Duration::from_secs(300));
     worker.wait_outcome("skipped", 3.0, Duration::from_secs(60));
     assert_eq!(worker.outcome("converted"), 2.0);
+}
+
+/// The content cache through the emulators: twenty uploads of the same
+/// bytes under other names give twenty PDFs, each recording its own
+/// source, from one conversion; the same bytes with other options are
+/// converted. The entries are objects under `docx2pdf-cache/`.
+#[test]
+fn the_same_document_uploaded_twenty_times_is_converted_once() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let worker = env.worker(&[]);
+    let names = numbered("copy", 20);
+    for name in &names {
+        env.upload(&fixture("one_page.docx"), name);
+    }
+    worker.wait_outcome("cached", 19.0, Duration::from_secs(120));
+    assert_eq!(worker.outcome("converted"), 1.0);
+    let first = env.read_object("pdf/copy0.pdf");
+    assert!(first.starts_with(b"%PDF-"));
+    for name in &names {
+        let pdf = format!("pdf/{}", name.replace(".docx", ".pdf"));
+        let object = env.wait_object(&pdf, Duration::from_secs(10));
+        assert_eq!(
+            object["metadata"]["source-object"],
+            name.as_str(),
+            "{object}"
+        );
+        assert_eq!(object["metadata"]["pages"], "1", "{object}");
+        assert_eq!(env.read_object(&pdf), first, "{pdf}");
+    }
+    let pdfa = [("docx2pdf-pdfa", "2b")];
+    env.upload_with_metadata(&fixture("one_page.docx"), "archived.docx", &pdfa);
+    let archived = env.wait_object("pdf/archived.pdf", Duration::from_secs(90));
+    assert_eq!(archived["metadata"]["pdf-options"], "pdfa=2b");
+    worker.wait_outcome("converted", 2.0, Duration::from_secs(30));
+    assert_eq!(cache_entries(&env).len(), 2, "{:?}", cache_entries(&env));
+}
+
+#[test]
+fn with_the_cache_off_every_copy_is_converted() {
+    let _serial = serial();
+    let env = Env::start(&[]);
+    let worker = env.worker(&[("CACHE", "off")]);
+    let names = numbered("copy", 5);
+    for name in &names {
+        env.upload(&fixture("one_page.docx"), name);
+    }
+    worker.wait_outcome("converted", 5.0, Duration::from_secs(120));
+    assert_eq!(worker.outcome("cached"), 0.0);
+    assert!(cache_entries(&env).is_empty());
+}
+
+/// The names of the cache's entries in the output bucket.
+fn cache_entries(env: &Env) -> Vec<String> {
+    let url = format!(
+        "{}/storage/v1/b/output/o?prefix=docx2pdf-cache/",
+        env.gcs_url()
+    );
+    let listing: serde_json::Value = serde_json::from_slice(&curl(&[&url]).unwrap()).unwrap();
+    let items = listing["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
 }

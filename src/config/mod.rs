@@ -197,10 +197,25 @@ pub struct WorkerArgs {
     /// The PDF options of every document, unless its metadata or its job says otherwise
     #[command(flatten)]
     pub pdf: OptionArgs,
+    /// Copy the PDF of a document converted before (same bytes, options and engine) instead of converting it again
+    #[arg(long, env = "CACHE", value_enum, default_value_t = Toggle::On)]
+    pub cache: Toggle,
+}
+
+/// A feature on or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
 }
 
 impl WorkerArgs {
-    pub fn settings(&self, pool_size: usize) -> anyhow::Result<crate::worker::Settings> {
+    /// `engine`: [`office::engine::identity`], which the cache needs.
+    pub fn settings(
+        &self,
+        pool_size: usize,
+        engine: Option<&str>,
+    ) -> anyhow::Result<crate::worker::Settings> {
         if let Some(subscription) = &self.subscription {
             full_name("SUBSCRIPTION=", subscription, "subscriptions")?;
         }
@@ -232,6 +247,9 @@ impl WorkerArgs {
             ack_deadline: Duration::from_secs(self.ack_deadline),
             // One converting and one downloading per LibreOffice process.
             max_outstanding: pool_size * 2,
+            cache: engine
+                .filter(|_| self.cache == Toggle::On)
+                .map(|engine| crate::worker::CacheAt::new(&self.output_bucket, engine)),
         })
     }
 }

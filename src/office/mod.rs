@@ -8,6 +8,7 @@
 //! and temp dir per process), its answers, and what its failures mean.
 
 mod child;
+pub mod engine;
 mod error;
 mod fidelity;
 mod fonts;

@@ -12,15 +12,16 @@ use std::sync::Arc;
 use google_cloud_pubsub::client::Publisher;
 use google_cloud_pubsub::model::Message;
 
+use crate::gcloud::ObjectRef;
 use crate::office::{Conversion, ConvertError, Pool};
 use crate::options::PdfOptions;
-use crate::storage::{Download, Provenance, StorageError, Store};
+use crate::storage::{Described, StorageError, Store};
 use crate::workspace::Workspace;
 
 /// The objects of Cloud Storage the worker reads and writes.
 pub trait Objects: Send + Sync + 'static {
     /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
-    /// refusing anything over `limit` bytes.
+    /// refusing anything over `limit` bytes; the bytes written.
     fn download(
         &self,
         bucket: &str,
@@ -28,14 +29,27 @@ pub trait Objects: Send + Sync + 'static {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> impl Future<Output = Result<Download, StorageError>> + Send;
+    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
 
-    /// Where an existing output came from; `None` when there is none.
-    fn provenance(
+    /// The object's generation, MD5 and metadata (at `generation`, if
+    /// given), before any download; `None` when there is none.
+    fn describe(
         &self,
         bucket: &str,
         object: &str,
-    ) -> impl Future<Output = Result<Option<Provenance>, StorageError>> + Send;
+        generation: Option<i64>,
+    ) -> impl Future<Output = Result<Option<Described>, StorageError>> + Send;
+
+    /// Copies the PDF `from` to `to` inside Cloud Storage with `metadata`,
+    /// only if `to` is still at `if_generation` (0: absent) when given; the
+    /// copy's generation.
+    fn copy(
+        &self,
+        from: ObjectRef<'_>,
+        to: ObjectRef<'_>,
+        metadata: &[(&str, String)],
+        if_generation: Option<i64>,
+    ) -> impl Future<Output = Result<i64, StorageError>> + Send;
 
     /// Stores `body`, only if the object is still at `if_generation` (0:
     /// only if there is none) when given; the new generation.

@@ -12,7 +12,8 @@
 //! which runs the pipeline and carries out what `disposition` decides. Beside
 //! it, a file per mechanism: `intake` (pull and push), `pipeline` (one
 //! message's work), `disposition` (the one place that decides ack or nack, a
-//! pure function), `ownership` (whose PDF a name holds), `report` (records,
+//! pure function), `cache` (PDFs of documents seen before), `ownership`
+//! (whose PDF a name holds), `report` (records,
 //! events, the log line), `attempts`, `object_locks`.
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::supervisor::SlotStatus;
 use crate::telemetry::metrics::Metrics;
 
 mod attempts;
+mod cache;
 mod disposition;
 mod edges;
 mod intake;
@@ -41,6 +43,7 @@ mod ownership;
 mod pipeline;
 mod report;
 use attempts::Attempts;
+pub use cache::CacheAt;
 use disposition::{Delivery, Disposition, Verdict};
 pub use disposition::{Outcome, Reply};
 pub use edges::{Announce, Converter, Edges, Objects};
@@ -66,6 +69,9 @@ pub struct Settings {
     pub ack_deadline: Duration,
     /// Messages worked on at once; also the flow control asked of the server.
     pub max_outstanding: usize,
+    /// Where converted PDFs are kept for copies of the same document; None
+    /// with `CACHE=off`.
+    pub cache: Option<CacheAt>,
 }
 
 pub struct Worker<O = Store, C = Pool, A = Publisher> {
@@ -74,6 +80,8 @@ pub struct Worker<O = Store, C = Pool, A = Publisher> {
     settings: Settings,
     attempts: Attempts,
     objects: ObjectLocks,
+    /// One per cache entry being made: copies of a document wait for it.
+    flights: ObjectLocks,
     /// One per message being worked on (downloaded, converted, uploaded).
     permits: Semaphore,
     /// True once the subscription answered and messages can flow.
@@ -91,6 +99,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             settings,
             attempts: Attempts::new(ATTEMPTS_REMEMBERED),
             objects: ObjectLocks::default(),
+            flights: ObjectLocks::default(),
             permits: Semaphore::new(max_outstanding),
             subscribed: AtomicBool::new(false),
             tasks: TaskTracker::new(),

@@ -1,7 +1,9 @@
-//! One message at a time per source object, so two announcements of the
-//! same upload (a notification and an app's message) convert once. Held
-//! from before a message takes one of the worker's permits, so copies of one
-//! message wait without a permit and cannot starve other work.
+//! One message at a time per name. Per source object, so two announcements
+//! of the same upload (a notification and an app's message) convert once:
+//! held from before a message takes one of the worker's permits, so copies
+//! of one message wait without a permit and cannot starve other work. Per
+//! cache entry, so copies of one document under other names wait for its
+//! first PDF (`cache`).
 //!
 //! Async locks by name, dropped from the map when nobody holds them.
 

@@ -1,10 +1,13 @@
 //! One message's work, from the job admission parsed: claim its output
-//! name, download, convert, upload. Its verdict goes to the one place that
+//! name, describe the document, then copy its PDF from the cache or
+//! download, convert and upload. Its verdict goes to the one place that
 //! decides ack or nack (`disposition`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::cache::Entry;
+use super::object_locks::ObjectGuard;
 use super::ownership::{self, Claim, Source};
 use super::report::Trace;
 use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, permanent, transient};
@@ -12,7 +15,7 @@ use crate::gcloud::ObjectRef;
 use crate::job::{BAD_OPTIONS, Job, Parsed, Rejected};
 use crate::office::Fidelity;
 use crate::options::PdfOptions;
-use crate::storage::{self, Download, Provenance, StorageError};
+use crate::storage::{self, Described, Provenance, StorageError};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// `parsed`: the message, as admission read it.
@@ -85,18 +88,20 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     }
 
     /// Everything before converting: the output name claimed, the document
-    /// downloaded, its options settled.
-    async fn prepare(&self, job: &Job, trace: &mut Trace) -> Result<Ready, Verdict> {
+    /// described and its options settled, then either its PDF copied from
+    /// the cache (a verdict) or the document downloaded.
+    async fn prepare(&self, job: &Job, trace: &mut Trace) -> Result<Ready<'_>, Verdict> {
         let out = &self.settings.routing.output_bucket;
         // One read of what the output name holds, for both claims below.
         let existing = self
             .edges
             .objects
-            .provenance(out, &job.output)
+            .describe(out, &job.output, None)
             .await
-            .map_err(|error| transient(job, "storage", error))?;
+            .map_err(|error| transient(job, "storage", error))?
+            .map(|output| output.provenance());
         // A notification names its generation: a redelivery, or another
-        // source's name, ends here before anything is downloaded. The
+        // source's name, ends here before anything else is read. The
         // object's metadata may add options, so this can only skip work
         // whose options are known without it.
         if let Some(generation) = job.generation {
@@ -105,29 +110,38 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             self.claim(job, generation, &asked, existing.as_ref())
                 .map_err(|v| *v)?;
         }
+        let source = self.describe_source(job).await?;
+        trace.generation = Some(source.generation);
+        let options = self.options(job, Some(&source.metadata)).map_err(|v| *v)?;
+        let described = options.describe();
+        trace.options = Some(described.clone());
+        // The write's precondition catches anything written since the read.
+        let if_generation = self
+            .claim(job, source.generation, &described, existing.as_ref())
+            .map_err(|v| *v)?;
+        let provenance = provenance(job, source.generation, &described);
+        let entry = self.entry(&source, &described);
+        let mut turn = None;
+        if let Some(entry) = &entry {
+            turn = Some(self.turn(entry).await);
+            self.reuse(job, entry, &provenance, if_generation).await?;
+        }
         let dir =
             self.edges.workspace.job_dir().map_err(|e| {
                 transient(job, "disk", format!("cannot create a job directory: {e}"))
             })?;
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
-        let download = self.fetch(job, &input).await?;
-        trace.generation = Some(download.generation);
-        let options = self
-            .options(job, Some(&download.metadata))
-            .map_err(|v| *v)?;
-        trace.options = Some(options.describe());
-        // The upload's precondition catches anything written since the read.
-        let described = options.describe();
-        let if_generation = self
-            .claim(job, download.generation, &described, existing.as_ref())
-            .map_err(|v| *v)?;
+        // The generation described is the one converted (and cached).
+        self.fetch(job, &input, source.generation).await?;
         Ok(Ready {
             dir,
             input,
-            generation: download.generation,
             options,
+            provenance,
             if_generation,
+            entry,
+            _turn: turn,
         })
     }
 
@@ -151,30 +165,38 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         Ok(options)
     }
 
-    /// Downloads the job's document to `input`. A stale event, or an object
-    /// missing, refused or too large, ends the message.
-    async fn fetch(&self, job: &Job, input: &Path) -> Result<Download, Verdict> {
+    /// The job's document as Cloud Storage describes it (the generation it
+    /// names, else the live one). A stale event, or an object missing or
+    /// refused, ends the message.
+    async fn describe_source(&self, job: &Job) -> Result<Described, Verdict> {
+        (self.edges.objects)
+            .describe(&job.bucket, &job.object, job.generation)
+            .await
+            .and_then(|found| found.ok_or_else(|| StorageError::NotFound(job.source_uri())))
+            .map_err(|error| source_error(job, error))
+    }
+
+    /// Downloads the job's document, at the generation described, to
+    /// `input`. Too large, or replaced since it was described, ends the
+    /// message.
+    async fn fetch(&self, job: &Job, input: &Path, generation: i64) -> Result<(), Verdict> {
         let limit = self.settings.max_input_bytes;
-        let download = self
+        let bytes = self
             .edges
             .objects
-            .download(&job.bucket, &job.object, job.generation, input, limit)
+            .download(&job.bucket, &job.object, Some(generation), input, limit)
             .await
             .map_err(|error| match error {
-                StorageError::NotFound(uri) if job.generation.is_some() => done(
-                    Outcome::Skipped,
-                    format!("{uri} at that generation is gone: a stale event"),
-                    None,
+                // Replaced or deleted since: the next attempt describes it again.
+                StorageError::NotFound(_) if job.generation.is_none() => transient(
+                    job,
+                    "storage",
+                    format!("{} changed while we read it", job.source_uri()),
                 ),
-                StorageError::NotFound(_) => permanent(job, "not_found", error),
-                StorageError::Rejected { .. } => permanent(job, "rejected", error),
-                StorageError::TooLarge { .. } => permanent(job, "too_large", error),
-                StorageError::Unavailable { .. } | StorageError::Changed(_) => {
-                    transient(job, "storage", error)
-                }
+                error => source_error(job, error),
             })?;
-        self.metrics.bytes_in.inc_by(download.bytes);
-        Ok(download)
+        self.metrics.bytes_in.inc_by(bytes);
+        Ok(())
     }
 
     /// Uploads the PDF at `pdf`, made as `ready` says, if its name still
@@ -183,21 +205,18 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         &self,
         job: &Job,
         pdf: &Path,
-        ready: &Ready,
+        ready: &Ready<'_>,
         fidelity: &Fidelity,
     ) -> Result<String, Verdict> {
         let body = tokio::fs::read(pdf)
             .await
             .map_err(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
-        let metadata = [
-            (storage::SOURCE_BUCKET, job.bucket.clone()),
-            (storage::SOURCE_OBJECT, job.object.clone()),
-            (storage::SOURCE_GENERATION, ready.generation.to_string()),
-            (storage::PDF_OPTIONS, ready.options.describe()),
+        let mut metadata = ready.provenance.clone();
+        metadata.extend([
             ("pages", fidelity.pages.to_string()),
             ("fonts-substituted", fidelity.substituted()),
             ("layout-risk", fidelity.layout_risk.as_str().to_string()),
-        ];
+        ]);
         let out = &self.settings.routing.output_bucket;
         self.edges
             .objects
@@ -211,6 +230,9 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             )
             .await
             .map_err(|error| transient(job, "storage", error))?;
+        if let Some(entry) = &ready.entry {
+            self.fill(job, entry, &metadata).await;
+        }
         Ok(ObjectRef::new(out, &job.output).to_string())
     }
 
@@ -256,13 +278,45 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
 }
 
 /// A job ready to convert.
-struct Ready {
+struct Ready<'w> {
     /// Removed when the job is done.
     dir: tempfile::TempDir,
     input: PathBuf,
-    /// The generation downloaded.
-    generation: i64,
     options: PdfOptions,
+    /// The PDF's metadata naming its source and options.
+    provenance: Vec<(&'static str, String)>,
     /// The generation the output name must still hold when the PDF is written.
     if_generation: i64,
+    /// Where its PDF is kept for the next copy of the same document.
+    entry: Option<Entry>,
+    /// Held until the entry is filled: copies here wait for it.
+    _turn: Option<ObjectGuard<'w>>,
+}
+
+/// The metadata naming a PDF's source (`generation` of the job's object)
+/// and the options it is made with.
+fn provenance(job: &Job, generation: i64, options: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (storage::SOURCE_BUCKET, job.bucket.clone()),
+        (storage::SOURCE_OBJECT, job.object.clone()),
+        (storage::SOURCE_GENERATION, generation.to_string()),
+        (storage::PDF_OPTIONS, options.to_string()),
+    ]
+}
+
+/// How a failure to read the job's document ends its message.
+fn source_error(job: &Job, error: StorageError) -> Verdict {
+    match error {
+        StorageError::NotFound(uri) if job.generation.is_some() => done(
+            Outcome::Skipped,
+            format!("{uri} at that generation is gone: a stale event"),
+            None,
+        ),
+        StorageError::NotFound(_) => permanent(job, "not_found", error),
+        StorageError::Rejected { .. } => permanent(job, "rejected", error),
+        StorageError::TooLarge { .. } => permanent(job, "too_large", error),
+        StorageError::Unavailable { .. } | StorageError::Changed(_) => {
+            transient(job, "storage", error)
+        }
+    }
 }

@@ -143,7 +143,9 @@ impl Trace {
             };
         }
         match outcome {
-            Outcome::Converted | Outcome::Skipped | Outcome::Ignored => line!(tracing::Level::INFO),
+            Outcome::Converted | Outcome::Cached | Outcome::Skipped | Outcome::Ignored => {
+                line!(tracing::Level::INFO)
+            }
             Outcome::FailedPermanent | Outcome::Nacked => line!(tracing::Level::WARN),
         }
     }

@@ -6,7 +6,7 @@
 //!
 //! | how the work ended | reply | record |
 //! |---|---|---|
-//! | converted, skipped (duplicate, stale event), ignored | ack | none |
+//! | converted, cached, skipped (duplicate, stale event), ignored | ack | none |
 //! | permanent failure of a named object | ack once recorded, else nack | yes |
 //! | permanent failure of a message naming nothing we may write beside | ack | none (the log line is the record) |
 //! | transient failure | nack, held 1, 2, 4 ... 30 s | none |
@@ -21,6 +21,8 @@ use crate::job::Job;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Converted,
+    /// The PDF of the same bytes and options, made before, copied.
+    Cached,
     /// Already converted (duplicate delivery) or a stale event.
     Skipped,
     /// Not a conversion request (another event type, our own output).
@@ -30,8 +32,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Converted,
+        Outcome::Cached,
         Outcome::Skipped,
         Outcome::Ignored,
         Outcome::FailedPermanent,
@@ -41,6 +44,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Converted => "converted",
+            Outcome::Cached => "cached",
             Outcome::Skipped => "skipped",
             Outcome::Ignored => "ignored",
             Outcome::FailedPermanent => "failed_permanent",

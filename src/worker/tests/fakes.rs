@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::gcloud::ObjectRef;
 use crate::office::{Conversion, ConvertError, Fidelity, LayoutRisk};
 use crate::options::PdfOptions;
-use crate::storage::{self, Download, Provenance, StorageError};
+use crate::storage::{Described, StorageError};
 use crate::worker::{Announce, Converter, Objects};
 
 /// One stored object.
@@ -19,6 +19,9 @@ pub(super) struct Stored {
     pub(super) generation: i64,
     pub(super) body: Vec<u8>,
     pub(super) metadata: HashMap<String, String>,
+    /// A stand-in for Cloud Storage's MD5 (the body's CRC32C); None as for
+    /// a composite object.
+    pub(super) md5: Option<String>,
 }
 
 /// Cloud Storage as a map of (bucket, object), with outages on demand.
@@ -30,6 +33,10 @@ pub(super) struct FakeObjects {
     pub(super) download_outages: AtomicU32,
     /// Every upload fails as unavailable.
     pub(super) uploads_fail: AtomicBool,
+    /// Server-side copies made.
+    pub(super) copies: AtomicU32,
+    /// An object another worker writes just before a copy onto it.
+    pub(super) raced_copy: Mutex<Option<(String, String)>>,
 }
 
 impl FakeObjects {
@@ -49,6 +56,7 @@ impl FakeObjects {
             generation,
             body: body.to_vec(),
             metadata,
+            md5: Some(format!("{:08x}", crc32c::crc32c(body))),
         };
         self.objects
             .lock()
@@ -71,7 +79,7 @@ impl Objects for Arc<FakeObjects> {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> Result<Download, StorageError> {
+    ) -> Result<u64, StorageError> {
         let uri = ObjectRef::new(bucket, object).to_string();
         let outage = self
             .download_outages
@@ -89,28 +97,56 @@ impl Objects for Arc<FakeObjects> {
             return Err(StorageError::TooLarge { size, limit });
         }
         std::fs::write(dest, &stored.body).unwrap();
-        Ok(Download {
-            bytes: stored.body.len() as u64,
-            generation: stored.generation,
-            metadata: stored.metadata.clone(),
-        })
+        Ok(stored.body.len() as u64)
     }
 
-    async fn provenance(
+    async fn describe(
         &self,
         bucket: &str,
         object: &str,
-    ) -> Result<Option<Provenance>, StorageError> {
-        Ok(self.get(bucket, object).map(|stored| Provenance {
-            generation: stored.generation,
-            source_bucket: stored.metadata.get(storage::SOURCE_BUCKET).cloned(),
-            source_object: stored.metadata.get(storage::SOURCE_OBJECT).cloned(),
-            source_generation: stored
-                .metadata
-                .get(storage::SOURCE_GENERATION)
-                .and_then(|g| g.parse().ok()),
-            options: stored.metadata.get(storage::PDF_OPTIONS).cloned(),
-        }))
+        generation: Option<i64>,
+    ) -> Result<Option<Described>, StorageError> {
+        let found = self.get(bucket, object);
+        Ok(found
+            .filter(|s| generation.is_none_or(|g| g == s.generation))
+            .map(|stored| Described {
+                generation: stored.generation,
+                md5: stored.md5,
+                metadata: stored.metadata,
+            }))
+    }
+
+    async fn copy(
+        &self,
+        from: ObjectRef<'_>,
+        to: ObjectRef<'_>,
+        metadata: &[(&str, String)],
+        if_generation: Option<i64>,
+    ) -> Result<i64, StorageError> {
+        let source = (self.get(from.bucket, from.name))
+            .ok_or_else(|| StorageError::NotFound(from.to_string()))?;
+        let target = (to.bucket.to_string(), to.name.to_string());
+        if self
+            .raced_copy
+            .lock()
+            .unwrap()
+            .take_if(|t| *t == target)
+            .is_some()
+        {
+            self.put(to.bucket, to.name, b"%PDF- the racer's", &[]);
+        }
+        let body = bytes::Bytes::from(source.body);
+        let made = self.upload(
+            to.bucket,
+            to.name,
+            body,
+            "application/pdf",
+            metadata,
+            if_generation,
+        );
+        let generation = made.await?;
+        self.copies.fetch_add(1, Ordering::SeqCst);
+        Ok(generation)
     }
 
     async fn upload(

@@ -12,6 +12,7 @@ use crate::office::ConvertError;
 use crate::storage;
 use crate::workspace::Workspace;
 
+mod cache;
 mod fakes;
 use fakes::{FakeAnnounce, FakeConverter, FakeObjects};
 
@@ -26,6 +27,10 @@ struct Harness {
 }
 
 fn harness(converter: FakeConverter) -> Harness {
+    harness_with(converter, None)
+}
+
+fn harness_with(converter: FakeConverter, cache: Option<CacheAt>) -> Harness {
     let tmp = tempfile::tempdir().unwrap();
     let objects = Arc::new(FakeObjects::default());
     let results = Arc::new(FakeAnnounce::default());
@@ -48,6 +53,7 @@ fn harness(converter: FakeConverter) -> Harness {
         shutdown_grace: Duration::from_secs(10),
         ack_deadline: Duration::from_secs(60),
         max_outstanding: 4,
+        cache,
     };
     let worker = Worker::new(edges, Arc::new(Metrics::new()), settings);
     Harness {
@@ -60,10 +66,15 @@ fn harness(converter: FakeConverter) -> Harness {
 
 /// A Cloud Storage notification of `gs://in/a.docx` at `generation`.
 fn notification(id: &str, generation: i64) -> Message {
+    notification_of("a.docx", id, generation)
+}
+
+/// A Cloud Storage notification of `gs://in/<object>` at `generation`.
+fn notification_of(object: &str, id: &str, generation: i64) -> Message {
     Message::new().set_message_id(id).set_attributes([
         ("eventType", "OBJECT_FINALIZE".to_string()),
         ("bucketId", "in".to_string()),
-        ("objectId", "a.docx".to_string()),
+        ("objectId", object.to_string()),
         ("objectGeneration", generation.to_string()),
     ])
 }

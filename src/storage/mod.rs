@@ -1,18 +1,24 @@
-//! Cloud Storage: download a document, upload a PDF or a failure record, and
-//! read back which source generation an existing PDF was made from.
+//! Cloud Storage: describe an object (its generation, MD5 and metadata:
+//! where an existing PDF came from, what a document is before it is
+//! downloaded), download a document, upload a PDF or a failure record, copy
+//! a PDF inside Cloud Storage.
 //!
-//! Uses the HTTP `Storage` client only: its gRPC `StorageControl` does not
-//! work against the emulator, and the HTTP client returns custom metadata
-//! (as `x-goog-meta-*` headers) on any read.
+//! Reads and writes of content use the crate's HTTP `Storage` client; its
+//! gRPC `StorageControl` does not work against the emulator, so metadata and
+//! copies go through the JSON API (`json_api`).
 
+use std::collections::HashMap;
 use std::path::Path;
 
+use base64::Engine;
 use google_cloud_storage::client::Storage;
-use google_cloud_storage::model_ext::ReadRange;
 use tokio::io::AsyncWriteExt;
 
 use crate::gcloud::ObjectRef;
 use crate::worker::Objects;
+
+mod json_api;
+pub(crate) use json_api::JsonApi;
 
 /// Metadata keys written on every PDF, naming its source.
 pub const SOURCE_BUCKET: &str = "source-bucket";
@@ -47,6 +53,29 @@ pub struct Provenance {
     pub options: Option<String>,
 }
 
+/// An object as Cloud Storage describes it, before any download.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Described {
+    pub generation: i64,
+    /// Hex; None for composite objects, which have only a CRC32C.
+    pub md5: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+impl Described {
+    /// Where this object, an output, came from, as its metadata says.
+    pub fn provenance(&self) -> Provenance {
+        let metadata = |key: &str| self.metadata.get(key).cloned();
+        Provenance {
+            generation: self.generation,
+            source_bucket: metadata(SOURCE_BUCKET),
+            source_object: metadata(SOURCE_OBJECT),
+            source_generation: metadata(SOURCE_GENERATION).and_then(|g| g.parse().ok()),
+            options: metadata(PDF_OPTIONS),
+        }
+    }
+}
+
 fn bucket_path(bucket: &str) -> String {
     format!("projects/_/buckets/{bucket}")
 }
@@ -54,21 +83,13 @@ fn bucket_path(bucket: &str) -> String {
 #[derive(Clone)]
 pub struct Store {
     client: Storage,
-}
-
-/// A downloaded document.
-pub struct Download {
-    pub bytes: u64,
-    /// The generation actually read: the live one if the message named none.
-    pub generation: i64,
-    /// Its custom metadata, where an uploader may set PDF options.
-    pub metadata: std::collections::HashMap<String, String>,
+    json: JsonApi,
 }
 
 impl Store {
     /// Built by [`crate::gcloud::Services::store`].
-    pub(crate) fn new(client: Storage) -> Store {
-        Store { client }
+    pub(crate) fn new(client: Storage, json: JsonApi) -> Store {
+        Store { client, json }
     }
 
     /// The source generation recorded on an existing output, or `None` when
@@ -78,10 +99,8 @@ impl Store {
         bucket: &str,
         object: &str,
     ) -> Result<Option<i64>, StorageError> {
-        Ok(self
-            .provenance(bucket, object)
-            .await?
-            .and_then(|p| p.source_generation))
+        let described = self.describe(bucket, object, None).await?;
+        Ok(described.and_then(|d| d.provenance().source_generation))
     }
 
     /// An object's contents, for objects known to be small (failure records).
@@ -103,7 +122,8 @@ impl Store {
 
 impl Objects for Store {
     /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
-    /// refusing anything over `limit` bytes as soon as its size is known.
+    /// refusing anything over `limit` bytes as soon as its size is known;
+    /// the bytes written.
     async fn download(
         &self,
         bucket: &str,
@@ -111,7 +131,7 @@ impl Objects for Store {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> Result<Download, StorageError> {
+    ) -> Result<u64, StorageError> {
         let uri = ObjectRef::new(bucket, object).to_string();
         let mut request = self.client.read_object(bucket_path(bucket), object);
         if let Some(generation) = generation {
@@ -141,44 +161,39 @@ impl Objects for Store {
             file.write_all(&chunk).await.map_err(io)?;
         }
         file.flush().await.map_err(io)?;
-        Ok(Download {
-            bytes,
-            generation: highlights.generation,
-            metadata: highlights
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        })
+        Ok(bytes)
     }
 
-    /// Where the existing output `object` came from, or `None` when there
-    /// is no such object.
-    async fn provenance(
+    /// The object (at `generation`, if given), or `None` when there is none.
+    async fn describe(
         &self,
         bucket: &str,
         object: &str,
-    ) -> Result<Option<Provenance>, StorageError> {
-        let uri = ObjectRef::new(bucket, object).to_string();
-        let request = self
-            .client
-            .read_object(bucket_path(bucket), object)
-            .set_read_range(ReadRange::head(1));
-        match request.send().await {
-            Ok(response) => {
-                let found = response.object();
-                let metadata = |key: &str| found.metadata.get(key).cloned();
-                Ok(Some(Provenance {
-                    generation: found.generation,
-                    source_bucket: metadata(SOURCE_BUCKET),
-                    source_object: metadata(SOURCE_OBJECT),
-                    source_generation: metadata(SOURCE_GENERATION).and_then(|g| g.parse().ok()),
-                    options: metadata(PDF_OPTIONS),
-                }))
-            }
-            Err(e) if e.http_status_code() == Some(404) => Ok(None),
-            Err(e) => Err(classify(&uri, e)),
-        }
+        generation: Option<i64>,
+    ) -> Result<Option<Described>, StorageError> {
+        let found = self
+            .json
+            .get(ObjectRef::new(bucket, object), generation)
+            .await?;
+        Ok(found.map(|resource| Described {
+            generation: resource.generation,
+            md5: resource.md5_hash.as_deref().and_then(hex_of_base64),
+            metadata: resource.metadata,
+        }))
+    }
+
+    /// Copies a PDF inside Cloud Storage under new metadata, only if `to`
+    /// is still at `if_generation` when given; the copy's generation.
+    async fn copy(
+        &self,
+        from: ObjectRef<'_>,
+        to: ObjectRef<'_>,
+        metadata: &[(&str, String)],
+        if_generation: Option<i64>,
+    ) -> Result<i64, StorageError> {
+        (self.json)
+            .rewrite(from, to, "application/pdf", metadata, if_generation)
+            .await
     }
 
     /// Stores `body`; returns the new object's generation. With
@@ -214,12 +229,39 @@ impl Objects for Store {
 /// and no retry can fix it, except authentication and permission (a grant
 /// may be on its way), timeouts and rate limits.
 fn classify(uri: &str, error: google_cloud_storage::Error) -> StorageError {
-    let (uri, message) = (uri.to_string(), error.to_string());
-    match error.http_status_code() {
+    by_status(uri.to_string(), error.http_status_code(), error.to_string())
+}
+
+/// [`classify`] for any call: by its HTTP status, if it got one.
+fn by_status(uri: String, status: Option<u16>, message: String) -> StorageError {
+    match status {
         Some(404) => StorageError::NotFound(uri),
         Some(412) => StorageError::Changed(uri),
         Some(401 | 403 | 408 | 429) => StorageError::Unavailable { uri, message },
         Some(400..=499) => StorageError::Rejected { uri, message },
         _ => StorageError::Unavailable { uri, message },
+    }
+}
+
+/// `md5Hash` as the JSON API writes it (base64) in hex.
+fn hex_of_base64(text: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_md5_is_keyed_in_hex() {
+        // The MD5 of "hello\n", as Cloud Storage shows it.
+        assert_eq!(
+            hex_of_base64("sZRqySSS0jR8YjW00mERhA==").as_deref(),
+            Some("b1946ac92492d2347c6235b4d2611184")
+        );
+        assert_eq!(hex_of_base64("not base64!"), None);
     }
 }

@@ -1,0 +1,57 @@
+//! What makes our PDFs, as one name: LibreOffice's version, ours, and the
+//! font stand-ins. The content cache keys on it, so that PDFs made by one
+//! engine are never handed out by another.
+
+use anyhow::Context;
+
+use super::substitutes;
+
+/// `lo25.2.3.2-docx2pdf0.1.0-fonts1a2b3c4d`.
+pub fn identity() -> anyhow::Result<String> {
+    let program =
+        libreofficekit::Office::find_install_path().context("LibreOffice is not installed")?;
+    let registry = program.join("../share/registry/main.xcd");
+    let text = std::fs::read_to_string(&registry)
+        .with_context(|| format!("reading LibreOffice's version from {}", registry.display()))?;
+    let version = about_box_version(&text)
+        .with_context(|| format!("{} names no version", registry.display()))?;
+    Ok(format!(
+        "lo{version}-docx2pdf{}-fonts{:08x}",
+        env!("CARGO_PKG_VERSION"),
+        crc32c::crc32c(substitutes::CONFIG.as_bytes())
+    ))
+}
+
+/// The full version (`25.2.3.2`) LibreOffice's configuration gives its About box.
+fn about_box_version(registry: &str) -> Option<&str> {
+    let prop = registry.find(r#"oor:name="ooSetupVersionAboutBox">"#)?;
+    let rest = &registry[prop..];
+    let start = rest.find("<value>")? + "<value>".len();
+    let end = start + rest[start..].find("</value>")?;
+    let version = rest[start..end].trim();
+    let plausible = !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.');
+    plausible.then_some(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_read_from_the_property_not_its_schema() {
+        let registry = r#"<prop oor:name="ooSetupVersionAboutBox" oor:type="xs:string"><info>the complete version</info></prop>
+            <prop oor:name="ooSetupVersion"><value>25.2</value></prop>
+            <prop oor:name="ooSetupVersionAboutBox">
+              <value>25.2.3.2</value>
+            </prop>"#;
+        assert_eq!(about_box_version(registry), Some("25.2.3.2"));
+        assert_eq!(about_box_version("<oor:items/>"), None);
+    }
+
+    #[test]
+    fn this_machines_engine_has_a_name() {
+        let identity = identity().expect("LibreOffice installed (./dev/setup)");
+        assert!(identity.starts_with("lo25.2."), "{identity}");
+        assert!(identity.contains("-docx2pdf"), "{identity}");
+    }
+}
