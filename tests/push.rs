@@ -157,7 +157,12 @@ fn push_envelopes_convert_and_answer_by_outcome() {
         ("broken.docx", fixture("bomb.docx")),
         ("later.docx", fixture("one_page.docx")),
     ]);
-    let worker = env.worker(&[("SUBSCRIPTION", ""), ("STORAGE_RETRY_SECONDS", "2")]);
+    // Copies of one document, each to be converted (not copied from the cache).
+    let worker = env.worker(&[
+        ("SUBSCRIPTION", ""),
+        ("STORAGE_RETRY_SECONDS", "2"),
+        ("CACHE", "off"),
+    ]);
     // Push only: ready with a warm LibreOffice, no subscription to wait for.
     worker.wait_ready();
 
@@ -239,6 +244,7 @@ fn push_tokens_are_checked_before_any_work() {
     ]);
     let worker = env.worker(&[
         ("SUBSCRIPTION", ""),
+        ("CACHE", "off"),
         ("PUSH_AUDIENCE", AUDIENCE),
         ("PUSH_SERVICE_ACCOUNTS", PUSHER),
         ("PUSH_JWKS_URL", &jwks),
