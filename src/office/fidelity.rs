@@ -126,21 +126,7 @@ pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity
     let fonts: Vec<FontUse> = requested
         .iter()
         .zip(used)
-        .map(|(font, used)| {
-            let used = used.unwrap_or_default();
-            let twin = METRIC_TWINS.iter().any(|(original, free)| {
-                normal(original) == normal(font) && normal(free) == normal(&used)
-            });
-            let ours = substitutes::table().iter().any(|s| {
-                normal(&s.original) == normal(font) && normal(&s.stand_in) == normal(&used)
-            });
-            FontUse {
-                requested: font.clone(),
-                metric_compatible: twin || used == *font,
-                closest_width: ours && !twin,
-                used,
-            }
-        })
+        .map(|(font, used)| font_use(font, used.unwrap_or_default()))
         .collect();
     let layout_risk = if fonts.iter().all(|f| f.used == f.requested) {
         LayoutRisk::None
@@ -154,6 +140,24 @@ pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity
         fonts,
         embedded,
         layout_risk,
+    }
+}
+
+/// `used` in place of `requested`: the same font, its metric twin, our
+/// closest-width stand-in, or another.
+fn font_use(requested: &str, used: String) -> FontUse {
+    let pair = |original: &str, free: &str| {
+        normal(original) == normal(requested) && normal(free) == normal(&used)
+    };
+    let twin = METRIC_TWINS
+        .iter()
+        .any(|(original, free)| pair(original, free));
+    let ours = (substitutes::table().iter()).any(|s| pair(&s.original, &s.stand_in));
+    FontUse {
+        requested: requested.to_string(),
+        metric_compatible: twin || used == requested,
+        closest_width: ours && !twin,
+        used,
     }
 }
 
