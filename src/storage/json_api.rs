@@ -86,12 +86,12 @@ impl JsonApi {
         }
     }
 
-    /// Copies `from` to `to` inside Cloud Storage, replacing its metadata,
-    /// only if `to` is still at `if_generation` (0: absent) when given; the
-    /// copy's generation.
+    /// Copies generation `from.1` of `from.0` to `to` inside Cloud Storage,
+    /// replacing its metadata, only if `to` is still at `if_generation` (0:
+    /// absent) when given; the copy's generation.
     pub(super) async fn rewrite(
         &self,
-        from: ObjectRef<'_>,
+        (from, from_generation): (ObjectRef<'_>, i64),
         to: ObjectRef<'_>,
         content_type: &str,
         metadata: &[(&str, String)],
@@ -101,6 +101,9 @@ impl JsonApi {
         url.path_segments_mut()
             .map_err(|()| bad_url(from))?
             .extend(["rewriteTo", "b", to.bucket, "o", to.name]);
+        // That generation or nothing: a PDF replaced since is not copied.
+        url.query_pairs_mut()
+            .append_pair("sourceGeneration", &from_generation.to_string());
         if let Some(generation) = if_generation {
             url.query_pairs_mut()
                 .append_pair("ifGenerationMatch", &generation.to_string());

@@ -182,15 +182,18 @@ impl Objects for Store {
         }))
     }
 
-    /// Copies a PDF inside Cloud Storage under new metadata, only if `to`
-    /// is still at `if_generation` when given; the copy's generation.
+    /// Copies a generation of a PDF inside Cloud Storage under new
+    /// metadata, only if `to` is still at `if_generation` when given; the
+    /// copy's generation.
     async fn copy(
         &self,
         from: ObjectRef<'_>,
+        from_generation: i64,
         to: ObjectRef<'_>,
         metadata: &[(&str, String)],
         if_generation: Option<i64>,
     ) -> Result<i64, StorageError> {
+        let from = (from, from_generation);
         (self.json)
             .rewrite(from, to, "application/pdf", metadata, if_generation)
             .await

@@ -59,8 +59,15 @@ const CARRIED: [&str; 4] = [
 
 /// A job's place in the cache.
 pub(super) struct Entry {
-    pub key: String,
-    pub md5: String,
+    bucket: String,
+    key: String,
+    md5: String,
+}
+
+impl Entry {
+    fn at(&self) -> ObjectRef<'_> {
+        ObjectRef::new(&self.bucket, &self.key)
+    }
 }
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
@@ -70,6 +77,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         let cache = self.settings.cache.as_ref()?;
         let md5 = source.md5.clone()?;
         Some(Entry {
+            bucket: cache.bucket.clone(),
             key: cache.key(options, &md5),
             md5,
         })
@@ -96,10 +104,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         source: &[(&'static str, String)],
         if_generation: i64,
     ) -> Result<(), Verdict> {
-        let Some(cache) = &self.settings.cache else {
-            return Ok(());
-        };
-        let from = ObjectRef::new(&cache.bucket, &entry.key);
+        let from = entry.at();
         let found = match self
             .edges
             .objects
@@ -121,8 +126,9 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         }
         let out = &self.settings.routing.output_bucket;
         let to = ObjectRef::new(out, &job.output);
+        // The generation whose metadata was just checked, nothing else.
         match (self.edges.objects)
-            .copy(from, to, &metadata, Some(if_generation))
+            .copy(from, found.generation, to, &metadata, Some(if_generation))
             .await
         {
             Ok(_) => Err(done(
@@ -135,23 +141,30 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         }
     }
 
-    /// Keeps the PDF just written at the job's output name as the entry,
-    /// unless one is already there. Best effort: a failure costs a later
-    /// conversion, never this message.
-    pub(super) async fn fill(&self, job: &Job, entry: &Entry, made: &[(&'static str, String)]) {
-        let Some(cache) = &self.settings.cache else {
-            return;
-        };
+    /// Keeps the PDF just written at the job's output name, generation
+    /// `generation` with `metadata`, as the entry, unless one is already
+    /// there. Best effort: a failure costs a later conversion, never this
+    /// message; a PDF replaced since is not kept.
+    pub(super) async fn fill(
+        &self,
+        job: &Job,
+        entry: &Entry,
+        generation: i64,
+        made: &[(&'static str, String)],
+    ) {
         let out = &self.settings.routing.output_bucket;
         let from = ObjectRef::new(out, &job.output);
-        let to = ObjectRef::new(&cache.bucket, &entry.key);
         let mut metadata: Vec<(&str, String)> = (made.iter())
             .filter(|(key, _)| CARRIED.contains(key))
             .cloned()
             .collect();
         metadata.push((ENTRY_MD5, entry.md5.clone()));
-        match self.edges.objects.copy(from, to, &metadata, Some(0)).await {
-            Ok(_) | Err(StorageError::Changed(_)) => {}
+        let copied = self
+            .edges
+            .objects
+            .copy(from, generation, entry.at(), &metadata, Some(0));
+        match copied.await {
+            Ok(_) | Err(StorageError::Changed(_) | StorageError::NotFound(_)) => {}
             Err(error) => tracing::warn!(%error, "could not keep the PDF in the cache"),
         }
     }

@@ -40,12 +40,13 @@ pub trait Objects: Send + Sync + 'static {
         generation: Option<i64>,
     ) -> impl Future<Output = Result<Option<Described>, StorageError>> + Send;
 
-    /// Copies the PDF `from` to `to` inside Cloud Storage with `metadata`,
-    /// only if `to` is still at `if_generation` (0: absent) when given; the
-    /// copy's generation.
+    /// Copies generation `from_generation` of the PDF `from` to `to` inside
+    /// Cloud Storage with `metadata`, only if `to` is still at
+    /// `if_generation` (0: absent) when given; the copy's generation.
     fn copy(
         &self,
         from: ObjectRef<'_>,
+        from_generation: i64,
         to: ObjectRef<'_>,
         metadata: &[(&str, String)],
         if_generation: Option<i64>,

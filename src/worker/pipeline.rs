@@ -218,7 +218,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             ("layout-risk", fidelity.layout_risk.as_str().to_string()),
         ]);
         let out = &self.settings.routing.output_bucket;
-        self.edges
+        let generation = self
+            .edges
             .objects
             .upload(
                 out,
@@ -231,7 +232,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .await
             .map_err(|error| transient(job, "storage", error))?;
         if let Some(entry) = &ready.entry {
-            self.fill(job, entry, &metadata).await;
+            self.fill(job, entry, generation, &metadata).await;
         }
         Ok(ObjectRef::new(out, &job.output).to_string())
     }

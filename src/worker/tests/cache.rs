@@ -155,3 +155,17 @@ async fn a_copy_never_replaces_a_pdf_written_since_the_claim() {
     let pdf = h.objects.get("out", "b.pdf").unwrap();
     assert_eq!(pdf.body, b"%PDF- the racer's");
 }
+
+/// A worker that replaces our PDF between our upload and the cache fill:
+/// its PDF is not kept as the entry for our document's bytes (the fill
+/// copies the generation we wrote, which is gone), so the next copy of our
+/// document is converted rather than handed the other PDF.
+#[tokio::test(start_paused = true)]
+async fn the_cache_keeps_only_the_pdf_this_document_made() {
+    let h = cached();
+    *h.objects.raced_copy.lock().unwrap() = Some(("out".into(), "a.pdf".into()));
+    assert_eq!(h.upload("a.docx", b"same", &[]).await, Outcome::Converted);
+    assert_eq!(h.upload("b.docx", b"same", &[]).await, Outcome::Converted);
+    let pdf = h.objects.get("out", "b.pdf").unwrap();
+    assert_eq!(pdf.body, b"%PDF-1.7 fake");
+}

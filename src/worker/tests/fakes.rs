@@ -35,7 +35,7 @@ pub(super) struct FakeObjects {
     pub(super) uploads_fail: AtomicBool,
     /// Server-side copies made.
     pub(super) copies: AtomicU32,
-    /// An object another worker writes just before a copy onto it.
+    /// An object another worker writes just before a copy reads or writes it.
     pub(super) raced_copy: Mutex<Option<(String, String)>>,
 }
 
@@ -119,22 +119,20 @@ impl Objects for Arc<FakeObjects> {
     async fn copy(
         &self,
         from: ObjectRef<'_>,
+        from_generation: i64,
         to: ObjectRef<'_>,
         metadata: &[(&str, String)],
         if_generation: Option<i64>,
     ) -> Result<i64, StorageError> {
-        let source = (self.get(from.bucket, from.name))
-            .ok_or_else(|| StorageError::NotFound(from.to_string()))?;
-        let target = (to.bucket.to_string(), to.name.to_string());
-        if self
-            .raced_copy
-            .lock()
-            .unwrap()
-            .take_if(|t| *t == target)
-            .is_some()
-        {
-            self.put(to.bucket, to.name, b"%PDF- the racer's", &[]);
+        let touched = |o: ObjectRef<'_>| (o.bucket.to_string(), o.name.to_string());
+        let (read, written) = (touched(from), touched(to));
+        let raced = (self.raced_copy.lock().unwrap()).take_if(|t| *t == read || *t == written);
+        if let Some((bucket, object)) = raced {
+            self.put(&bucket, &object, b"%PDF- the racer's", &[]);
         }
+        let source = (self.get(from.bucket, from.name))
+            .filter(|s| s.generation == from_generation)
+            .ok_or_else(|| StorageError::NotFound(from.to_string()))?;
         let body = bytes::Bytes::from(source.body);
         let made = self.upload(
             to.bucket,
