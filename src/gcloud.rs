@@ -57,26 +57,22 @@ impl Services {
         if let Some(emulator) = &self.storage_emulator {
             builder = builder.with_endpoint(emulator_endpoint(emulator));
         }
-        let credentials = self.credentials(self.storage_emulator.is_some())?;
-        if let Some(credentials) = credentials.clone() {
-            builder = builder.with_credentials(credentials);
-        }
+        // One set of credentials (one token cache) for the crate's client
+        // and our JSON API calls; ADC unless an emulator or a key file says
+        // otherwise, as the crate would have chosen.
+        let credentials = match self.credentials(self.storage_emulator.is_some())? {
+            Some(credentials) => credentials,
+            None => google_cloud_auth::credentials::Builder::default()
+                .build()
+                .context("finding Application Default Credentials for Cloud Storage")?,
+        };
         let client = builder
+            .with_credentials(credentials.clone())
             .build()
             .await
             .context("connecting to Cloud Storage")?;
-        // The JSON API calls need the credentials the crate would have found.
-        let json_credentials = match credentials {
-            Some(credentials) if self.storage_emulator.is_none() => Some(credentials),
-            Some(_) => None,
-            None => Some(
-                google_cloud_auth::credentials::Builder::default()
-                    .build()
-                    .context("finding Application Default Credentials for Cloud Storage")?,
-            ),
-        };
         let endpoint = self.storage_emulator.as_deref().map(emulator_endpoint);
-        let json = JsonApi::new(endpoint, json_credentials, retry_limit)?;
+        let json = JsonApi::new(endpoint, credentials, retry_limit)?;
         Ok(Store::new(client, json))
     }
 

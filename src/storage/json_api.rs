@@ -21,8 +21,8 @@ const GOOGLE: &str = "https://storage.googleapis.com";
 pub(crate) struct JsonApi {
     http: reqwest::Client,
     endpoint: String,
-    /// None: anonymous (an emulator).
-    credentials: Option<Credentials>,
+    /// Anonymous for an emulator: no headers.
+    credentials: Credentials,
 }
 
 /// What `objects.get` says of an object (the fields we read).
@@ -55,7 +55,7 @@ impl JsonApi {
     /// `endpoint`: an emulator's URL, or None for Google's.
     pub(crate) fn new(
         endpoint: Option<String>,
-        credentials: Option<Credentials>,
+        credentials: Credentials,
         timeout: Duration,
     ) -> anyhow::Result<JsonApi> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
@@ -163,14 +163,10 @@ impl JsonApi {
             message,
         };
         let mut request = request;
-        if let Some(credentials) = &self.credentials {
-            let headers = credentials
-                .headers(Default::default())
-                .await
-                .map_err(|e| unavailable(format!("credentials: {e}")))?;
-            if let CacheableResource::New { data, .. } = headers {
-                request = request.headers(data);
-            }
+        let headers = (self.credentials.headers(Default::default()).await)
+            .map_err(|e| unavailable(format!("credentials: {e}")))?;
+        if let CacheableResource::New { data, .. } = headers {
+            request = request.headers(data);
         }
         let response = request
             .send()
