@@ -7,7 +7,7 @@ use clap::Parser;
 use std::sync::Arc;
 
 use anyhow::Context;
-use docx2pdf::config::{Cli, Command, Toggle, WorkerArgs};
+use docx2pdf::config::{Cli, Command, WorkerArgs};
 use docx2pdf::gcloud::Services;
 use docx2pdf::office::Pool;
 use docx2pdf::push::TokenCheck;
@@ -74,8 +74,7 @@ fn main() -> ExitCode {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let pool_config = args.pool.pool_config()?;
-    let engine = cache_engine(&args);
-    let settings = args.settings(pool_config.size, engine.as_deref())?;
+    let settings = args.settings(pool_config.size)?;
     let push_auth = args.push.auth()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await
@@ -144,16 +143,4 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
     }
     shutdown.cancel();
-}
-
-/// The engine the content cache keys on; without one the cache is off.
-fn cache_engine(args: &WorkerArgs) -> Option<String> {
-    if args.cache == Toggle::Off {
-        return None;
-    }
-    office::engine::identity()
-        .inspect_err(|error| {
-            tracing::warn!("the content cache is off: cannot name the engine: {error:#}")
-        })
-        .ok()
 }

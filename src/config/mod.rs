@@ -197,25 +197,14 @@ pub struct WorkerArgs {
     /// The PDF options of every document, unless its metadata or its job says otherwise
     #[command(flatten)]
     pub pdf: OptionArgs,
-    /// Copy the PDF of a document converted before (same bytes, options and engine) instead of converting it again
-    #[arg(long, env = "CACHE", value_enum, default_value_t = Toggle::On)]
-    pub cache: Toggle,
-}
-
-/// A feature on or off.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Toggle {
-    On,
-    Off,
+    /// Copy the PDF of a document converted before (same bytes, options and engine) instead of converting it again: on or off
+    #[arg(long, env = "CACHE", default_value = "on", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub cache: bool,
 }
 
 impl WorkerArgs {
-    /// `engine`: [`office::engine::identity`], which the cache needs.
-    pub fn settings(
-        &self,
-        pool_size: usize,
-        engine: Option<&str>,
-    ) -> anyhow::Result<crate::worker::Settings> {
+    pub fn settings(&self, pool_size: usize) -> anyhow::Result<crate::worker::Settings> {
         if let Some(subscription) = &self.subscription {
             full_name("SUBSCRIPTION=", subscription, "subscriptions")?;
         }
@@ -247,10 +236,22 @@ impl WorkerArgs {
             ack_deadline: Duration::from_secs(self.ack_deadline),
             // One converting and one downloading per LibreOffice process.
             max_outstanding: pool_size * 2,
-            cache: engine
-                .filter(|_| self.cache == Toggle::On)
-                .map(|engine| crate::worker::CacheAt::new(&self.output_bucket, engine)),
+            cache: self.cache(),
         })
+    }
+
+    /// Where the content cache lives; None when it is off, or when the
+    /// engine it keys on cannot be named (said once, at start).
+    fn cache(&self) -> Option<crate::worker::CacheAt> {
+        if !self.cache {
+            return None;
+        }
+        let engine = office::engine::identity()
+            .inspect_err(|error| {
+                tracing::warn!("the content cache is off: cannot name the engine: {error:#}")
+            })
+            .ok()?;
+        Some(crate::worker::CacheAt::new(&self.output_bucket, &engine))
     }
 }
 
