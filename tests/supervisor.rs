@@ -222,9 +222,9 @@ async fn each_request_gets_an_empty_directory_of_its_own() {
         Supervisor::start(spec(scratch.path(), SCRIPTED), 1);
     let mut dirs = Vec::new();
     for i in 0..3 {
-        let prepare = Box::new(move |dir: &std::path::Path| {
-            let left = std::fs::read_dir(dir)?.count();
-            std::fs::write(dir.join("job"), format!("{i}"))?;
+        let prepare = Box::new(move |dir: &docx2pdf::supervisor::RequestDir| {
+            let left = std::fs::read_dir(dir.path())?.count();
+            std::io::Write::write_all(&mut dir.create("job")?, format!("{i}").as_bytes())?;
             Ok(format!("{i} found {left}"))
         });
         let reply = supervisor

@@ -35,7 +35,7 @@ pub use fidelity::{Fidelity, FontUse, LayoutRisk};
 pub use inspect::Limits;
 
 use crate::options::PdfOptions;
-use crate::supervisor::{CallError, Peak, SlotState, SlotStatus, Spec, Supervisor};
+use crate::supervisor::{CallError, Peak, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
 
 /// The hidden subcommand that runs [`child_main`].
@@ -164,17 +164,18 @@ impl Pool {
         };
         // LibreOffice reads and writes only inside its own request directory,
         // under names we chose: no document name reaches its file system,
-        // and no process can reach another's job (Landlock, `sandbox`).
+        // and no process can reach another's job (Landlock, `sandbox`). It
+        // gets a copy: a process running a document's exploit could rewrite
+        // what it is given, and what we keep (the caller's file, which the
+        // fidelity report reads) must stay as it was checked.
         let (source, input) = (input.to_owned(), input.to_owned());
         let filter = options.filter_data();
-        let prepare = Box::new(move |dir: &Path| {
-            let source = dir.join(format!("input.{extension}"));
-            if std::fs::hard_link(&input, &source).is_err() {
-                std::fs::copy(&input, &source)?;
-            }
+        let prepare = Box::new(move |dir: &RequestDir| {
+            let name = format!("input.{extension}");
+            std::io::copy(&mut std::fs::File::open(&input)?, &mut dir.create(&name)?)?;
             Ok(child::Request {
-                input: source,
-                output: dir.join(PDF_NAME),
+                input: dir.path().join(name),
+                output: dir.path().join(PDF_NAME),
                 filter,
             })
         });
@@ -185,8 +186,14 @@ impl Pool {
             .map_err(|error| self.call_failed(error))?;
         self.answered(reply.value, reply.memory_peak)?;
         // Out of the request directory at once: the slot waits for it back.
-        take_pdf(&reply.dir.path().join(PDF_NAME), output).await?;
-        drop(reply.dir);
+        match take_pdf(&reply.dir, output, self.max_output_bytes).await {
+            Err(Taken::Misbehaved(error)) => {
+                reply.dir.condemn();
+                return Err(error);
+            }
+            Err(Taken::Failed(error)) => return Err(error),
+            Ok(()) => drop(reply.dir),
+        }
         let checked = self.check_pdf(output).await?;
         let fidelity = {
             let (pages, embedded) = (checked.pages, checked.fonts);
@@ -233,6 +240,9 @@ impl Pool {
                 "LibreOffice used up the CPU time a conversion may use ({} s, twice JOB_TIMEOUT)",
                 budget.as_secs()
             )),
+            CallError::Misbehaved(error) => {
+                ConvertError::Crashed(format!("its process misbehaved and was replaced: {error}"))
+            }
             CallError::Prepare(error) => {
                 ConvertError::Internal(format!("placing the document for LibreOffice: {error}"))
             }
@@ -293,20 +303,55 @@ impl Pool {
 /// What the child writes in its request directory.
 const PDF_NAME: &str = "output.pdf";
 
-/// Moves the PDF LibreOffice made to `output` (copies it across file systems).
-async fn take_pdf(made: &Path, output: &Path) -> Result<(), ConvertError> {
-    let moved = match tokio::fs::rename(made, output).await {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            tokio::fs::copy(made, output).await.map(drop)
+/// Why the PDF could not be taken from a request directory.
+enum Taken {
+    /// What LibreOffice left is not a PDF file of its own making: its
+    /// process cannot be trusted with another document.
+    Misbehaved(ConvertError),
+    Failed(ConvertError),
+}
+
+/// Copies the PDF LibreOffice made into `output`, a file only we write:
+/// what is checked and uploaded is that copy, never a file the process
+/// could still change. At most `cap` bytes (`MAX_OUTPUT_BYTES`).
+async fn take_pdf(dir: &RequestDir, output: &Path, cap: u64) -> Result<(), Taken> {
+    let made = dir
+        .open_written(PDF_NAME)
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => Taken::Failed(ConvertError::Internal(
+                "LibreOffice reported success but wrote no PDF".into(),
+            )),
+            std::io::ErrorKind::InvalidData => Taken::Misbehaved(ConvertError::Crashed(format!(
+                "its process misbehaved and was replaced: {error}"
+            ))),
+            _ => Taken::Failed(ConvertError::Internal(format!(
+                "opening the PDF LibreOffice made: {error}"
+            ))),
+        })?;
+    let output = output.to_owned();
+    let copied = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        let mut to = std::fs::File::create(&output)?;
+        let copied = std::io::copy(&mut std::io::Read::take(made, cap + 1), &mut to)?;
+        if copied > cap {
+            drop(to);
+            std::fs::remove_file(&output)?;
         }
-        moved => moved,
-    };
-    moved.map_err(|error| {
-        ConvertError::Internal(match error.kind() {
-            std::io::ErrorKind::NotFound => "LibreOffice reported success but wrote no PDF".into(),
-            _ => format!("moving the PDF out of LibreOffice's directory: {error}"),
-        })
+        Ok(copied)
     })
+    .await
+    .map_err(|e| {
+        Taken::Failed(ConvertError::Internal(format!(
+            "copying the PDF panicked: {e}"
+        )))
+    })?
+    .map_err(|e| Taken::Failed(ConvertError::Internal(format!("copying the PDF: {e}"))))?;
+    if copied > cap {
+        // The file-size cap stops an honest LibreOffice before this.
+        return Err(Taken::Misbehaved(ConvertError::ResourceLimit(format!(
+            "the PDF is larger than {cap} bytes (MAX_OUTPUT_BYTES)"
+        ))));
+    }
+    Ok(())
 }
 
 /// CPU time one conversion may use: a backstop to the deadline, so twice it,

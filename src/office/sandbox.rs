@@ -14,6 +14,9 @@
 //! other jobs, the worker's environment in /proc, mounted secrets and any
 //! other file are refused by the kernel.
 //!
+//! In its scratch it may make regular files and directories only: no link
+//! that could point the worker elsewhere, no FIFO that would make it wait.
+//!
 //! Both are unprivileged, inherited by every thread LibreOffice starts
 //! afterwards, and impossible to lift.
 
@@ -23,8 +26,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use landlock::{
-    ABI, Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
-    RulesetStatus,
+    ABI, Access, AccessFs, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreated,
+    RulesetCreatedAttr, RulesetStatus,
 };
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -88,6 +91,28 @@ const READABLE: &[&str] = &[
 /// thread is started. `install` is LibreOffice's program directory (its
 /// parent is read too), `writable` the directories it works in.
 pub fn confine_files(install: &Path, writable: &[PathBuf]) -> anyhow::Result<RulesetStatus> {
+    let ruleset = files_ruleset(install, writable, scratch_access(ABI::V5))?;
+    Ok(ruleset.restrict_self()?.ruleset)
+}
+
+/// What a process may do in the directories it works in: read, write,
+/// remove and rename, and make regular files and directories; no links,
+/// FIFOs, sockets or devices, which could point the worker (which empties
+/// and reads those directories) at something else or make it wait.
+fn scratch_access(abi: ABI) -> BitFlags<AccessFs> {
+    let special = AccessFs::MakeSym
+        | AccessFs::MakeFifo
+        | AccessFs::MakeSock
+        | AccessFs::MakeChar
+        | AccessFs::MakeBlock;
+    AccessFs::from_all(abi) & !special
+}
+
+fn files_ruleset(
+    install: &Path,
+    writable: &[PathBuf],
+    scratch: BitFlags<AccessFs>,
+) -> anyhow::Result<RulesetCreated> {
     let abi = ABI::V5;
     let base = install.parent().unwrap_or(install).to_path_buf();
     let readable = READABLE.iter().map(PathBuf::from).chain([base]);
@@ -114,9 +139,9 @@ pub fn confine_files(install: &Path, writable: &[PathBuf]) -> anyhow::Result<Rul
     ))?;
     for dir in writable {
         let fd = PathFd::new(dir).with_context(|| format!("opening {}", dir.display()))?;
-        ruleset = ruleset.add_rule(PathBeneath::new(fd, AccessFs::from_all(abi)))?;
+        ruleset = ruleset.add_rule(PathBeneath::new(fd, scratch))?;
     }
-    Ok(ruleset.restrict_self()?.ruleset)
+    Ok(ruleset)
 }
 
 /// The Landlock ABI this kernel offers, or `None` where it has none; for
@@ -134,4 +159,53 @@ pub fn landlock_abi() -> Option<i64> {
         )
     };
     (version > 0).then_some(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    /// What a shell confined with `scratch` rights to `dir` manages to make
+    /// there.
+    fn made_in(dir: &Path, scratch: BitFlags<AccessFs>) -> String {
+        let mut ruleset =
+            Some(files_ruleset(Path::new("/usr/bin"), &[dir.to_owned()], scratch).unwrap());
+        let script = "cd \"$1\"; mkfifo fifo 2>/dev/null && echo fifo; \
+            ln -s /etc/passwd link 2>/dev/null && echo link; \
+            mkdir sub && echo x > sub/file && echo file";
+        let mut command = std::process::Command::new("/bin/sh");
+        command.args(["-c", script, "sh"]).arg(dir);
+        // SAFETY: restricting a ruleset made before fork is two system
+        // calls, and the error path only in a test.
+        unsafe {
+            command.pre_exec(move || {
+                let ruleset = ruleset.take().expect("one exec");
+                ruleset
+                    .restrict_self()
+                    .map(drop)
+                    .map_err(std::io::Error::other)
+            });
+        }
+        let out = command.output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn the_scratch_takes_regular_files_and_directories_only() {
+        if landlock_abi().is_none() {
+            eprintln!("skipped: this kernel has no Landlock");
+            return;
+        }
+        let control = tempfile::tempdir().unwrap();
+        assert_eq!(
+            made_in(control.path(), AccessFs::from_all(ABI::V5)),
+            "fifo link file"
+        );
+        let scratch = tempfile::tempdir().unwrap();
+        assert_eq!(made_in(scratch.path(), scratch_access(ABI::V5)), "file");
+    }
 }

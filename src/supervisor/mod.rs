@@ -12,7 +12,15 @@
 //! respawning after a crash with exponential backoff, recycling after N
 //! requests or above an RSS ceiling, and leaving nothing behind on stop.
 //! Each mechanism has a file: `slot` (the loop keeping one process and
-//! serving it requests), `process` (one running child), `limits`, `channel`.
+//! serving it requests), `process` (one running child), `limits`,
+//! `confine` (what a child may not undo: its group, its limits),
+//! `request_dir` (touching what a child wrote without trusting it), `lines`
+//! (reading what a child sends with a bound), `channel`.
+//!
+//! Children are trusted with nothing: a child may be running a hostile
+//! document's code. What it sends is read with a bound, what it writes is
+//! opened as a regular file or not at all, and it cannot leave its process
+//! group or change its own limits.
 //!
 //! Children speak newline-delimited JSON: one request line in on stdin, one
 //! response line out. A child announces it is warm by printing `ready`.
@@ -31,11 +39,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod channel;
+mod confine;
 mod limits;
+mod lines;
 mod process;
+mod request_dir;
 mod slot;
 pub use channel::ChildChannel;
 pub use limits::Peak;
+pub use request_dir::{LentDir, RequestDir};
 use slot::Slot;
 
 /// The line a child prints once it can take requests.
@@ -128,6 +140,8 @@ pub enum CallError {
     MemoryCap { peak: Peak, cap: u64 },
     #[error("the process used up its CPU time ({0:?} per request); it is being replaced")]
     CpuCap(Duration),
+    #[error("the process broke the protocol ({0}); it was killed and is being replaced")]
+    Misbehaved(String),
     #[error("the request could not be prepared in the process's directory: {0}")]
     Prepare(std::io::Error),
     #[error(
@@ -150,26 +164,12 @@ pub struct Reply<T> {
     pub memory_peak: Peak,
     /// The request's directory, with what the child left there. The slot
     /// takes no other request until this is dropped: take what you need
-    /// first (a rename is enough).
-    pub dir: RequestDir,
-}
-
-/// A request's directory, lent to the caller with the reply.
-#[derive(Debug)]
-pub struct RequestDir {
-    path: PathBuf,
-    /// Tells the slot, by being dropped, that the directory may be emptied.
-    _lent: oneshot::Sender<()>,
-}
-
-impl RequestDir {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+    /// first, through [`RequestDir::open_written`].
+    pub dir: LentDir,
 }
 
 /// Makes a request inside the directory of the slot that takes it.
-pub type Prepare<Req> = Box<dyn FnOnce(&Path) -> std::io::Result<Req> + Send>;
+pub type Prepare<Req> = Box<dyn FnOnce(&RequestDir) -> std::io::Result<Req> + Send>;
 
 struct Task<Req, Resp> {
     prepare: Prepare<Req>,

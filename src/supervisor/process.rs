@@ -1,6 +1,7 @@
 //! One running child process: its start-up handshake, one request and its
 //! reply, its memory as the kernel counts it, why it died, and its stop.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,17 +11,33 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use super::confine::Confinement;
+use super::lines::{self, Line};
+use super::request_dir::RequestDir;
 use super::{READY, Spec, limits};
+
+/// The longest reply line a child may send: replies are a few hundred
+/// bytes of JSON, and a longer one is a child that lost its mind.
+const LONGEST_REPLY: usize = 64 << 10;
+/// Longer stderr lines are cut for the log and the crash report.
+const LONGEST_STDERR_LINE: usize = 4 << 10;
 
 /// One running child process and its private scratch directory.
 pub(super) struct Process {
     child: Child,
     stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
+    stdout: BufReader<ChildStdout>,
     scratch: tempfile::TempDir,
+    /// The scratch directory as it was made: request directories are
+    /// reached through it, whatever the child renames meanwhile.
+    scratch_fd: OwnedFd,
     stderr_tail: Arc<Mutex<Vec<String>>>,
 }
 
@@ -31,14 +48,8 @@ impl Process {
 
     /// A new empty directory for the next request, in place of the last
     /// one's: nothing of one request is left for the next.
-    pub(super) fn request_dir(&self) -> std::io::Result<std::path::PathBuf> {
-        let dir = self.scratch.path().join("request");
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-        std::fs::create_dir(&dir)?;
-        Ok(dir)
+    pub(super) fn request_dir(&self) -> std::io::Result<RequestDir> {
+        RequestDir::renew(self.scratch.path(), &self.scratch_fd)
     }
 
     pub(super) async fn start(spec: &Spec, slot: usize) -> anyhow::Result<Process> {
@@ -51,56 +62,48 @@ impl Process {
                     spec.scratch_root.display()
                 )
             })?;
-        let mut command = Command::new(&spec.program);
-        command
-            .args(&spec.args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            // Its own group, so a kill reaches anything the child spawned.
-            .process_group(0);
-        let (memory_cap, file_size_cap) = (spec.rss_ceiling, spec.file_size_cap);
-        // SAFETY: only calls prctl, setrlimit and signal, which are
-        // async-signal-safe.
-        unsafe {
-            command.pre_exec(move || {
-                // Children must not outlive us, even after a kill -9 of the parent.
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-                limits::apply(memory_cap, file_size_cap)
-            });
-        }
-        (spec.prepare)(scratch.path(), &mut command)?;
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("spawning {}", spec.program.display()))?;
+        let scratch_fd = nix::fcntl::open(
+            scratch.path(),
+            OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .context("opening the scratch directory")?;
+        let mut child = spawn(spec, scratch.path())?;
         let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let stderr_tail =
             forward_stderr(child.stderr.take().expect("piped stderr"), spec.name, slot);
-        let mut process = Process {
+        let process = Process {
             child,
             stdin,
             stdout,
             scratch,
+            scratch_fd,
             stderr_tail,
         };
-        match tokio::time::timeout(spec.start_timeout, process.stdout.next_line()).await {
-            Ok(Ok(Some(line))) if line == READY => Ok(process),
-            Ok(Ok(Some(line))) => {
-                process.stop().await;
+        process.handshake(spec.start_timeout).await
+    }
+
+    /// Waits for the new process's `ready`.
+    async fn handshake(mut self, start_timeout: Duration) -> anyhow::Result<Process> {
+        let first = lines::next(&mut self.stdout, LONGEST_REPLY);
+        match tokio::time::timeout(start_timeout, first).await {
+            Ok(Ok(Line::Whole(line))) if line == READY.as_bytes() => Ok(self),
+            Ok(Ok(Line::Whole(line) | Line::Cut(line))) => {
+                self.stop().await;
+                let line = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
                 bail!("expected `{READY}` from the new process, got {line:?}")
             }
-            Ok(Ok(None)) | Ok(Err(_)) => {
-                let cause = process
+            Ok(Ok(Line::End)) | Ok(Err(_)) => {
+                let cause = self
                     .death_cause(std::io::ErrorKind::UnexpectedEof.into())
                     .await;
-                process.stop().await;
+                self.stop().await;
                 bail!("the process exited during start-up: {cause}")
             }
             Err(_) => {
-                process.stop().await;
-                bail!("the process was not ready within {:?}", spec.start_timeout)
+                self.stop().await;
+                bail!("the process was not ready within {start_timeout:?}")
             }
         }
     }
@@ -113,13 +116,22 @@ impl Process {
         line.push(b'\n');
         self.stdin.write_all(&line).await?;
         self.stdin.flush().await?;
-        let answer = self
-            .stdout
-            .next_line()
-            .await?
-            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
-        serde_json::from_str(&answer)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        let answer = match lines::next(&mut self.stdout, LONGEST_REPLY).await? {
+            Line::Whole(answer) => answer,
+            Line::Cut(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a reply longer than {LONGEST_REPLY} bytes"),
+                ));
+            }
+            Line::End => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+        };
+        serde_json::from_slice(&answer).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a reply that is not the JSON expected: {e}"),
+            )
+        })
     }
 
     /// Waits until the process exits by itself; its exit status.
@@ -167,6 +179,37 @@ impl Process {
     }
 }
 
+/// Starts `spec`'s program in its own process group, under its caps and
+/// the supervision filter, with its state in `scratch`.
+fn spawn(spec: &Spec, scratch: &Path) -> anyhow::Result<Child> {
+    let confinement = Confinement::new()?;
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Its own group, so a kill reaches anything the child spawned.
+        .process_group(0);
+    let (memory_cap, file_size_cap) = (spec.rss_ceiling, spec.file_size_cap);
+    // SAFETY: only calls prctl, setrlimit, signal and seccomp, which are
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            // Children must not outlive us, even after a kill -9 of the parent.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            limits::apply(memory_cap, file_size_cap)?;
+            // Last: from here on no limit can be changed.
+            confinement.install()
+        });
+    }
+    (spec.prepare)(scratch, &mut command)?;
+    command
+        .spawn()
+        .with_context(|| format!("spawning {}", spec.program.display()))
+}
+
 pub(super) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
@@ -187,8 +230,18 @@ fn forward_stderr(
     let tail = Arc::new(Mutex::new(Vec::new()));
     let keep = tail.clone();
     tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        let mut stderr = BufReader::new(stderr);
+        loop {
+            let line = match lines::next(&mut stderr, LONGEST_STDERR_LINE).await {
+                Ok(Line::Whole(line)) => String::from_utf8_lossy(&line).into_owned(),
+                Ok(Line::Cut(start)) => {
+                    if lines::skip(&mut stderr).await.is_err() {
+                        return;
+                    }
+                    format!("{} [cut]", String::from_utf8_lossy(&start))
+                }
+                Ok(Line::End) | Err(_) => return,
+            };
             tracing::debug!(slot, child = name, "{line}");
             let mut tail = keep.lock().expect("stderr tail");
             if tail.len() == STDERR_TAIL_LINES {

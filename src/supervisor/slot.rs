@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::limits::{self, CpuCap};
 use super::process::Process;
-use super::{CallError, Peak, Queue, Reply, RequestDir, SlotState, SlotStatus, Spec, Task};
+use super::request_dir::{LentDir, Returned};
+use super::{CallError, Peak, Queue, Reply, SlotState, SlotStatus, Spec, Task};
 
 /// How one request went, and what its process was seen to use.
 struct Run<Resp> {
@@ -250,6 +251,13 @@ where
         };
         let value = match run.outcome {
             Ok(Ok(value)) => value,
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::InvalidData => {
+                tracing::warn!(slot = self.id, %error, "the {} process broke the protocol: killing it", self.spec.name);
+                let _ = task
+                    .reply
+                    .send(Err(CallError::Misbehaved(error.to_string())));
+                return Err(End::Lost);
+            }
             Ok(Err(error)) => {
                 let error = self.died(process, error, run.usage).await;
                 let _ = task.reply.send(Err(error));
@@ -270,15 +278,17 @@ where
             queue_wait,
             run_time: started.elapsed(),
             memory_peak: run.usage.memory_peak,
-            dir: RequestDir {
-                path: dir,
-                _lent: lent,
+            dir: LentDir {
+                dir,
+                returned: lent,
             },
         };
         let _ = task.reply.send(Ok(reply));
         // Dropped by the caller when done with the directory (or with the
         // reply unread): either way it may be emptied now.
-        let _ = returned.await;
+        if let Ok(Returned::Condemned) = returned.await {
+            return Err(End::Recycle("its caller saw it misbehave"));
+        }
         recycle.map_or(Ok(()), |reason| Err(End::Recycle(reason)))
     }
 
