@@ -55,6 +55,12 @@ impl Workspace {
             .tempdir_in(&self.jobs)
     }
 
+    /// Where jobs' files are, each in a directory of its own: none is
+    /// within reach of a supervised process.
+    pub fn jobs(&self) -> &Path {
+        &self.jobs
+    }
+
     /// Where supervised processes get their scratch directories.
     pub fn slots(&self) -> &Path {
         &self.slots

@@ -272,6 +272,39 @@ async fn a_package_nested_in_a_package_is_inspected_too() {
     pool.shutdown().await;
 }
 
+/// What downloads and mail gateways do to real Word files: bytes after
+/// the end record, an end record whose comment length is stale. Word opens
+/// them and so does stock LibreOffice (the control); the pool converts them
+/// to the same text as the clean file, since LibreOffice reads the package
+/// rebuilt from the inspected entries.
+#[tokio::test(flavor = "multi_thread")]
+async fn sloppy_archives_word_opens_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = std::fs::read(fixture("one_page.docx")).unwrap();
+    let trailing = dir.path().join("trailing.docx");
+    std::fs::write(&trailing, [&clean[..], b"\r\n\r\n"].concat()).unwrap();
+    let mut stale = clean.clone();
+    let comment_length = stale.len() - 2;
+    stale[comment_length..].copy_from_slice(&7u16.to_le_bytes());
+    let stale_path = dir.path().join("stale-comment.docx");
+    std::fs::write(&stale_path, stale).unwrap();
+
+    let stock = stock_soffice_pdf(dir.path(), &trailing);
+    assert!(!pdf_text(&stock).trim().is_empty(), "the control");
+
+    let pool = pool();
+    let original = dir.path().join("clean.docx");
+    std::fs::write(&original, &clean).unwrap();
+    let expected = pdf_text(&convert(&pool, &original).await.unwrap());
+    for sloppy in [&trailing, &stale_path] {
+        let pdf = convert(&pool, sloppy)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", sloppy.display()));
+        assert_eq!(pdf_text(&pdf), expected, "{}", sloppy.display());
+    }
+    pool.shutdown().await;
+}
+
 /// Fields and alternative-format chunks that point at a local file keep
 /// their stored text; the file never reaches the PDF.
 #[tokio::test(flavor = "multi_thread")]

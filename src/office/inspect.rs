@@ -8,10 +8,12 @@
 //! problem, than to discover through a timeout.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use super::ConvertError;
+use super::lenient;
+use super::repack::Repack;
 
 pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 pub(super) const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -125,9 +127,24 @@ pub fn extension(name: &Path) -> Result<&'static str, ConvertError> {
     })
 }
 
-/// Checks the file at `path`, judged by the extension of `name`. Returns the
-/// normalised extension the converter should give the file.
-pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, ConvertError> {
+/// What inspection found a document to be, and what LibreOffice reads.
+pub struct Inspected {
+    /// The normalised extension the converter should give the file.
+    pub extension: &'static str,
+    /// For a zip container, the archive rebuilt from the entries that were
+    /// inspected ([`super::repack`]), for LibreOffice to read instead of
+    /// the file; `None` for other containers.
+    pub package: Option<tempfile::NamedTempFile>,
+}
+
+/// Checks the file at `path`, judged by the extension of `name`. A zip
+/// container is rebuilt into a new file in `work`.
+pub fn check(
+    path: &Path,
+    name: &Path,
+    limits: &Limits,
+    work: &Path,
+) -> Result<Inspected, ConvertError> {
     let extension = extension(name)?;
     let (family, app) = format(extension).expect("every supported extension has a format");
     let mut head = [0u8; 8];
@@ -140,31 +157,45 @@ pub fn check(path: &Path, name: &Path, limits: &Limits) -> Result<&'static str, 
     if head.is_empty() {
         return Err(ConvertError::Empty);
     }
+    let mut package = None;
     if family == Family::Text {
-        return super::text::check(path, extension).map(|()| extension);
-    }
-    if head.starts_with(OLE2_MAGIC) {
+        super::text::check(path, extension)?;
+    } else if head.starts_with(OLE2_MAGIC) {
         super::ole2::check(path, app, family == Family::Ooxml)?;
     } else if head.starts_with(ZIP_MAGIC) {
-        check_zip(path, family, app, limits)?;
+        let mut rebuilt = tempfile::NamedTempFile::new_in(work)?;
+        check_zip(path, family, app, limits, rebuilt.as_file_mut())?;
+        package = Some(rebuilt);
     } else {
-        if head.starts_with(RTF_MAGIC) {
-            super::rtf::check_nesting(path, limits.max_rtf_depth)?;
-        }
-        let expected = match family {
-            Family::Ooxml | Family::Odf => Some("a zip container"),
-            Family::Legacy if !head.starts_with(RTF_MAGIC) => Some("an OLE2 compound file"),
-            Family::Rtf if !head.starts_with(RTF_MAGIC) => Some("an RTF file starting with {\\rtf"),
-            _ => None,
-        };
-        if let Some(expected) = expected {
-            return Err(ConvertError::Corrupt(format!(
-                "a .{extension} file must be {expected}, but this one starts with {}",
-                describe(head)
-            )));
-        }
+        check_other(path, head, family, extension, limits)?;
     }
-    Ok(extension)
+    Ok(Inspected { extension, package })
+}
+
+/// A file that is neither text, OLE2 nor zip: RTF, or the wrong thing.
+fn check_other(
+    path: &Path,
+    head: &[u8],
+    family: Family,
+    extension: &str,
+    limits: &Limits,
+) -> Result<(), ConvertError> {
+    if head.starts_with(RTF_MAGIC) {
+        super::rtf::check_nesting(path, limits.max_rtf_depth)?;
+    }
+    let expected = match family {
+        Family::Ooxml | Family::Odf => Some("a zip container"),
+        Family::Legacy if !head.starts_with(RTF_MAGIC) => Some("an OLE2 compound file"),
+        Family::Rtf if !head.starts_with(RTF_MAGIC) => Some("an RTF file starting with {\\rtf"),
+        _ => None,
+    };
+    match expected {
+        Some(expected) => Err(ConvertError::Corrupt(format!(
+            "a .{extension} file must be {expected}, but this one starts with {}",
+            describe(head)
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn describe(head: &[u8]) -> String {
@@ -175,11 +206,17 @@ fn describe(head: &[u8]) -> String {
     }
 }
 
-fn check_zip(path: &Path, family: Family, app: App, limits: &Limits) -> Result<(), ConvertError> {
+/// Inspects the zip container at `path` and writes it, rebuilt, to `out`.
+fn check_zip(
+    path: &Path,
+    family: Family,
+    app: App,
+    limits: &Limits,
+    out: &mut File,
+) -> Result<(), ConvertError> {
     let corrupt =
         |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
-    let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(corrupt)?;
-    super::zip_layout::check(&mut zip, &mut File::open(path)?)?;
+    let mut zip = lenient::open(BufReader::new(File::open(path)?)).map_err(corrupt)?;
     let required = match family {
         Family::Ooxml => Some(("[Content_Types].xml", "an Office Open XML document")),
         Family::Odf => Some(("content.xml", odf_name(app))),
@@ -193,11 +230,15 @@ fn check_zip(path: &Path, family: Family, app: App, limits: &Limits) -> Result<(
         )));
     }
     let mut inflated = 0;
-    check_parts(&mut zip, limits, &mut inflated, 0)?;
+    let mut repack = Repack::new(std::io::BufWriter::new(out));
+    check_parts(&mut zip, &mut repack, limits, &mut inflated, 0)?;
     if family == Family::Odf && odf_is_encrypted(&mut zip)? {
         return Err(ConvertError::Encrypted);
     }
-    Ok(())
+    repack
+        .finish()?
+        .flush()
+        .map_err(|e| ConvertError::Internal(format!("writing the rebuilt package: {e}")))
 }
 
 fn odf_name(app: App) -> &'static str {
@@ -216,9 +257,11 @@ const MAX_NESTING: usize = 3;
 
 /// Inflates every part of `zip`, bounding each part's ratio and all parts'
 /// total (`inflated`, shared with the packages around and inside this one),
-/// and inspects each part that is itself a zip the same way.
-fn check_parts<R: Read + std::io::Seek>(
+/// and inspects each part that is itself a zip the same way. Each part
+/// goes into `repack` once inspected.
+fn check_parts<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
+    repack: &mut Repack<impl Write + Seek>,
     limits: &Limits,
     inflated: &mut u64,
     depth: usize,
@@ -234,20 +277,30 @@ fn check_parts<R: Read + std::io::Seek>(
     }
     for index in 0..zip.len() {
         let entry = zip.by_index(index).map_err(corrupt)?;
-        check_part(entry, index, limits, inflated, depth)?;
+        match check_part(entry, index, limits, inflated, depth)? {
+            None => repack.copy(zip, index)?,
+            Some(mut nested) => repack.add(&nested.name, &mut nested.rebuilt)?,
+        }
     }
     Ok(())
 }
 
+/// A part that is a package itself, rebuilt.
+struct Nested {
+    name: String,
+    rebuilt: File,
+}
+
 /// One part: its ratio, its picture header, its content inflated for real
-/// (inspected as a package if it is one), added to the shared `inflated`.
+/// (inspected as a package if it is one, and then rebuilt), added to the
+/// shared `inflated`.
 fn check_part(
     mut entry: zip::read::ZipFile<'_, impl Read>,
     index: usize,
     limits: &Limits,
     inflated: &mut u64,
     depth: usize,
-) -> Result<(), ConvertError> {
+) -> Result<Option<Nested>, ConvertError> {
     if entry.encrypted() {
         return Err(ConvertError::Encrypted);
     }
@@ -273,15 +326,18 @@ fn check_part(
     let nested = head.starts_with(ZIP_MAGIC);
     // Declared sizes can lie: inflate for real, but never past the limit.
     let mut part = head.chain(entry.take(allowed + 1 - read as u64));
-    let size = if nested {
+    let (size, rebuilt) = if nested {
         let mut copy = tempfile::tempfile()?;
         let size = std::io::copy(&mut part, &mut copy)
             .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
-        check_nested(copy, &name, limits, inflated, depth)?;
-        size
+        (
+            size,
+            Some(check_nested(copy, &name, limits, inflated, depth)?),
+        )
     } else {
-        std::io::copy(&mut part, &mut std::io::sink())
-            .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?
+        let size = std::io::copy(&mut part, &mut std::io::sink())
+            .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
+        (size, None)
     };
     if size > allowed {
         return Err(ConvertError::Bomb(format!(
@@ -296,7 +352,7 @@ fn check_part(
             limits.max_uncompressed
         )));
     }
-    Ok(())
+    Ok(rebuilt.map(|rebuilt| Nested { name, rebuilt }))
 }
 
 /// A part whose header says it is a picture of more pixels than allowed.
@@ -320,26 +376,27 @@ fn check_picture(name: &str, head: &[u8], limits: &Limits) -> Result<(), Convert
     Ok(())
 }
 
-/// A part that is itself a zip package, copied to `copy`.
+/// A part that is itself a zip package, copied to `copy`; the package
+/// rebuilt from what was inspected.
 fn check_nested(
     mut copy: File,
     name: &str,
     limits: &Limits,
     inflated: &mut u64,
     depth: usize,
-) -> Result<(), ConvertError> {
+) -> Result<File, ConvertError> {
     if depth + 1 > MAX_NESTING {
         return Err(ConvertError::Bomb(format!(
             "{name} holds packages nested more than {MAX_NESTING} deep"
         )));
     }
-    std::io::Seek::rewind(&mut copy)?;
-    // The archive seeks before every read, so the two may share an offset.
-    let mut layout = copy.try_clone()?;
-    let mut inner = zip::ZipArchive::new(BufReader::new(copy))
+    copy.rewind()?;
+    let mut inner = lenient::open(BufReader::new(copy))
         .map_err(|e| ConvertError::Corrupt(format!("{name} is a broken zip package: {e}")))?;
-    super::zip_layout::check(&mut inner, &mut layout).map_err(|error| error.inside(name))?;
-    check_parts(&mut inner, limits, inflated, depth + 1).map_err(|error| error.inside(name))
+    let mut repack = Repack::new(tempfile::tempfile()?);
+    check_parts(&mut inner, &mut repack, limits, inflated, depth + 1)
+        .map_err(|error| error.inside(name))?;
+    repack.finish()
 }
 
 /// Reads until `buf` is full or the stream ends.
@@ -355,7 +412,7 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 }
 
 /// OpenDocument encrypts parts inside an ordinary zip and says so in its manifest.
-fn odf_is_encrypted(zip: &mut zip::ZipArchive<BufReader<File>>) -> Result<bool, ConvertError> {
+fn odf_is_encrypted(zip: &mut zip::ZipArchive<impl Read + Seek>) -> Result<bool, ConvertError> {
     let Ok(manifest) = zip.by_name("META-INF/manifest.xml") else {
         return Ok(false);
     };

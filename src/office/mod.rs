@@ -13,14 +13,15 @@ mod error;
 mod fidelity;
 mod fonts;
 pub mod inspect;
+mod lenient;
 mod ole2;
 mod pdf;
 mod profile;
+mod repack;
 mod rtf;
 mod sandbox;
 pub mod substitutes;
 mod text;
-mod zip_layout;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -98,8 +99,9 @@ pub struct Pool {
     max_output_bytes: u64,
     max_pages: u64,
     limits: Limits,
-    /// Where the slots' scratch directories are; kept as long as the pool.
-    _workspace: Arc<Workspace>,
+    /// Where rebuilt packages and the slots' scratch directories are; kept
+    /// as long as the pool.
+    workspace: Arc<Workspace>,
 }
 
 impl Pool {
@@ -142,7 +144,7 @@ impl Pool {
             max_output_bytes: config.max_output_bytes,
             max_pages: config.max_pages,
             limits: config.limits,
-            _workspace: workspace,
+            workspace,
         })
     }
 
@@ -156,23 +158,31 @@ impl Pool {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        let extension = {
+        let inspected = {
             let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
-            tokio::task::spawn_blocking(move || inspect::check(&input, &name, &limits))
+            let work = self.workspace.jobs().to_owned();
+            tokio::task::spawn_blocking(move || inspect::check(&input, &name, &limits, &work))
                 .await
                 .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
         };
+        let (extension, package) = (inspected.extension, inspected.package);
         // LibreOffice reads and writes only inside its own request directory,
         // under names we chose: no document name reaches its file system,
         // and no process can reach another's job (Landlock, `sandbox`). It
-        // gets a copy: a process running a document's exploit could rewrite
-        // what it is given, and what we keep (the caller's file, which the
-        // fidelity report reads) must stay as it was checked.
+        // gets the rebuilt package, or a copy: a process running a
+        // document's exploit could rewrite what it is given, and what we
+        // keep (the caller's file, which the fidelity report reads) must
+        // stay as it was checked.
         let (source, input) = (input.to_owned(), input.to_owned());
         let filter = options.filter_data();
         let prepare = Box::new(move |dir: &RequestDir| {
             let name = format!("input.{extension}");
-            std::io::copy(&mut std::fs::File::open(&input)?, &mut dir.create(&name)?)?;
+            match package {
+                Some(package) => dir.adopt(package.path(), &name)?,
+                None => {
+                    std::io::copy(&mut std::fs::File::open(&input)?, &mut dir.create(&name)?)?;
+                }
+            }
             Ok(child::Request {
                 input: dir.path().join(name),
                 output: dir.path().join(PDF_NAME),

@@ -54,7 +54,7 @@ mod tests {
         let path = dir.path().join("a.txt");
         std::fs::write(&path, bytes).unwrap();
         // Through inspect, which sends a .txt here by its extension.
-        inspect::check(&path, &path, &Limits::default())
+        inspect::check(&path, &path, &Limits::default(), dir.path()).map(|i| i.extension)
     }
 
     #[test]

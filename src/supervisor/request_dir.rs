@@ -16,7 +16,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat};
+use nix::fcntl::{AT_FDCWD, OFlag, openat, renameat};
 use nix::sys::stat::{Mode, mkdirat};
 use tokio::sync::oneshot;
 
@@ -66,6 +66,20 @@ impl RequestDir {
             flags,
             Mode::S_IRUSR | Mode::S_IWUSR,
         )?))
+    }
+
+    /// Moves our file at `from` into the directory as `name`, replacing
+    /// whatever the child put there under that name (a link is replaced,
+    /// not followed); copies it where the two are on different file
+    /// systems. `from` must be in a directory the child cannot write.
+    pub fn adopt(&self, from: &Path, name: &str) -> std::io::Result<()> {
+        match renameat(AT_FDCWD, from, &self.fd, name) {
+            Err(Errno::EXDEV) => {
+                std::io::copy(&mut File::open(from)?, &mut self.create(name)?)?;
+                Ok(())
+            }
+            moved => Ok(moved?),
+        }
     }
 
     /// The file `name` the child left, open for reading, if it is a regular
