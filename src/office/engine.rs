@@ -1,6 +1,7 @@
 //! What makes our PDFs, as one name: LibreOffice's version, ours, and the
-//! font stand-ins. The content cache keys on it, so that PDFs made by one
-//! engine are never handed out by another.
+//! fonts (the stand-in table and the font files installed). The content
+//! cache keys on it, so that PDFs made by one engine are never handed out
+//! by another.
 
 use anyhow::Context;
 
@@ -15,11 +16,35 @@ pub fn identity() -> anyhow::Result<String> {
         .with_context(|| format!("reading LibreOffice's version from {}", registry.display()))?;
     let version = about_box_version(&text)
         .with_context(|| format!("{} names no version", registry.display()))?;
+    let fonts = crc32c::crc32c_append(
+        crc32c::crc32c(substitutes::CONFIG.as_bytes()),
+        installed_fonts().as_bytes(),
+    );
     Ok(format!(
-        "lo{version}-docx2pdf{}-fonts{:08x}",
+        "lo{version}-docx2pdf{}-fonts{fonts:08x}",
         env!("CARGO_PKG_VERSION"),
-        crc32c::crc32c(substitutes::CONFIG.as_bytes())
     ))
+}
+
+/// Where Debian's packages and a deployment put font files.
+const FONT_DIRS: [&str; 2] = ["/usr/share/fonts", "/usr/local/share/fonts"];
+
+/// Every font file installed, by path and size, one per line, sorted: a
+/// font added, removed or upgraded changes it.
+fn installed_fonts() -> String {
+    let mut files = Vec::new();
+    let mut dirs: Vec<std::path::PathBuf> = FONT_DIRS.iter().map(Into::into).collect();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => dirs.push(entry.path()),
+                Ok(meta) => files.push(format!("{}\t{}\n", entry.path().display(), meta.len())),
+                Err(_) => {}
+            }
+        }
+    }
+    files.sort();
+    files.concat()
 }
 
 /// The full version (`25.2.3.2`) LibreOffice's configuration gives its About box.

@@ -1,54 +1,135 @@
-//! The content cache: a document whose bytes, PDF options and engine match
-//! one converted before is not converted again; the PDF made then is copied
-//! inside Cloud Storage to the new name, under the new source's metadata.
+//! The content cache: a document whose bytes, reading, PDF options,
+//! limits and engine match one converted before is not converted again;
+//! the PDF made then is copied inside Cloud Storage to the new name, under
+//! the new source's metadata.
 //!
 //! The index is Cloud Storage itself, so every instance shares it and there
-//! is nothing to run: one object per (engine, options, MD5), at
-//! `docx2pdf-cache/<engine>/<options>/<md5>.pdf` in the output bucket. The
-//! engine part names LibreOffice's version, ours and the font table, so an
-//! upgrade starts a new cache. Only documents with an MD5 take part
-//! (composite objects have only a 32-bit CRC32C, too weak to vouch that two
-//! documents are the same).
+//! is nothing to run: one object per key, `docx2pdf-cache/<engine>/<key>.pdf`
+//! in the output bucket. The engine part names LibreOffice's version, ours,
+//! the font table and the installed fonts, so an upgrade starts a new
+//! cache; the key is a SHA-256 of everything else that decides the PDF or
+//! the verdict: how the document is read (its extension: the same bytes are
+//! a spreadsheet as `.csv` and text as `.txt`), the options, the limits,
+//! and the SHA-256 of the downloaded bytes (an MD5 can be made to collide,
+//! and composite objects have none). A hit costs a download, never a
+//! conversion.
+//!
+//! The output bucket may be writable by others (uploaders, when it is
+//! shared), so an entry counts only if it is provably ours: the fill seals
+//! it with an HMAC, under a key only the worker holds (`CACHE_KEY_FILE`, a
+//! mounted secret), of the entry's name and its PDF's MD5 as Cloud Storage
+//! computed it. A planted object, a genuine entry copied to another name,
+//! or an entry whose bytes were replaced does not verify and is ignored.
 //!
 //! Within an instance, copies of one document arriving together wait for
 //! the first one's PDF rather than each converting it; they wait without
 //! holding a permit, so other documents go on meanwhile. Instances do not
 //! coordinate: each converts a document at most once at a time.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use hmac::{KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
 use super::object_locks::ObjectGuard;
 use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, transient};
 use crate::gcloud::ObjectRef;
 use crate::job::Job;
-use crate::storage::{self, Described, StorageError};
+use crate::storage::{self, StorageError};
 
-/// Where the cache lives.
+type Hmac = hmac::Hmac<Sha256>;
+
+/// The key entries are sealed with. Never printed.
+#[derive(Clone)]
+pub struct SealKey(Arc<Vec<u8>>);
+
+impl SealKey {
+    /// The shortest key accepted: an HMAC-SHA256 key should be as long as
+    /// its output.
+    pub const MIN_BYTES: usize = 32;
+
+    pub fn new(bytes: Vec<u8>) -> anyhow::Result<SealKey> {
+        anyhow::ensure!(
+            bytes.len() >= Self::MIN_BYTES,
+            "the key is {} bytes; it needs at least {} (e.g. `head -c 32 /dev/urandom | base64`)",
+            bytes.len(),
+            Self::MIN_BYTES
+        );
+        Ok(SealKey(Arc::new(bytes)))
+    }
+
+    fn mac(&self, entry: &str, pdf_md5: &str) -> Hmac {
+        let mut mac = Hmac::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        for field in [SEAL_VERSION, entry, pdf_md5] {
+            mac.update(field.as_bytes());
+            mac.update(b"\n");
+        }
+        mac
+    }
+
+    pub(super) fn seal(&self, entry: &str, pdf_md5: &str) -> String {
+        hex(&self.mac(entry, pdf_md5).finalize().into_bytes())
+    }
+
+    fn verifies(&self, entry: &str, pdf_md5: &str, seal: &str) -> bool {
+        let Some(seal) = unhex(seal) else {
+            return false;
+        };
+        self.mac(entry, pdf_md5).verify_slice(&seal).is_ok()
+    }
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(..)")
+    }
+}
+
+/// Where the cache lives, and what its entries are keyed and sealed with.
 #[derive(Clone, Debug)]
 pub struct CacheAt {
     pub bucket: String,
     /// `docx2pdf-cache/<engine>/`.
     pub prefix: String,
+    /// The settings that change a PDF or a verdict besides its options
+    /// (the limits), as one line.
+    pub limits: String,
+    pub key: SealKey,
 }
 
 impl CacheAt {
-    /// The cache of the engine `engine` (office::engine::identity) in `bucket`.
-    pub fn new(bucket: &str, engine: &str) -> CacheAt {
+    /// The cache of the engine `engine` (office::engine::identity) in
+    /// `bucket`, for documents converted under `limits`.
+    pub fn new(bucket: &str, engine: &str, limits: &str, key: SealKey) -> CacheAt {
         CacheAt {
             bucket: bucket.into(),
             prefix: format!("{PREFIX}{engine}/"),
+            limits: limits.into(),
+            key,
         }
     }
 
-    /// The entry of a document with MD5 `md5` made with `options` (described).
-    pub fn key(&self, options: &str, md5: &str) -> String {
-        format!("{}{options}/{md5}.pdf", self.prefix)
+    /// The entry of a document whose bytes have the SHA-256 `sha256`, read
+    /// as a `.read_as` file and made with `options` (described).
+    pub fn key(&self, read_as: &str, options: &str, sha256: &str) -> String {
+        let mut digest = Sha256::new();
+        for field in [KEY_VERSION, read_as, options, &self.limits, sha256] {
+            digest.update(field.as_bytes());
+            digest.update(b"\n");
+        }
+        format!("{}{}.pdf", self.prefix, hex(&digest.finalize()))
     }
 }
 
 const PREFIX: &str = "docx2pdf-cache/";
-/// On an entry: the MD5 it was made from. Only the worker's cache fill
-/// writes it, so a PDF that landed on an entry's name any other way (a
-/// document named like an entry) is not taken for one.
-const ENTRY_MD5: &str = "cache-entry-md5";
+const KEY_VERSION: &str = "docx2pdf cache key 1";
+const SEAL_VERSION: &str = "docx2pdf cache entry 1";
+/// On an entry: its seal. Only the worker's cache fill can write one that
+/// verifies.
+const ENTRY_SEAL: &str = "cache-entry-seal";
+/// On an entry: how its document was read, for whoever looks.
+const ENTRY_READ_AS: &str = "cache-entry-read-as";
 /// What an entry keeps of its conversion and gives every copy.
 const CARRIED: [&str; 4] = [
     storage::PDF_OPTIONS,
@@ -61,7 +142,8 @@ const CARRIED: [&str; 4] = [
 pub(super) struct Entry {
     bucket: String,
     key: String,
-    md5: String,
+    read_as: &'static str,
+    seal_key: SealKey,
 }
 
 impl Entry {
@@ -71,15 +153,24 @@ impl Entry {
 }
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
-    /// The cache entry for `source` made with `options`, if the cache is on
-    /// and the source has an MD5.
-    pub(super) fn entry(&self, source: &Described, options: &str) -> Option<Entry> {
+    /// The cache entry for the job's document, downloaded to `input`, made
+    /// with `options`; None if the cache is off or the document's name says
+    /// nothing we read (its conversion will say why).
+    pub(super) async fn entry(&self, job: &Job, input: &Path, options: &str) -> Option<Entry> {
         let cache = self.settings.cache.as_ref()?;
-        let md5 = source.md5.clone()?;
+        let read_as = crate::office::inspect::extension(Path::new(&job.object)).ok()?;
+        let sha256 = match sha256_of(input).await {
+            Ok(sha256) => sha256,
+            Err(error) => {
+                tracing::warn!(%error, "cannot hash the document; converting it");
+                return None;
+            }
+        };
         Some(Entry {
             bucket: cache.bucket.clone(),
-            key: cache.key(options, &md5),
-            md5,
+            key: cache.key(read_as, options, &sha256),
+            read_as,
+            seal_key: cache.key.clone(),
         })
     }
 
@@ -111,8 +202,12 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .describe(from.bucket, from.name, None)
             .await
         {
-            Ok(Some(found)) if found.metadata.get(ENTRY_MD5) == Some(&entry.md5) => found,
-            Ok(_) => return Ok(()),
+            Ok(Some(found)) if sealed_by_us(entry, &found) => found,
+            Ok(Some(_)) => {
+                tracing::warn!(entry = %from, "an object on a cache entry's name is not sealed by this worker's key; converting instead");
+                return Ok(());
+            }
+            Ok(None) => return Ok(()),
             Err(error) => {
                 tracing::warn!(%error, "cache lookup failed; converting instead");
                 return Ok(());
@@ -142,15 +237,16 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     }
 
     /// Keeps the PDF just written at the job's output name, generation
-    /// `generation` with `metadata`, as the entry, unless one is already
-    /// there. Best effort: a failure costs a later conversion, never this
-    /// message; a PDF replaced since is not kept.
+    /// `generation` with `metadata` and MD5 `pdf_md5` (hex), as the entry,
+    /// unless one is already there. Best effort: a failure costs a later
+    /// conversion, never this message; a PDF replaced since is not kept.
     pub(super) async fn fill(
         &self,
         job: &Job,
         entry: &Entry,
         generation: i64,
         made: &[(&'static str, String)],
+        pdf_md5: &str,
     ) {
         let out = &self.settings.routing.output_bucket;
         let from = ObjectRef::new(out, &job.output);
@@ -158,7 +254,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .filter(|(key, _)| CARRIED.contains(key))
             .cloned()
             .collect();
-        metadata.push((ENTRY_MD5, entry.md5.clone()));
+        metadata.push((ENTRY_READ_AS, entry.read_as.to_string()));
+        metadata.push((ENTRY_SEAL, entry.seal_key.seal(&entry.key, pdf_md5)));
         let copied = self
             .edges
             .objects
@@ -170,16 +267,107 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     }
 }
 
+/// Whether `found`, at the entry's name, carries a seal made with our key
+/// over that name and the MD5 Cloud Storage computed of its bytes.
+fn sealed_by_us(entry: &Entry, found: &storage::Described) -> bool {
+    match (found.metadata.get(ENTRY_SEAL), &found.md5) {
+        (Some(seal), Some(md5)) => entry.seal_key.verifies(&entry.key, md5, seal),
+        _ => false,
+    }
+}
+
+/// The SHA-256 of the file at `path`, in hex, read off the async threads.
+async fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let (mut digest, mut file) = (Sha256::new(), std::fs::File::open(path)?);
+        let mut chunk = vec![0u8; 256 << 10];
+        loop {
+            match std::io::Read::read(&mut file, &mut chunk)? {
+                0 => return Ok(hex(&digest.finalize())),
+                read => digest.update(&chunk[..read]),
+            }
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The MD5 of `bytes` in hex, as Cloud Storage reports an object's.
+pub(super) fn md5_hex(bytes: &[u8]) -> String {
+    hex(&md5::compute(bytes).0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key(byte: u8) -> SealKey {
+        SealKey::new(vec![byte; 32]).unwrap()
+    }
+
     #[test]
-    fn an_entry_is_named_by_engine_options_and_md5() {
-        let cache = CacheAt::new("out", "lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd");
-        assert_eq!(
-            cache.key("pdfa=2b;tagged", "b1946ac92492d2347c6235b4d2611184"),
-            "docx2pdf-cache/lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd/pdfa=2b;tagged/b1946ac92492d2347c6235b4d2611184.pdf"
+    fn an_entry_is_named_by_a_digest_of_all_that_decides_the_pdf() {
+        let cache = CacheAt::new(
+            "out",
+            "lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd",
+            "pages5000",
+            key(1),
         );
+        let sha = "ab".repeat(32);
+        let entry = cache.key("docx", "pdfa=2b;tagged", &sha);
+        assert!(
+            entry.starts_with("docx2pdf-cache/lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd/"),
+            "{entry}"
+        );
+        assert!(entry.ends_with(".pdf"));
+        // The same bytes read another way, with other options, under other
+        // limits: each another entry.
+        let others = [
+            cache.key("csv", "pdfa=2b;tagged", &sha),
+            cache.key("docx", "default", &sha),
+            CacheAt::new(
+                "out",
+                "lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd",
+                "pages10",
+                key(1),
+            )
+            .key("docx", "pdfa=2b;tagged", &sha),
+        ];
+        assert!(others.iter().all(|other| *other != entry), "{others:?}");
+    }
+
+    #[test]
+    fn a_seal_verifies_only_under_its_key_name_and_md5() {
+        let seal = key(1).seal("docx2pdf-cache/e/k.pdf", "00ff");
+        assert!(key(1).verifies("docx2pdf-cache/e/k.pdf", "00ff", &seal));
+        assert!(!key(2).verifies("docx2pdf-cache/e/k.pdf", "00ff", &seal));
+        assert!(!key(1).verifies("docx2pdf-cache/e/other.pdf", "00ff", &seal));
+        assert!(!key(1).verifies("docx2pdf-cache/e/k.pdf", "00fe", &seal));
+        assert!(!key(1).verifies("docx2pdf-cache/e/k.pdf", "00ff", "not hex"));
+    }
+
+    #[test]
+    fn a_short_key_is_refused() {
+        assert!(SealKey::new(vec![7; 31]).is_err());
+    }
+
+    #[test]
+    fn md5_is_written_as_cloud_storage_reports_it() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
     }
 }

@@ -43,7 +43,7 @@ mod ownership;
 mod pipeline;
 mod report;
 use attempts::Attempts;
-pub use cache::CacheAt;
+pub use cache::{CacheAt, SealKey};
 use disposition::{Delivery, Disposition, Verdict};
 pub use disposition::{Outcome, Reply};
 pub use edges::{Announce, Converter, Edges, Objects};

@@ -88,8 +88,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     }
 
     /// Everything before converting: the output name claimed, the document
-    /// described and its options settled, then either its PDF copied from
-    /// the cache (a verdict) or the document downloaded.
+    /// described and its options settled, the document downloaded, and its
+    /// PDF copied from the cache if it is there (a verdict).
     async fn prepare(&self, job: &Job, trace: &mut Trace) -> Result<Ready<'_>, Verdict> {
         let out = &self.settings.routing.output_bucket;
         // One read of what the output name holds, for both claims below.
@@ -120,12 +120,6 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .claim(job, source.generation, &described, existing.as_ref())
             .map_err(|v| *v)?;
         let provenance = provenance(job, source.generation, &described);
-        let entry = self.entry(&source, &described);
-        let mut turn = None;
-        if let Some(entry) = &entry {
-            turn = Some(self.turn(entry).await);
-            self.reuse(job, entry, &provenance, if_generation).await?;
-        }
         let dir =
             self.edges.workspace.job_dir().map_err(|e| {
                 transient(job, "disk", format!("cannot create a job directory: {e}"))
@@ -134,6 +128,14 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         let input = dir.path().join("input");
         // The generation described is the one converted (and cached).
         self.fetch(job, &input, source.generation).await?;
+        // Keyed on the downloaded bytes: a hit costs the download, never a
+        // conversion.
+        let entry = self.entry(job, &input, &described).await;
+        let mut turn = None;
+        if let Some(entry) = &entry {
+            turn = Some(self.turn(entry).await);
+            self.reuse(job, entry, &provenance, if_generation).await?;
+        }
         Ok(Ready {
             dir,
             input,
@@ -211,6 +213,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         let body = tokio::fs::read(pdf)
             .await
             .map_err(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
+        let pdf_md5 = super::cache::md5_hex(&body);
         let mut metadata = ready.provenance.clone();
         metadata.extend([
             ("pages", fidelity.pages.to_string()),
@@ -232,7 +235,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .await
             .map_err(|error| transient(job, "storage", error))?;
         if let Some(entry) = &ready.entry {
-            self.fill(job, entry, generation, &metadata).await;
+            self.fill(job, entry, generation, &metadata, &pdf_md5).await;
         }
         Ok(ObjectRef::new(out, &job.output).to_string())
     }

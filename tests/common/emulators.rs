@@ -376,8 +376,16 @@ impl Env {
         let port = free_port();
         let log =
             std::fs::File::create(self.dir.path().join(format!("worker-{port}.log"))).unwrap();
+        // The key a deployment mounts as a secret, so the cache is on.
+        let key = self.dir.path().join("cache-key");
+        std::fs::write(
+            &key,
+            "a test key of thirty-two bytes or more, never a real one",
+        )
+        .unwrap();
         let mut env = vec![
             ("STORAGE_EMULATOR_HOST", self.gcs_url()),
+            ("CACHE_KEY_FILE", key.display().to_string()),
             ("OUTPUT_PREFIX", "pdf/".into()),
             ("POOL_SIZE", "2".into()),
             ("ACK_DEADLINE", "10".into()),

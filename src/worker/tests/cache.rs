@@ -3,11 +3,17 @@
 
 use super::*;
 
-fn cached() -> Harness {
-    harness_with(
-        FakeConverter::default(),
-        Some(CacheAt::new("out", "engine")),
+fn cache() -> CacheAt {
+    CacheAt::new(
+        "out",
+        "engine",
+        "limits",
+        SealKey::new(vec![1; 32]).unwrap(),
     )
+}
+
+fn cached() -> Harness {
+    harness_with(FakeConverter::default(), Some(cache()))
 }
 
 impl Harness {
@@ -61,34 +67,147 @@ async fn other_options_are_another_entry() {
     assert_eq!(h.calls(), 2);
 }
 
+/// The key is the downloaded bytes' SHA-256, so composite objects (no MD5)
+/// take part; with the cache off nothing is copied.
 #[tokio::test(start_paused = true)]
-async fn without_an_md5_or_with_the_cache_off_every_upload_is_converted() {
+async fn without_an_md5_copies_are_cached_and_with_the_cache_off_every_upload_is_converted() {
     let h = cached();
+    let mut outcomes = Vec::new();
     for name in ["a.docx", "b.docx"] {
         let generation = h.objects.put("in", name, b"composite", &[]);
         let key = ("in".to_string(), name.to_string());
         h.objects.objects.lock().unwrap().get_mut(&key).unwrap().md5 = None;
         let message = notification_of(name, name, generation);
-        assert_eq!(h.push(&message, 1).await.0, Outcome::Converted);
+        outcomes.push(h.push(&message, 1).await.0);
     }
+    assert_eq!(outcomes, [Outcome::Converted, Outcome::Cached]);
     let off = harness(FakeConverter::default());
     for name in ["a.docx", "b.docx"] {
         assert_eq!(off.upload(name, b"same", &[]).await, Outcome::Converted);
     }
     assert_eq!(
         (h.calls(), h.copies(), off.calls(), off.copies()),
-        (2, 0, 2, 0)
+        (1, 2, 2, 0)
+    );
+}
+
+/// The same bytes as `table.csv` and as `notes.txt` are read by Calc and
+/// by Writer: two entries, two conversions.
+#[tokio::test(start_paused = true)]
+async fn the_same_bytes_read_another_way_are_another_entry() {
+    let h = cached();
+    assert_eq!(
+        h.upload("table.csv", b"a,b\n1,2\n", &[]).await,
+        Outcome::Converted
+    );
+    assert_eq!(
+        h.upload("notes.txt", b"a,b\n1,2\n", &[]).await,
+        Outcome::Converted
+    );
+    assert_eq!(
+        h.upload("copy.csv", b"a,b\n1,2\n", &[]).await,
+        Outcome::Cached
+    );
+    assert_eq!(h.calls(), 2);
+}
+
+/// Two documents whose MD5s Cloud Storage reports alike (a collision can
+/// be manufactured) never share a PDF: the key is their bytes' SHA-256.
+#[tokio::test(start_paused = true)]
+async fn documents_with_one_md5_never_share_a_pdf() {
+    let h = cached();
+    for (name, body) in [("a.docx", &b"first"[..]), ("b.docx", &b"second"[..])] {
+        let generation = h.objects.put("in", name, body, &[]);
+        let key = ("in".to_string(), name.to_string());
+        h.objects.objects.lock().unwrap().get_mut(&key).unwrap().md5 = Some("0".repeat(32));
+        let message = notification_of(name, name, generation);
+        assert_eq!(h.push(&message, 1).await.0, Outcome::Converted, "{name}");
+    }
+    assert_eq!(h.calls(), 2);
+}
+
+/// Someone who can write the output bucket uploads a PDF where the entry
+/// for a victim's document will be, with every piece of metadata the fill
+/// writes and a seal made with another key: the victim's document is
+/// converted, not handed that PDF. (Control: the same plant sealed with the
+/// worker's own key, which only the worker holds, is handed out.)
+#[tokio::test(start_paused = true)]
+async fn an_entry_planted_in_the_output_bucket_is_never_handed_out() {
+    for (sealed_with, expected) in [(2u8, Outcome::Converted), (1u8, Outcome::Cached)] {
+        let h = cached();
+        let sha256 = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(b"victim");
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let entry = cache().key("docx", "default", &sha256);
+        let planted = b"%PDF- the attacker's";
+        let seal = SealKey::new(vec![sealed_with; 32])
+            .unwrap()
+            .seal(&entry, &crate::worker::cache::md5_hex(planted));
+        let metadata = [
+            ("pdf-options", "default"),
+            ("pages", "1"),
+            ("cache-entry-read-as", "docx"),
+            ("cache-entry-seal", seal.as_str()),
+        ];
+        h.objects.put("out", &entry, planted, &metadata);
+        assert_eq!(
+            h.upload("a.docx", b"victim", &[]).await,
+            expected,
+            "sealed with {sealed_with}"
+        );
+        let pdf = h.objects.get("out", "a.pdf").unwrap();
+        assert_eq!(pdf.body == planted, expected == Outcome::Cached);
+    }
+}
+
+/// A genuine entry whose bytes someone replaced, keeping its metadata:
+/// its seal covers the MD5 of the bytes it was made with.
+#[tokio::test(start_paused = true)]
+async fn an_entry_whose_bytes_were_replaced_is_not_handed_out() {
+    let h = cached();
+    assert_eq!(h.upload("a.docx", b"same", &[]).await, Outcome::Converted);
+    let (entry, mut stored) = {
+        let objects = h.objects.objects.lock().unwrap();
+        let (key, stored) = objects
+            .iter()
+            .find(|((_, name), _)| name.starts_with("docx2pdf-cache/"))
+            .expect("the entry");
+        (key.1.clone(), stored.clone())
+    };
+    stored.body = b"%PDF- replaced".to_vec();
+    let metadata: Vec<(&str, &str)> = (stored.metadata.iter())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    h.objects.put("out", &entry, &stored.body, &metadata);
+    assert_eq!(h.upload("b.docx", b"same", &[]).await, Outcome::Converted);
+    assert_eq!(
+        h.objects.get("out", "b.pdf").unwrap().body,
+        b"%PDF-1.7 fake"
     );
 }
 
 /// A document named so that its PDF lands where an entry would be: its
-/// PDF is not an entry, and another document with those bytes' MD5 gets
-/// its own conversion, not that PDF.
+/// PDF is not an entry, and another document with those bytes gets its
+/// own conversion, not that PDF.
 #[tokio::test(start_paused = true)]
 async fn a_pdf_on_an_entrys_name_is_not_taken_for_an_entry() {
     let h = cached();
-    let md5 = format!("{:08x}", crc32c::crc32c(b"victim"));
-    let planted = format!("docx2pdf-cache/engine/default/{md5}.docx");
+    let sha256 = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(b"victim");
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let planted = cache()
+        .key("docx", "default", &sha256)
+        .replace(".pdf", ".docx");
     h.objects.put("in", &planted, b"attacker", &[]);
     let generation = h.objects.get("in", &planted).unwrap().generation;
     let message = notification_of(&planted, "m-planted", generation);
@@ -111,7 +230,7 @@ async fn copies_arriving_together_wait_for_the_first_without_holding_up_others()
         delay: Duration::from_secs(10),
         ..FakeConverter::default()
     };
-    let h = harness_with(converter, Some(CacheAt::new("out", "engine")));
+    let h = harness_with(converter, Some(cache()));
     let started = tokio::time::Instant::now();
     let copies = ["a.docx", "b.docx", "c.docx", "d.docx"].map(|name| {
         let h = &h;

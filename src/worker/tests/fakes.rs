@@ -19,8 +19,8 @@ pub(super) struct Stored {
     pub(super) generation: i64,
     pub(super) body: Vec<u8>,
     pub(super) metadata: HashMap<String, String>,
-    /// A stand-in for Cloud Storage's MD5 (the body's CRC32C); None as for
-    /// a composite object.
+    /// The body's MD5, as Cloud Storage computes it; None as for a
+    /// composite object.
     pub(super) md5: Option<String>,
 }
 
@@ -56,7 +56,7 @@ impl FakeObjects {
             generation,
             body: body.to_vec(),
             metadata,
-            md5: Some(format!("{:08x}", crc32c::crc32c(body))),
+            md5: Some(crate::worker::cache::md5_hex(body)),
         };
         self.objects
             .lock()
