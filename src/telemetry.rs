@@ -103,6 +103,7 @@ pub mod metrics {
         active: Peaked,
         slots: Family<StateLabel, Gauge>,
         restarts: Gauge,
+        scratch: Gauge,
         protections: Family<ProtectionLabel, Gauge>,
         layout_risks: Family<LayoutRiskLabel, Counter>,
     }
@@ -126,6 +127,7 @@ pub mod metrics {
                 active: Peaked::default(),
                 slots: Family::default(),
                 restarts: Gauge::default(),
+                scratch: Gauge::default(),
                 protections: Family::default(),
                 layout_risks: Family::default(),
             };
@@ -192,6 +194,11 @@ pub mod metrics {
                 self.restarts.clone(),
             );
             registry.register(
+                "slot_scratch_bytes",
+                "Bytes the LibreOffice processes hold in files (profiles, temp files, documents): memory, on Cloud Run",
+                self.scratch.clone(),
+            );
+            registry.register(
                 "conversions_by_layout_risk",
                 "PDFs made, by how far their fonts may move the layout from the author's",
                 self.layout_risks.clone(),
@@ -255,6 +262,8 @@ pub mod metrics {
             }
             self.restarts
                 .set(slots.iter().map(|s| s.restarts as i64).sum());
+            self.scratch
+                .set(slots.iter().map(|s| s.scratch_bytes as i64).sum());
             let mut text = String::new();
             prometheus_client::encoding::text::encode(&mut text, &self.registry)
                 .expect("writing to a String");
@@ -287,6 +296,7 @@ pub mod metrics {
                 "messages_active_max",
                 "slots",
                 "slot_restarts",
+                "slot_scratch_bytes",
                 "protection_active",
                 "conversions_by_layout_risk",
             ] {

@@ -42,6 +42,8 @@ fn spec(scratch: &Path) -> Spec {
         rss_ceiling: u64::MAX,
         file_size_cap: u64::MAX,
         cpu_budget: None,
+        scratch_cap: u64::MAX,
+        unfit: Box::new(|_| None),
         backoff: (Duration::from_millis(50), Duration::from_millis(400)),
     }
 }
@@ -226,6 +228,7 @@ fn pool(program: PathBuf) -> Pool {
             rss_ceiling: 1 << 30,
             max_output_bytes: 1 << 20,
             max_pages: 5000,
+            scratch_cap: 512 << 20,
             limits: Limits::default(),
         },
         common::workspace(),

@@ -272,6 +272,40 @@ async fn a_package_nested_in_a_package_is_inspected_too() {
     pool.shutdown().await;
 }
 
+/// A fan-out: a 30 KB presentation whose ten video shapes all show one
+/// embedded 15 MiB media part, which LibreOffice copies to a temporary
+/// file once per shape (on Cloud Run, memory; twenty shapes took 558 MiB).
+/// Under a 96 MiB scratch budget it is stopped as it goes, refused naming
+/// the budget, and the pool goes on. (Control: under the default 512 MiB
+/// the same deck converts: it is heavy, not broken.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_whose_files_fan_out_is_stopped_at_its_scratch_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("media-fan-out.pptx");
+    common::write_pptx_with_media_fan_out(&input, 10, 15 << 20);
+    assert!(std::fs::metadata(&input).unwrap().len() < 100 << 10);
+
+    let roomy = Pool::start(pool_config(), common::workspace()).expect("pool starts");
+    convert(&roomy, &input).await.expect("the control converts");
+    roomy.shutdown().await;
+
+    let tight = Pool::start(
+        PoolConfig {
+            scratch_cap: 96 << 20,
+            ..pool_config()
+        },
+        common::workspace(),
+    )
+    .expect("pool starts");
+    let started = std::time::Instant::now();
+    let error = convert(&tight, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "resource_limit", "{error}");
+    assert!(error.to_string().contains("SCRATCH_LIMIT_MIB"), "{error}");
+    eprintln!("fan-out refused in {:?}: {error}", started.elapsed());
+    still_converts(&tight, dir.path()).await;
+    tight.shutdown().await;
+}
+
 /// What downloads and mail gateways do to real Word files: bytes after
 /// the end record, an end record whose comment length is stale. Word opens
 /// them and so does stock LibreOffice (the control); the pool converts them
@@ -710,6 +744,7 @@ async fn a_pdf_over_the_page_limit_is_refused_and_the_pool_goes_on() {
     let pool = Pool::start(
         PoolConfig {
             max_pages: 1000,
+            scratch_cap: 512 << 20,
             ..pool_config()
         },
         common::workspace(),

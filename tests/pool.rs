@@ -22,6 +22,7 @@ fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
             rss_ceiling: 1 << 30,
             max_output_bytes: 256 << 20,
             max_pages: 5000,
+            scratch_cap: 512 << 20,
             limits: Limits::default(),
         },
         common::workspace(),
@@ -436,5 +437,109 @@ async fn libreoffice_gets_a_minimal_environment() {
         .filter(|k| !allowed.contains(&k.as_str()))
         .collect();
     assert!(extra.is_empty(), "the child inherited {extra:?}");
+    pool.shutdown().await;
+}
+
+/// The files named `fromdocs` holds (where LibreOffice unpacks a
+/// document's embedded fonts) anywhere below `dir`.
+fn unpacked_fonts(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(path);
+            } else if path
+                .parent()
+                .is_some_and(|p| p.ends_with("embeddedfonts/fromdocs"))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// A document that brings its own font, as Word's "embed fonts in the
+/// file" does: it converts, and the process that loaded the font (which
+/// LibreOffice keeps, unpacked into the profile and loaded, after the
+/// document is closed) is replaced before the next document, taking the
+/// font's file with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_document_with_embedded_fonts_converts_and_leaves_nothing_behind() {
+    let workspace = common::workspace();
+    let pool = Pool::start(common::pool_config(), workspace.clone()).expect("pool starts");
+    let out = tempfile::tempdir().unwrap();
+    let input = out.path().join("embedded.docx");
+    let font = std::fs::read("/usr/share/fonts/truetype/crosextra/Caladea-Regular.ttf")
+        .expect("fonts-crosextra-caladea (./dev/setup)");
+    common::write_docx_with_embedded_font(&input, "Brought Along Serif", &font, 1);
+    assert_eq!(convert(&pool, &input, out.path()).await.unwrap(), 1);
+    wait_for(
+        &pool,
+        "the process that loaded the font to be replaced",
+        |slots| slots[0].restarts == 1 && slots[0].state == SlotState::Ready,
+    )
+    .await;
+    assert_eq!(unpacked_fonts(workspace.slots()), Vec::<PathBuf>::new());
+    assert_eq!(
+        convert(&pool, &fixture("one_page.docx"), out.path())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(pool.slots()[0].restarts, 1, "an ordinary document does not");
+    pool.shutdown().await;
+}
+
+/// Unmounts (lazily) when dropped.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Another document's files (or the worker's) fill the volume every slot
+/// shares: the document converting meanwhile fails, and that failure is
+/// the machine's, transient, never recorded as the document's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failure_on_a_full_volume_is_not_the_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96m", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let _mount = Mount(dir.path().to_owned());
+    let workspace = docx2pdf::workspace::Workspace::create_in(dir.path()).unwrap();
+    let pool = Pool::start(common::pool_config(), std::sync::Arc::new(workspace)).unwrap();
+    wait_for(&pool, "a warm process", |slots| {
+        slots[0].state == SlotState::Ready
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let input = out.path().join("innocent.docx");
+    std::fs::copy(fixture("long.docx"), &input).unwrap();
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(dir.path().join("filler")).unwrap();
+        let chunk = vec![0u8; 16 << 10];
+        while filler.write_all(&chunk).is_ok() {}
+        // Room for the package inspection rebuilds, not for the PDF.
+        let full = filler.metadata().unwrap().len();
+        let room = std::fs::metadata(&input).unwrap().len() + (16 << 10);
+        filler.set_len(full - room).unwrap();
+    }
+    let error = convert(&pool, &input, out.path()).await.unwrap_err();
+    assert!(!error.is_permanent(), "{}: {error}", error.kind());
+    std::fs::remove_file(dir.path().join("filler")).unwrap();
+    assert!(convert(&pool, &input, out.path()).await.unwrap() > 1);
     pool.shutdown().await;
 }

@@ -31,6 +31,8 @@ fn spec(scratch: &std::path::Path, script: &str) -> Spec {
         rss_ceiling: u64::MAX,
         file_size_cap: u64::MAX,
         cpu_budget: None,
+        scratch_cap: u64::MAX,
+        unfit: Box::new(|_| None),
         backoff: (Duration::from_millis(50), Duration::from_millis(400)),
     }
 }
@@ -245,4 +247,102 @@ async fn each_request_gets_an_empty_directory_of_its_own() {
         dirs.iter().all(|dir| !dir.exists()),
         "request directories left behind"
     );
+}
+
+/// Writes 64 MiB, a MiB at a time, into the directory named in the request
+/// (`fill DIR`), or into a file it deleted and keeps open (`hold DIR`), or
+/// 8 MiB beside its request directory (`leave DIR`), then answers.
+const FILLING: &str = r#"echo ready
+while read -r line; do
+  dir=${line#\"* }; dir=${dir%\"}
+  case "$line" in
+    '"fill '*) for i in $(seq 64); do head -c 1048576 /dev/zero >> "$dir/big"; sleep 0.005; done ;;
+    '"hold '*) exec 3>"$dir/gone"; rm "$dir/gone"
+               for i in $(seq 64); do head -c 1048576 /dev/zero >&3; sleep 0.005; done ;;
+    '"leave '*) head -c 8388608 /dev/zero > "$dir/../left-behind" ;;
+  esac
+  echo "$line"
+done"#;
+
+async fn call_with_dir(
+    supervisor: &Supervisor<String, String>,
+    verb: &'static str,
+) -> Result<docx2pdf::supervisor::Reply<String>, CallError> {
+    let prepare = Box::new(move |dir: &docx2pdf::supervisor::RequestDir| {
+        Ok(format!("{verb} {}", dir.path().display()))
+    });
+    supervisor.call_in(prepare, Duration::from_secs(20)).await
+}
+
+/// A child that writes more than its scratch cap is killed as it goes, not
+/// after: counted from its files and from the ones it deleted but holds
+/// open. (Control: without a cap, the same request writes all 64 MiB.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_holding_more_in_files_than_its_cap_is_killed() {
+    let scratch = tempfile::tempdir().unwrap();
+    let uncapped = Supervisor::start(spec(scratch.path(), FILLING), 1);
+    let reply = call_with_dir(&uncapped, "fill").await.unwrap();
+    let written = std::fs::metadata(reply.dir.path().join("big"))
+        .unwrap()
+        .len();
+    assert_eq!(written, 64 << 20, "control");
+    drop(reply);
+    uncapped.shutdown().await;
+
+    let capped = Spec {
+        scratch_cap: 16 << 20,
+        ..spec(scratch.path(), FILLING)
+    };
+    let supervisor = Supervisor::start(capped, 1);
+    for verb in ["fill", "hold"] {
+        match call_with_dir(&supervisor, verb).await {
+            Err(CallError::ScratchCap { held, cap }) => {
+                assert_eq!(cap, 16 << 20);
+                assert!(held > cap && held < 40 << 20, "{verb}: {held}");
+            }
+            other => panic!("{verb}: {other:?}"),
+        }
+    }
+    assert_eq!(call(&supervisor, "after").await.unwrap(), "after");
+    assert_eq!(supervisor.status()[0].restarts, 2);
+    supervisor.shutdown().await;
+}
+
+/// What a request leaves in the request directory goes with it; what it
+/// leaves elsewhere in the scratch has its process replaced before the
+/// next request, as does whatever the spec finds unfit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_that_keeps_what_a_request_left_is_replaced() {
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor = Supervisor::start(spec(scratch.path(), FILLING), 1);
+    drop(call_with_dir(&supervisor, "fill").await.unwrap());
+    assert_eq!(call(&supervisor, "next").await.unwrap(), "next");
+    assert_eq!(
+        supervisor.status()[0].restarts,
+        0,
+        "the request directory is emptied"
+    );
+    drop(call_with_dir(&supervisor, "leave").await.unwrap());
+    assert_eq!(call(&supervisor, "next").await.unwrap(), "next");
+    assert_eq!(supervisor.status()[0].restarts, 1, "8 MiB left beside it");
+    supervisor.shutdown().await;
+
+    let fussy = Spec {
+        unfit: Box::new(|scratch| scratch.join("request/mark").exists().then_some("marked")),
+        ..spec(scratch.path(), SCRIPTED)
+    };
+    let supervisor: Supervisor<String, String> = Supervisor::start(fussy, 1);
+    let prepare = Box::new(|dir: &docx2pdf::supervisor::RequestDir| {
+        dir.create("mark")?;
+        Ok("marked".to_string())
+    });
+    drop(
+        supervisor
+            .call_in(prepare, Duration::from_secs(5))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(call(&supervisor, "next").await.unwrap(), "next");
+    assert_eq!(supervisor.status()[0].restarts, 1, "unfit");
+    supervisor.shutdown().await;
 }

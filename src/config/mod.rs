@@ -66,6 +66,9 @@ pub struct PoolArgs {
     /// Largest page count of a PDF; more is refused
     #[arg(long, env = "MAX_PAGES", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pages: u64,
+    /// Cap on what a LibreOffice process holds in files while it converts (its profile, temp files, the document and the PDF), in MiB: on Cloud Run files are memory
+    #[arg(long, env = "SCRATCH_LIMIT_MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
+    pub scratch_limit_mib: u64,
 }
 
 impl PoolArgs {
@@ -82,6 +85,7 @@ impl PoolArgs {
             rss_ceiling: self.slot_memory_limit_mib << 20,
             max_output_bytes: self.max_output_bytes,
             max_pages: self.max_pages,
+            scratch_cap: self.scratch_limit_mib << 20,
             limits: office::Limits::default(),
         })
     }

@@ -9,6 +9,7 @@
 
 mod child;
 pub mod engine;
+mod environment;
 mod error;
 mod fidelity;
 mod fonts;
@@ -18,17 +19,18 @@ mod ole2;
 mod pdf;
 mod profile;
 mod repack;
+mod request;
 mod rtf;
 mod sandbox;
 pub mod substitutes;
 mod text;
+mod volume;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::process::Command;
 
 pub use child::main as child_main;
 pub use error::ConvertError;
@@ -38,6 +40,7 @@ pub use inspect::Limits;
 use crate::options::PdfOptions;
 use crate::supervisor::{CallError, Peak, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
+use request::{Document, Taken, take_pdf};
 
 /// The hidden subcommand that runs [`child_main`].
 pub const CHILD_SUBCOMMAND: &str = "office-child";
@@ -54,6 +57,9 @@ pub struct PoolConfig {
     pub max_output_bytes: u64,
     /// More pages than this are refused.
     pub max_pages: u64,
+    /// Bytes a LibreOffice process may hold in files while it converts:
+    /// its profile, temp files, the document and the PDF.
+    pub scratch_cap: u64,
     pub limits: Limits,
 }
 
@@ -91,6 +97,13 @@ pub struct Conversion {
     pub fidelity: Fidelity,
 }
 
+/// Where and how long a document was converted.
+struct Ran {
+    slot: usize,
+    queue_wait: Duration,
+    run_time: Duration,
+}
+
 pub struct Pool {
     supervisor: Supervisor<child::Request, child::Response>,
     job_timeout: Duration,
@@ -116,7 +129,7 @@ impl Pool {
                 "this kernel has no Landlock: LibreOffice processes can read any file the worker can (Linux 5.13 or later, with Landlock enabled, confines them)"
             );
         }
-        let allocator = jemalloc();
+        let allocator = environment::jemalloc();
         if allocator.is_none() {
             tracing::info!(
                 "libjemalloc2 is not installed: LibreOffice runs on glibc malloc, about 15% slower"
@@ -127,7 +140,7 @@ impl Pool {
             program: config.program,
             args: vec![CHILD_SUBCOMMAND.into()],
             prepare: Box::new(move |scratch, command| {
-                prepare_child(scratch, command, allocator.as_deref())
+                environment::prepare_child(scratch, command, allocator.as_deref())
             }),
             scratch_root: workspace.slots().to_owned(),
             start_timeout: Duration::from_secs(60),
@@ -135,6 +148,8 @@ impl Pool {
             rss_ceiling: config.rss_ceiling,
             file_size_cap: config.max_output_bytes,
             cpu_budget: Some(cpu_budget(config.job_timeout)),
+            scratch_cap: config.scratch_cap,
+            unfit: Box::new(profile::unfit),
             backoff: (Duration::from_millis(500), Duration::from_secs(30)),
         };
         Ok(Pool {
@@ -158,6 +173,18 @@ impl Pool {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
+        let converted = self.inspect_and_run(input, name, output, options).await;
+        converted.map_err(|error| volume::blame(error, volume::space(self.workspace.slots())))
+    }
+
+    /// [`Pool::convert`], with failures as they were met.
+    async fn inspect_and_run(
+        &self,
+        input: &Path,
+        name: &Path,
+        output: &Path,
+        options: &PdfOptions,
+    ) -> Result<Conversion, ConvertError> {
         let inspected = {
             let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
             let work = self.workspace.jobs().to_owned();
@@ -165,46 +192,14 @@ impl Pool {
                 .await
                 .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
         };
-        let (extension, package) = (inspected.extension, inspected.package);
-        // LibreOffice reads and writes only inside its own request directory,
-        // under names we chose: no document name reaches its file system,
-        // and no process can reach another's job (Landlock, `sandbox`). It
-        // gets the rebuilt package, or a copy: a process running a
-        // document's exploit could rewrite what it is given, and what we
-        // keep (the caller's file, which the fidelity report reads) must
-        // stay as it was checked.
-        let (source, input) = (input.to_owned(), input.to_owned());
-        let filter = options.filter_data();
-        let prepare = Box::new(move |dir: &RequestDir| {
-            let name = format!("input.{extension}");
-            match package {
-                Some(package) => dir.adopt(package.path(), &name)?,
-                None => {
-                    std::io::copy(&mut std::fs::File::open(&input)?, &mut dir.create(&name)?)?;
-                }
-            }
-            Ok(child::Request {
-                input: dir.path().join(name),
-                output: dir.path().join(PDF_NAME),
-                filter,
-            })
-        });
-        let reply = self
-            .supervisor
-            .call_in(prepare, self.job_timeout)
-            .await
-            .map_err(|error| self.call_failed(error))?;
-        self.answered(reply.value, reply.memory_peak)?;
-        // Out of the request directory at once: the slot waits for it back.
-        match take_pdf(&reply.dir, output, self.max_output_bytes).await {
-            Err(Taken::Misbehaved(error)) => {
-                reply.dir.condemn();
-                return Err(error);
-            }
-            Err(Taken::Failed(error)) => return Err(error),
-            Ok(()) => drop(reply.dir),
-        }
+        let extension = inspected.extension;
+        let document = match inspected.package {
+            Some(package) => Document::Rebuilt(package),
+            None => Document::Copied(input.to_owned()),
+        };
+        let ran = self.run(document, extension, output, options).await?;
         let checked = self.check_pdf(output).await?;
+        let source = input.to_owned();
         let fidelity = {
             let (pages, embedded) = (checked.pages, checked.fonts);
             tokio::task::spawn_blocking(move || {
@@ -215,12 +210,48 @@ impl Pool {
             .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))?
         };
         Ok(Conversion {
-            slot: reply.slot,
-            queue_wait: reply.queue_wait,
-            convert_time: reply.run_time,
+            slot: ran.slot,
+            queue_wait: ran.queue_wait,
+            convert_time: ran.run_time,
             pdf_bytes: checked.bytes,
             fidelity,
         })
+    }
+
+    /// Has a LibreOffice process convert `document` (read as `extension`)
+    /// and takes its PDF into `output`. LibreOffice reads and writes only
+    /// inside its own request directory, under names we chose: no document
+    /// name reaches its file system, and no process can reach another's
+    /// job (Landlock, `sandbox`).
+    async fn run(
+        &self,
+        document: Document,
+        extension: &'static str,
+        output: &Path,
+        options: &PdfOptions,
+    ) -> Result<Ran, ConvertError> {
+        let filter = options.filter_data();
+        let prepare =
+            Box::new(move |dir: &RequestDir| request::place(dir, document, extension, filter));
+        let reply = self
+            .supervisor
+            .call_in(prepare, self.job_timeout)
+            .await
+            .map_err(|error| self.call_failed(error))?;
+        self.answered(reply.value, reply.memory_peak)?;
+        // Out of the request directory at once: the slot waits for it back.
+        match take_pdf(&reply.dir, output, self.max_output_bytes).await {
+            Err(Taken::Misbehaved(error)) => {
+                reply.dir.condemn();
+                Err(error)
+            }
+            Err(Taken::Failed(error)) => Err(error),
+            Ok(()) => Ok(Ran {
+                slot: reply.slot,
+                queue_wait: reply.queue_wait,
+                run_time: reply.run_time,
+            }),
+        }
     }
 
     /// The PDF at `output` checked, and within `MAX_PAGES`; removed if not.
@@ -246,6 +277,11 @@ impl Pool {
             CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
             CallError::Died(cause) => ConvertError::Crashed(cause),
             CallError::MemoryCap { peak, cap } => memory_cap_reached(peak, cap),
+            CallError::ScratchCap { held, cap } => ConvertError::ResourceLimit(format!(
+                "LibreOffice held {} MiB in files converting it, over the {} MiB a conversion may (SCRATCH_LIMIT_MIB)",
+                held >> 20,
+                cap >> 20
+            )),
             CallError::CpuCap(budget) => ConvertError::ResourceLimit(format!(
                 "LibreOffice used up the CPU time a conversion may use ({} s, twice JOB_TIMEOUT)",
                 budget.as_secs()
@@ -310,60 +346,6 @@ impl Pool {
     }
 }
 
-/// What the child writes in its request directory.
-const PDF_NAME: &str = "output.pdf";
-
-/// Why the PDF could not be taken from a request directory.
-enum Taken {
-    /// What LibreOffice left is not a PDF file of its own making: its
-    /// process cannot be trusted with another document.
-    Misbehaved(ConvertError),
-    Failed(ConvertError),
-}
-
-/// Copies the PDF LibreOffice made into `output`, a file only we write:
-/// what is checked and uploaded is that copy, never a file the process
-/// could still change. At most `cap` bytes (`MAX_OUTPUT_BYTES`).
-async fn take_pdf(dir: &RequestDir, output: &Path, cap: u64) -> Result<(), Taken> {
-    let made = dir
-        .open_written(PDF_NAME)
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => Taken::Failed(ConvertError::Internal(
-                "LibreOffice reported success but wrote no PDF".into(),
-            )),
-            std::io::ErrorKind::InvalidData => Taken::Misbehaved(ConvertError::Crashed(format!(
-                "its process misbehaved and was replaced: {error}"
-            ))),
-            _ => Taken::Failed(ConvertError::Internal(format!(
-                "opening the PDF LibreOffice made: {error}"
-            ))),
-        })?;
-    let output = output.to_owned();
-    let copied = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-        let mut to = std::fs::File::create(&output)?;
-        let copied = std::io::copy(&mut std::io::Read::take(made, cap + 1), &mut to)?;
-        if copied > cap {
-            drop(to);
-            std::fs::remove_file(&output)?;
-        }
-        Ok(copied)
-    })
-    .await
-    .map_err(|e| {
-        Taken::Failed(ConvertError::Internal(format!(
-            "copying the PDF panicked: {e}"
-        )))
-    })?
-    .map_err(|e| Taken::Failed(ConvertError::Internal(format!("copying the PDF: {e}"))))?;
-    if copied > cap {
-        // The file-size cap stops an honest LibreOffice before this.
-        return Err(Taken::Misbehaved(ConvertError::ResourceLimit(format!(
-            "the PDF is larger than {cap} bytes (MAX_OUTPUT_BYTES)"
-        ))));
-    }
-    Ok(())
-}
-
 /// CPU time one conversion may use: a backstop to the deadline, so twice it,
 /// which LibreOffice's few threads do not reach in a job that would finish.
 fn cpu_budget(job_timeout: Duration) -> Duration {
@@ -376,56 +358,4 @@ fn memory_cap_reached(peak: Peak, cap: u64) -> ConvertError {
         peak.bytes >> 20,
         cap >> 20
     ))
-}
-
-/// What a LibreOffice process inherits of the worker's environment. The rest
-/// (credentials, settings, anything a deployment puts there) stays out of
-/// reach of the documents it converts.
-const INHERITED_ENV: &[&str] = &[
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "LD_PRELOAD",
-    "LD_LIBRARY_PATH",
-    "LOK_PROGRAM_PATH",
-    "RUST_BACKTRACE",
-];
-
-/// One profile and one temp dir per process: LibreOffice processes sharing a
-/// profile silently lose documents. A minimal environment.
-fn prepare_child(
-    scratch: &Path,
-    command: &mut Command,
-    allocator: Option<&Path>,
-) -> std::io::Result<()> {
-    let home = scratch.join("home");
-    let tmp = scratch.join("tmp");
-    std::fs::create_dir(&tmp)?;
-    // Where LibreOfficeKit puts the profile of a process with this HOME.
-    profile::seed(&home.join(".config/libreoffice/4/user"))?;
-    command.env_clear();
-    for key in INHERITED_ENV {
-        if let Some(value) = std::env::var_os(key) {
-            command.env(key, value);
-        }
-    }
-    command.env("HOME", home).env("TMPDIR", tmp);
-    if let Some(allocator) = allocator
-        && std::env::var_os("LD_PRELOAD").is_none()
-    {
-        command.env("LD_PRELOAD", allocator);
-    }
-    Ok(())
-}
-
-/// LibreOffice allocates and frees at a furious rate; glibc's malloc spends
-/// about a tenth of a conversion consolidating chunks. With jemalloc the
-/// same documents convert about 15% faster (perf and ./dev/bench convert).
-fn jemalloc() -> Option<PathBuf> {
-    let path = PathBuf::from(format!(
-        "/usr/lib/{}-linux-gnu/libjemalloc.so.2",
-        std::env::consts::ARCH
-    ));
-    path.exists().then_some(path)
 }

@@ -10,7 +10,7 @@
 //! and has Writer drop a Word document's VBA code instead of importing it
 //! as runnable Basic (Writer's default; tested with a .docm).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const REGISTRY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
@@ -22,6 +22,23 @@ const REGISTRY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
 </oor:items>
 "#;
+
+/// The `user` directory of the profile of the process whose scratch is
+/// `scratch` (its HOME is `scratch/home`, where LibreOfficeKit puts it).
+pub fn user_dir(scratch: &Path) -> PathBuf {
+    scratch.join("home/.config/libreoffice/4/user")
+}
+
+/// Why the process whose scratch is `scratch` must not convert another
+/// document. LibreOffice unpacks a document's embedded fonts into the
+/// profile and keeps them loaded after the document is closed, even once
+/// their files are gone: the next document would be set in them, and
+/// their bytes would stay in the scratch.
+pub fn unfit(scratch: &Path) -> Option<&'static str> {
+    let fonts = user_dir(scratch).join("temp/embeddedfonts/fromdocs");
+    let loaded = std::fs::read_dir(fonts).is_ok_and(|mut entries| entries.next().is_some());
+    loaded.then_some("it loaded a document's embedded fonts")
+}
 
 /// Seeds the profile whose `user` directory is `user_dir`, unless it exists.
 pub fn seed(user_dir: &Path) -> std::io::Result<()> {

@@ -58,8 +58,15 @@ impl<W: Write + Seek> Repack<W> {
     }
 }
 
+/// A read or write that failed is the machine's (a full disk); anything
+/// else the zip crate refuses is the archive's.
 fn broken(error: zip::result::ZipError) -> ConvertError {
-    ConvertError::Corrupt(format!("broken zip container: {error}"))
+    match error {
+        zip::result::ZipError::Io(error) => {
+            ConvertError::Internal(format!("rebuilding the zip container: {error}"))
+        }
+        error => ConvertError::Corrupt(format!("broken zip container: {error}")),
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 //! a request directory inside that scratch, emptied before each request (a
 //! child confined to its scratch sees its own request's files and no
 //! other's), per-request deadlines (kill the whole process group when one
-//! passes), caps on each process's memory, file sizes and CPU time while it
-//! works (`limits`),
+//! passes), caps on each process's memory, file sizes, CPU time and the
+//! bytes it holds in files while it works (`limits`, `scratch`),
 //! respawning after a crash with exponential backoff, recycling after N
-//! requests or above an RSS ceiling, and leaving nothing behind on stop.
+//! requests, above an RSS ceiling, when a request left files behind or
+//! when the spec finds the process unfit, and leaving nothing behind on stop.
 //! Each mechanism has a file: `slot` (the loop keeping one process and
 //! serving it requests), `process` (one running child), `limits`,
 //! `confine` (what a child may not undo: its group, its limits),
@@ -44,6 +45,7 @@ mod limits;
 mod lines;
 mod process;
 mod request_dir;
+mod scratch;
 mod slot;
 pub use channel::ChildChannel;
 pub use limits::Peak;
@@ -79,6 +81,15 @@ pub struct Spec {
     /// CPU time (all threads) one request may use before the kernel stops
     /// the process (`RLIMIT_CPU`). None: no cap.
     pub cpu_budget: Option<Duration>,
+    /// Bytes a process may hold in files (its scratch, and files it deleted
+    /// but keeps open) during a request: sampled, and the process killed
+    /// when it holds more. On Cloud Run files are memory. `u64::MAX`: no cap.
+    pub scratch_cap: u64,
+    /// Why a process that answered must not take another request, judged
+    /// from its scratch: what the program it runs keeps between requests
+    /// that a request must not find.
+    #[allow(clippy::type_complexity)]
+    pub unfit: Box<dyn Fn(&Path) -> Option<&'static str> + Send + Sync>,
     /// First and longest wait between failed starts.
     pub backoff: (Duration, Duration),
 }
@@ -124,6 +135,8 @@ pub struct SlotStatus {
     /// Processes started after the first one (crashes, kills and recycles).
     pub restarts: u64,
     pub rss_bytes: u64,
+    /// What the process holds in files, as last measured.
+    pub scratch_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +153,12 @@ pub enum CallError {
     MemoryCap { peak: Peak, cap: u64 },
     #[error("the process used up its CPU time ({0:?} per request); it is being replaced")]
     CpuCap(Duration),
+    #[error(
+        "the process held {} MiB in files, over its {} MiB; it was killed and is being replaced",
+        held >> 20,
+        cap >> 20
+    )]
+    ScratchCap { held: u64, cap: u64 },
     #[error("the process broke the protocol ({0}); it was killed and is being replaced")]
     Misbehaved(String),
     #[error("the request could not be prepared in the process's directory: {0}")]
@@ -209,6 +228,7 @@ where
                     served: 0,
                     restarts: 0,
                     rss_bytes: 0,
+                    scratch_bytes: 0,
                 })
                 .collect(),
         ));

@@ -38,12 +38,23 @@ pub(super) struct Process {
     /// The scratch directory as it was made: request directories are
     /// reached through it, whatever the child renames meanwhile.
     scratch_fd: OwnedFd,
+    /// What it held in files once ready: its profile, warmed up.
+    scratch_at_start: u64,
     stderr_tail: Arc<Mutex<Vec<String>>>,
 }
 
 impl Process {
     pub(super) fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    pub(super) fn scratch(&self) -> &Path {
+        self.scratch.path()
+    }
+
+    /// What it held in files when it was ready to take requests.
+    pub(super) fn scratch_at_start(&self) -> u64 {
+        self.scratch_at_start
     }
 
     /// A new empty directory for the next request, in place of the last
@@ -79,9 +90,12 @@ impl Process {
             stdout,
             scratch,
             scratch_fd,
+            scratch_at_start: 0,
             stderr_tail,
         };
-        process.handshake(spec.start_timeout).await
+        let mut process = process.handshake(spec.start_timeout).await?;
+        process.scratch_at_start = super::scratch::held(process.scratch(), None, process.pid());
+        Ok(process)
     }
 
     /// Waits for the new process's `ready`.

@@ -2,6 +2,7 @@
 //! backoff, replacement after a crash, a deadline or recycling) and serves
 //! it requests from the shared queue, one at a time, sampling its memory.
 
+use std::ffi::OsStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,12 +14,22 @@ use tokio_util::sync::CancellationToken;
 use super::limits::{self, CpuCap};
 use super::process::Process;
 use super::request_dir::{LentDir, Returned};
+use super::scratch;
 use super::{CallError, Peak, Queue, Reply, SlotState, SlotStatus, Spec, Task};
 
 /// How one request went, and what its process was seen to use.
 struct Run<Resp> {
-    outcome: Result<std::io::Result<Resp>, tokio::time::error::Elapsed>,
+    ended: Ended<Resp>,
     usage: Usage,
+}
+
+/// How one request ended.
+enum Ended<Resp> {
+    Answered(std::io::Result<Resp>),
+    /// Its deadline passed first.
+    Late,
+    /// The process held more in files than its cap: the bytes seen.
+    OverScratch(u64),
 }
 
 /// What a process was seen to use during one request.
@@ -28,6 +39,14 @@ struct Usage {
     /// Present when the process's CPU time was capped for the request.
     cpu: Option<CpuCap>,
 }
+
+/// Scratch is walked every this many memory samples: a walk costs more
+/// than reading one /proc file.
+const SCRATCH_SAMPLE_EVERY: u32 = 5;
+/// What a request may leave in its process's scratch (besides its request
+/// directory, which is emptied anyway) before the process is replaced:
+/// LibreOffice's few small temp files, not a document's.
+const LEFTOVER_ALLOWED: u64 = 4 << 20;
 
 /// How an attempt to start a process ended.
 enum Started {
@@ -102,6 +121,7 @@ where
             s.state = SlotState::Stopped;
             s.pid = None;
             s.rss_bytes = 0;
+            s.scratch_bytes = 0;
         });
     }
 
@@ -117,6 +137,7 @@ where
                     s.state = SlotState::Ready;
                     s.pid = process.pid();
                     s.rss_bytes = process.rss_bytes();
+                    s.scratch_bytes = process.scratch_at_start();
                 });
                 tracing::debug!(
                     slot = self.id,
@@ -141,8 +162,9 @@ where
         }
     }
 
-    /// Runs one request in `process` within its deadline and CPU budget,
-    /// sampling the process meanwhile; `None` if the supervisor stopped first.
+    /// Runs one request in `process` within its deadline, CPU budget and
+    /// scratch cap, sampling the process meanwhile; `None` if the
+    /// supervisor stopped first.
     async fn run_request(
         &self,
         process: &mut Process,
@@ -160,20 +182,33 @@ where
             },
             _ => None,
         };
+        let scratch = process.scratch().to_owned();
+        let capped = self.spec.scratch_cap != u64::MAX;
         let mut memory_peak = Peak::default();
         let mut sampling = tokio::time::interval(limits::SAMPLE_EVERY);
+        let mut samples = 0u32;
         let call = tokio::time::timeout(deadline, process.call::<Req, Resp>(request));
         tokio::pin!(call);
         loop {
-            tokio::select! {
-                outcome = &mut call => return Some(Run { outcome, usage: Usage { memory_peak, cpu } }),
+            let ended = tokio::select! {
+                outcome = &mut call => Some(outcome.map_or(Ended::Late, Ended::Answered)),
                 _ = sampling.tick() => {
                     memory_peak.sample(pid);
                     if let Some(cpu) = &mut cpu {
                         cpu.sample(pid);
                     }
+                    samples += 1;
+                    let held = (capped && samples.is_multiple_of(SCRATCH_SAMPLE_EVERY))
+                        .then(|| scratch::held(&scratch, None, pid));
+                    held.filter(|&held| held > self.spec.scratch_cap).map(Ended::OverScratch)
                 }
                 _ = self.stop.cancelled() => return None,
+            };
+            if let Some(ended) = ended {
+                return Some(Run {
+                    ended,
+                    usage: Usage { memory_peak, cpu },
+                });
             }
         }
     }
@@ -249,21 +284,33 @@ where
             let _ = task.reply.send(Err(CallError::Stopped));
             return Err(End::Stop);
         };
-        let value = match run.outcome {
-            Ok(Ok(value)) => value,
-            Ok(Err(error)) if error.kind() == std::io::ErrorKind::InvalidData => {
+        let value = match run.ended {
+            Ended::Answered(Ok(value)) => value,
+            Ended::Answered(Err(error)) if error.kind() == std::io::ErrorKind::InvalidData => {
                 tracing::warn!(slot = self.id, %error, "the {} process broke the protocol: killing it", self.spec.name);
                 let _ = task
                     .reply
                     .send(Err(CallError::Misbehaved(error.to_string())));
                 return Err(End::Lost);
             }
-            Ok(Err(error)) => {
+            Ended::Answered(Err(error)) => {
                 let error = self.died(process, error, run.usage).await;
                 let _ = task.reply.send(Err(error));
                 return Err(End::Lost);
             }
-            Err(_) => {
+            Ended::OverScratch(held) => {
+                let cap = self.spec.scratch_cap;
+                tracing::warn!(
+                    slot = self.id,
+                    held_mib = held >> 20,
+                    cap_mib = cap >> 20,
+                    "request over its scratch cap: killing the {} process",
+                    self.spec.name
+                );
+                let _ = task.reply.send(Err(CallError::ScratchCap { held, cap }));
+                return Err(End::Lost);
+            }
+            Ended::Late => {
                 tracing::warn!(slot = self.id, deadline = ?task.deadline, "request over its deadline: killing the {} process", self.spec.name);
                 let _ = task.reply.send(Err(CallError::Timeout(task.deadline)));
                 return Err(End::Lost);
@@ -296,16 +343,22 @@ where
     /// caller hears back; why the process should be replaced, if it should.
     fn recycle_reason(&self, process: &Process, answered: u64) -> Option<&'static str> {
         let rss = process.rss_bytes();
+        let scratch = process.scratch();
+        // The request directory is emptied before the next request anyway.
+        let left = scratch::held(scratch, Some(OsStr::new("request")), process.pid());
         let recycle = if answered >= self.spec.recycle_after {
             Some("request count")
         } else if rss > self.spec.rss_ceiling {
             Some("memory ceiling")
+        } else if left > process.scratch_at_start() + LEFTOVER_ALLOWED {
+            Some("files left in its scratch")
         } else {
-            None
+            (self.spec.unfit)(scratch)
         };
         self.update(|s| {
             s.served += 1;
             s.rss_bytes = rss;
+            s.scratch_bytes = scratch::held(scratch, None, process.pid());
             s.state = if recycle.is_some() {
                 SlotState::Recycling
             } else {

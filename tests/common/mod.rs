@@ -181,6 +181,125 @@ fn write_package(
     zip.finish().unwrap();
 }
 
+/// Writes a DOCX whose text is set in `family`, a font the document
+/// embeds (`font`, a TrueType file), as Word's "embed fonts in the file"
+/// does. Its key is all zeros, so the obfuscated part is the font itself.
+/// The font table lists it `names` times, under `family`, `family 2`, ...,
+/// all pointing at the one part.
+pub fn write_docx_with_embedded_font(path: &Path, family: &str, font: &[u8], names: usize) {
+    let body = format!(
+        r#"<w:p><w:r><w:rPr><w:rFonts w:ascii="{family}" w:hAnsi="{family}"/></w:rPr><w:t>Set in a font the document brings.</w:t></w:r></w:p>"#
+    );
+    let entries: String = (1..=names)
+        .map(|n| match n {
+            1 => family.to_string(),
+            n => format!("{family} {n}"),
+        })
+        .map(|name| format!(r#"<w:font w:name="{name}"><w:embedRegular r:id="rIdFont" w:fontKey="{{00000000-0000-0000-0000-000000000000}}"/></w:font>"#))
+        .collect();
+    let table =
+        format!(r#"<?xml version="1.0" encoding="UTF-8"?><w:fonts {W_NS}>{entries}</w:fonts>"#);
+    let table_rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rIdFont" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/font" Target="fonts/font1.odttf"/></Relationships>"#;
+    let relationship = r#"<Relationship Id="rIdFonts" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/fontTable" Target="fontTable.xml"/>"#;
+    let parts = [
+        ExtraPart {
+            name: "word/fontTable.xml",
+            content_type: Some(
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.fontTable+xml",
+            ),
+            bytes: table.as_bytes(),
+        },
+        ExtraPart {
+            name: "word/_rels/fontTable.xml.rels",
+            content_type: None,
+            bytes: table_rels.as_bytes(),
+        },
+        ExtraPart {
+            name: "word/fonts/font1.odttf",
+            content_type: Some("application/vnd.openxmlformats-officedocument.obfuscatedFont"),
+            bytes: font,
+        },
+    ];
+    write_package(path, DOCX_MAIN, "", &body, relationship, &parts);
+}
+
+/// Writes a presentation (`one_slide.pptx` with more on its first slide)
+/// whose `shapes` video shapes all show one embedded media part of
+/// `media_bytes` zero bytes (a few KB compressed): LibreOffice copies the
+/// part to a temporary file once per shape.
+pub fn write_pptx_with_media_fan_out(path: &Path, shapes: usize, media_bytes: usize) {
+    let pic = |i: usize| {
+        format!(
+            r#"<p:pic><p:nvPicPr><p:cNvPr id="{}" name="Media {i}"/><p:cNvPicPr/><p:nvPr><a:videoFile r:link="rIdV"/><p:extLst><p:ext uri="{{DAA4B4D4-6D71-4841-9C94-3DE7FCFB9230}}"><p14:media r:embed="rIdM"/></p:ext></p:extLst></p:nvPr></p:nvPicPr><p:blipFill><a:blip r:embed="rIdImg"/><a:stretch><a:fillRect/></a:stretch></p:blipFill><p:spPr><a:xfrm><a:off x="{}" y="2000000"/><a:ext cx="300000" cy="300000"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></p:spPr></p:pic>"#,
+            100 + i,
+            100_000 + i * 300_000
+        )
+    };
+    let pics: String = (0..shapes).map(pic).collect();
+    let relationships = r#"<Relationship Id="rIdV" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/video" Target="../media/media1.mp4"/><Relationship Id="rIdM" Type="http://schemas.microsoft.com/office/2007/relationships/media" Target="../media/media1.mp4"/><Relationship Id="rIdImg" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="../media/image1.png"/></Relationships>"#;
+    let types = r#"<Default Extension="mp4" ContentType="video/mp4"/><Default Extension="png" ContentType="image/png"/><Default Extension="xml""#;
+    let mut original =
+        zip::ZipArchive::new(std::fs::File::open(fixture("one_slide.pptx")).unwrap()).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    for index in 0..original.len() {
+        let mut entry = original.by_index(index).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        let text = match name.as_str() {
+            "ppt/slides/slide1.xml" => text.replace("</p:spTree>", &format!("{pics}</p:spTree>")),
+            "ppt/slides/_rels/slide1.xml.rels" => text.replace("</Relationships>", relationships),
+            "[Content_Types].xml" => text.replace(r#"<Default Extension="xml""#, types),
+            _ => text,
+        };
+        zip.start_file(name, options).unwrap();
+        std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+    }
+    zip.start_file("ppt/media/media1.mp4", options).unwrap();
+    std::io::Write::write_all(&mut zip, &vec![0u8; media_bytes]).unwrap();
+    zip.start_file("ppt/media/image1.png", options).unwrap();
+    std::io::Write::write_all(&mut zip, &one_pixel_png()).unwrap();
+    zip.finish().unwrap();
+}
+
+/// The smallest PNG: one white pixel.
+fn one_pixel_png() -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let crc = crc32(&[kind, data].concat());
+        [
+            &(data.len() as u32).to_be_bytes()[..],
+            kind,
+            data,
+            &crc.to_be_bytes(),
+        ]
+        .concat()
+    };
+    let header = [0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0];
+    // zlib, stored: one row, filter 0, one white RGB pixel.
+    let pixels = [
+        0x78, 0x01, 0x01, 0x04, 0x00, 0xfb, 0xff, 0, 255, 255, 255, 0x02, 0xfe, 0x01, 0xfe,
+    ];
+    [
+        &b"\x89PNG\r\n\x1a\n"[..],
+        &chunk(b"IHDR", &header),
+        &chunk(b"IDAT", &pixels),
+        &chunk(b"IEND", &[]),
+    ]
+    .concat()
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
 /// A paragraph with an image whose picture lives at the external `target`.
 pub fn linked_image(target: &str) -> (String, String) {
     let body = r#"<w:p><w:r><w:t>Linked image:</w:t></w:r><w:r><w:drawing><wp:inline><wp:extent cx="952500" cy="952500"/><wp:docPr id="1" name="linked"/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr><pic:cNvPr id="1" name="linked.png"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:link="rIdImg"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="952500" cy="952500"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p>"#;
@@ -205,6 +324,7 @@ pub fn pool_config() -> docx2pdf::office::PoolConfig {
         rss_ceiling: 1 << 30,
         max_output_bytes: 256 << 20,
         max_pages: 5000,
+        scratch_cap: 512 << 20,
         limits: docx2pdf::office::Limits::default(),
     }
 }

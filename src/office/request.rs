@@ -1,0 +1,92 @@
+//! A document's trip through a LibreOffice process's request directory:
+//! placed there for it (the rebuilt package, or a copy: never the caller's
+//! own file, which a process running a document's exploit could rewrite),
+//! and its PDF taken out into a file only we write.
+
+use std::path::{Path, PathBuf};
+
+use super::{ConvertError, child};
+use crate::supervisor::RequestDir;
+
+/// What LibreOffice is given to read.
+pub(super) enum Document {
+    /// A zip package rebuilt by inspection, moved in.
+    Rebuilt(tempfile::NamedTempFile),
+    /// The caller's file, copied in.
+    Copied(PathBuf),
+}
+
+/// Places `document` in `dir` as `input.<extension>`: the request for it.
+pub(super) fn place(
+    dir: &RequestDir,
+    document: Document,
+    extension: &str,
+    filter: String,
+) -> std::io::Result<child::Request> {
+    let name = format!("input.{extension}");
+    match document {
+        Document::Rebuilt(package) => dir.adopt(package.path(), &name)?,
+        Document::Copied(file) => {
+            std::io::copy(&mut std::fs::File::open(file)?, &mut dir.create(&name)?)?;
+        }
+    }
+    Ok(child::Request {
+        input: dir.path().join(name),
+        output: dir.path().join(PDF_NAME),
+        filter,
+    })
+}
+
+/// What the child writes in its request directory.
+const PDF_NAME: &str = "output.pdf";
+
+/// Why the PDF could not be taken from a request directory.
+pub(super) enum Taken {
+    /// What LibreOffice left is not a PDF file of its own making: its
+    /// process cannot be trusted with another document.
+    Misbehaved(ConvertError),
+    Failed(ConvertError),
+}
+
+/// Copies the PDF LibreOffice made into `output`, a file only we write:
+/// what is checked and uploaded is that copy, never a file the process
+/// could still change. At most `cap` bytes (`MAX_OUTPUT_BYTES`).
+pub(super) async fn take_pdf(dir: &RequestDir, output: &Path, cap: u64) -> Result<(), Taken> {
+    let made = dir
+        .open_written(PDF_NAME)
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => Taken::Failed(ConvertError::Internal(
+                "LibreOffice reported success but wrote no PDF".into(),
+            )),
+            std::io::ErrorKind::InvalidData => Taken::Misbehaved(ConvertError::Crashed(format!(
+                "its process misbehaved and was replaced: {error}"
+            ))),
+            _ => Taken::Failed(ConvertError::Internal(format!(
+                "opening the PDF LibreOffice made: {error}"
+            ))),
+        })?;
+    let output = output.to_owned();
+    let copied = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        let mut to = std::fs::File::create(&output)?;
+        let copied = std::io::copy(&mut std::io::Read::take(made, cap + 1), &mut to)?;
+        if copied > cap {
+            drop(to);
+            std::fs::remove_file(&output)?;
+        }
+        Ok(copied)
+    })
+    .await
+    .map_err(|e| {
+        Taken::Failed(ConvertError::Internal(format!(
+            "copying the PDF panicked: {e}"
+        )))
+    })?
+    .map_err(|e| Taken::Failed(ConvertError::Internal(format!("copying the PDF: {e}"))))?;
+    if copied > cap {
+        // The file-size cap stops an honest LibreOffice before this.
+        return Err(Taken::Misbehaved(ConvertError::ResourceLimit(format!(
+            "the PDF is larger than {cap} bytes (MAX_OUTPUT_BYTES)"
+        ))));
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! What a child holds in files, as the kernel counts it.
+//!
+//! On Cloud Run the file system is memory, so a child's files are bounded
+//! like its memory: the blocks of every file in its scratch directory (its
+//! profile, temp files and request directory), plus the files it deleted
+//! but keeps open and its memory files (`memfd`), which no directory shows
+//! but which hold memory all the same. Links are not followed: a file is
+//! counted where it is, once.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Bytes held in files by the child `pid` whose scratch is `dir`, leaving
+/// out the top-level entry `skip` of `dir` when given.
+pub(super) fn held(dir: &Path, skip: Option<&OsStr>, pid: Option<u32>) -> u64 {
+    tree_bytes(dir, skip) + pid.map_or(0, unlinked_open_bytes)
+}
+
+/// Blocks of the regular files below `dir`, in bytes.
+fn tree_bytes(dir: &Path, skip: Option<&OsStr>) -> u64 {
+    let mut total = 0;
+    let mut dirs: Vec<PathBuf> = vec![dir.to_owned()];
+    let mut top = true;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if top && skip.is_some_and(|skip| entry.file_name() == skip) {
+                continue;
+            }
+            // The entry's own type and size: a link is never followed.
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                dirs.push(entry.path());
+            } else if metadata.is_file() {
+                total += metadata.blocks() * 512;
+            }
+        }
+        top = false;
+    }
+    total
+}
+
+/// Blocks of the regular files `pid` holds open that no longer have a name
+/// (deleted files, memory files), in bytes.
+fn unlinked_open_bytes(pid: u32) -> u64 {
+    let fds = Path::new("/proc").join(pid.to_string()).join("fd");
+    let Ok(entries) = std::fs::read_dir(&fds) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                target
+                    .as_os_str()
+                    .as_encoded_bytes()
+                    .ends_with(b" (deleted)")
+            })
+        })
+        // Through the descriptor's link to the open file itself.
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| metadata.blocks() * 512)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn files_below_are_counted_and_the_skipped_entry_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/file"), vec![1u8; 1 << 20]).unwrap();
+        std::fs::create_dir(dir.path().join("request")).unwrap();
+        std::fs::write(dir.path().join("request/input"), vec![1u8; 1 << 20]).unwrap();
+        std::os::unix::fs::symlink("/usr", dir.path().join("link")).unwrap();
+        let all = held(dir.path(), None, None);
+        assert!((2 << 20..(2 << 20) + (64 << 10)).contains(&all), "{all}");
+        let outside = held(dir.path(), Some(OsStr::new("request")), None);
+        assert!(
+            (1 << 20..(1 << 20) + (64 << 10)).contains(&outside),
+            "{outside}"
+        );
+    }
+
+    #[test]
+    fn a_deleted_file_held_open_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone");
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(&vec![1u8; 4 << 20]).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let held_now = held(dir.path(), None, Some(std::process::id()));
+        assert!(held_now >= 4 << 20, "{held_now}");
+        drop(file);
+    }
+}
