@@ -523,11 +523,16 @@ fn odd_object_names_convert_and_never_touch_the_disk() {
     worker.wait_ready();
     let escape = format!("escape-{}", std::process::id());
     let long = format!("{}.docx", "n".repeat(895));
+    // The longest whose PDF's name ("pdf/" + 1016 + ".pdf") Cloud Storage holds.
+    let longest = format!("{}.docx", "l".repeat(1016));
     let names = [
         format!("../../{escape}.docx"),
         "a%2Fb.docx".to_string(),
         "ünï côdé/résumé (final).docx".to_string(),
         long.clone(),
+        "Q3\treport.docx".to_string(),
+        "100% #1 why?.docx".to_string(),
+        longest,
     ];
     for name in &names {
         env.upload(&fixture("one_page.docx"), name);
@@ -543,10 +548,10 @@ fn odd_object_names_convert_and_never_touch_the_disk() {
     }
     worker.wait_outcome("failed_permanent", 2.0, Duration::from_secs(30));
     assert_eq!(worker.outcome("nacked"), 0.0);
-    // One conversion; the other three names are copies from the content
+    // One conversion; the other six names are copies from the content
     // cache, whose server-side copy carries the names in its URL too.
     assert_eq!(worker.outcome("converted"), 1.0);
-    assert_eq!(worker.outcome("cached"), 3.0);
+    assert_eq!(worker.outcome("cached"), 6.0);
     // Worker's TMPDIR and working directory both lie in ours.
     let found = Command::new("find")
         .arg(std::env::temp_dir())
