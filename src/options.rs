@@ -96,8 +96,12 @@ impl PdfOptions {
                 let range = value.replace(' ', "");
                 self.pages = match range.as_str() {
                     "" | "all" => None,
-                    _ if valid_range(&range) => Some(range),
-                    _ => return Err(bad("a page range such as 1-3,7 (pages count from 1)")),
+                    _ if range.len() <= LONGEST_RANGE && valid_range(&range) => Some(range),
+                    _ => {
+                        return Err(bad(&format!(
+                            "a page range such as 1-3,7 (pages count from 1), at most {LONGEST_RANGE} characters"
+                        )));
+                    }
                 }
             }
             _ => {
@@ -199,9 +203,20 @@ impl PdfOptions {
     }
 }
 
-/// `1-3,7`: comma-separated pages or ascending ranges, counting from 1.
+/// The longest page range: it is written, as part of the options, into
+/// every PDF's metadata, which Cloud Storage caps at 8 KiB in all.
+const LONGEST_RANGE: usize = 256;
+
+/// `1-3,7`: comma-separated pages or ascending ranges, counting from 1,
+/// in digits (`+1` is not a second spelling of `1`).
 fn valid_range(range: &str) -> bool {
-    let page = |text: &str| text.parse::<u32>().ok().filter(|&n| n >= 1);
+    let page = |text: &str| {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| text.parse::<u32>().ok())
+            .flatten()
+            .filter(|&n| n >= 1)
+    };
     range.split(',').all(|part| match part.split_once('-') {
         Some((from, to)) => matches!((page(from), page(to)), (Some(a), Some(b)) if a <= b),
         None => page(part).is_some(),
@@ -233,7 +248,17 @@ mod tests {
         let mut options = PdfOptions::default();
         let error = options.set("pdfa", "4").unwrap_err();
         assert_eq!(error.to_string(), r#"option pdfa="4": 1b, 2b or 3b"#);
-        for range in ["0-2", "3-1", "a", "1,,2", "-2"] {
+        let thousand_ranges = vec!["1-2"; 1000].join(",");
+        for range in [
+            "0-2",
+            "3-1",
+            "a",
+            "1,,2",
+            "-2",
+            "+1",
+            "1-+3",
+            &thousand_ranges,
+        ] {
             assert!(options.set("pages", range).is_err(), "{range}");
         }
         assert!(options.set("tagged", "maybe").is_err());

@@ -84,12 +84,26 @@ impl Fidelity {
             })
             .collect();
         if replaced.is_empty() {
-            "none".into()
-        } else {
-            replaced.join(",")
+            return "none".into();
         }
+        // Written into the PDF's metadata, which Cloud Storage caps at 8 KiB
+        // in all: a document can ask for any number of fonts.
+        let mut said = String::new();
+        for (shown, font) in replaced.iter().enumerate() {
+            if said.len() + font.len() + 1 > LONGEST_SUBSTITUTED {
+                return format!("{said},... and {} more", replaced.len() - shown);
+            }
+            if !said.is_empty() {
+                said.push(',');
+            }
+            said.push_str(font);
+        }
+        said
     }
 }
+
+/// The most of `fonts-substituted` written: the first fonts, then a count.
+const LONGEST_SUBSTITUTED: usize = 1024;
 
 /// The report for a document that asked for `requested` and became a PDF
 /// of `pages` embedding the PostScript fonts `embedded`.
@@ -265,5 +279,34 @@ mod tests {
             "Calibri->Carlito,Verdana->DejaVu Sans (closest width)"
         );
         assert_eq!(report.layout_risk.as_str(), "different-metrics");
+    }
+
+    /// A document asking for 150 fonts nobody has: the list stops at its
+    /// bound and says how many it left out.
+    #[test]
+    fn a_long_list_of_substitutions_is_cut_with_a_count() {
+        let fonts = (0..150)
+            .map(|n| FontUse {
+                requested: format!("Missing Font Number {n}"),
+                used: "Noto Sans".into(),
+                metric_compatible: false,
+                closest_width: false,
+            })
+            .collect();
+        let report = Fidelity {
+            pages: 1,
+            fonts,
+            embedded: vec![],
+            layout_risk: LayoutRisk::DifferentMetrics,
+        };
+        let said = report.substituted();
+        assert!(said.len() <= LONGEST_SUBSTITUTED + 32, "{}", said.len());
+        assert!(
+            said.starts_with("Missing Font Number 0->Noto Sans,"),
+            "{said}"
+        );
+        let (_, more) = said.rsplit_once("... and ").unwrap();
+        let listed = said.matches("->").count();
+        assert_eq!(more, format!("{} more", 150 - listed));
     }
 }
