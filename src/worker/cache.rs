@@ -29,6 +29,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -178,10 +180,9 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// turn lasts until the guard is dropped. The caller's permit is lent
     /// back to the worker meanwhile, so waiting copies hold up nothing.
     pub(super) async fn turn(&self, entry: &Entry) -> ObjectGuard<'_> {
-        self.permits.add_permits(1);
+        let lent = LentPermit::lend(&self.permits);
         let turn = self.flights.lock(entry.key.clone()).await;
-        let permit = self.permits.acquire().await;
-        permit.expect("the semaphore is never closed").forget();
+        lent.take_back().await;
         turn
     }
 
@@ -264,6 +265,46 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             Ok(_) | Err(StorageError::Changed(_) | StorageError::NotFound(_)) => {}
             Err(error) => tracing::warn!(%error, "could not keep the PDF in the cache"),
         }
+    }
+}
+
+/// A caller's permit lent back to the worker while it waits. Taken back
+/// before the caller goes on, or, if the waiting is abandoned (a push
+/// request whose caller went away), as soon as one is free: the worker
+/// never holds more messages at once than it may.
+struct LentPermit {
+    permits: Arc<Semaphore>,
+    outstanding: bool,
+}
+
+impl LentPermit {
+    fn lend(permits: &Arc<Semaphore>) -> LentPermit {
+        permits.add_permits(1);
+        LentPermit {
+            permits: permits.clone(),
+            outstanding: true,
+        }
+    }
+
+    async fn take_back(mut self) {
+        let permit = self.permits.acquire().await;
+        permit.expect("the semaphore is never closed").forget();
+        self.outstanding = false;
+    }
+}
+
+impl Drop for LentPermit {
+    fn drop(&mut self) {
+        if !self.outstanding || self.permits.forget_permits(1) == 1 {
+            return;
+        }
+        // Every permit is in use: the next one released is the one taken.
+        let permits = self.permits.clone();
+        tokio::spawn(async move {
+            if let Ok(permit) = permits.acquire_owned().await {
+                permit.forget();
+            }
+        });
     }
 }
 

@@ -83,7 +83,8 @@ pub struct Worker<O = Store, C = Pool, A = Publisher> {
     /// One per cache entry being made: copies of a document wait for it.
     flights: ObjectLocks,
     /// One per message being worked on (downloaded, converted, uploaded).
-    permits: Semaphore,
+    /// Shared with a cache entry's waiters, who may lend a permit back.
+    permits: Arc<Semaphore>,
     /// True once the subscription answered and messages can flow.
     subscribed: AtomicBool,
     /// Every message being handled, pulled or pushed: shutdown drains them.
@@ -100,7 +101,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             attempts: Attempts::new(ATTEMPTS_REMEMBERED),
             objects: ObjectLocks::default(),
             flights: ObjectLocks::default(),
-            permits: Semaphore::new(max_outstanding),
+            permits: Arc::new(Semaphore::new(max_outstanding)),
             subscribed: AtomicBool::new(false),
             tasks: TaskTracker::new(),
         }

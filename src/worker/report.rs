@@ -76,6 +76,9 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         if let Some(generation) = confirmed {
             metadata.push((storage::SOURCE_GENERATION, generation.to_string()));
         }
+        let Some(if_generation) = self.record_claim(job, message_id).await? else {
+            return Ok(None);
+        };
         let uploaded = self
             .edges
             .objects
@@ -85,7 +88,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 body,
                 "application/json",
                 &metadata,
-                None,
+                Some(if_generation),
             )
             .await;
         match uploaded {
@@ -97,6 +100,34 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// The generation the job's failure record may be written over (0:
+    /// nothing there), or None when its name holds something that is not
+    /// this document's: an object someone wrote, another source's record.
+    /// Those are never replaced; the log line is the record.
+    async fn record_claim(&self, job: &Job, message_id: &str) -> Result<Option<i64>, StorageError> {
+        let out = &self.settings.routing.output_bucket;
+        let existing = self
+            .edges
+            .objects
+            .describe(out, &job.failure_record, None)
+            .await?;
+        let Some(existing) = existing else {
+            return Ok(Some(0));
+        };
+        let owner = existing.provenance();
+        if owner.source_bucket.as_deref() == Some(job.bucket.as_str())
+            && owner.source_object.as_deref() == Some(job.object.as_str())
+        {
+            return Ok(Some(existing.generation));
+        }
+        tracing::error!(
+            message_id,
+            record = %ObjectRef::new(out, &job.failure_record),
+            "the failure record's name holds an object that is not this document's: this log line is the record"
+        );
+        Ok(None)
     }
 }
 

@@ -288,3 +288,30 @@ async fn the_cache_keeps_only_the_pdf_this_document_made() {
     let pdf = h.objects.get("out", "b.pdf").unwrap();
     assert_eq!(pdf.body, b"%PDF-1.7 fake");
 }
+
+/// A push request whose caller goes away while it waits for another copy's
+/// PDF: the permit it lent back while waiting is taken back all the same,
+/// so the worker still holds no more messages at once than it may.
+#[tokio::test(start_paused = true)]
+async fn a_copy_cancelled_while_it_waits_leaves_the_permits_as_they_were() {
+    let converter = FakeConverter {
+        delay: Duration::from_secs(10),
+        ..FakeConverter::default()
+    };
+    let h = harness_with(converter, Some(cache()));
+    let first = h.upload("a.docx", b"same", &[]);
+    let cancelled = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let waiting = h.upload("b.docx", b"same", &[]);
+        // The caller gives up while the copy waits for a.docx's PDF.
+        assert!(
+            tokio::time::timeout(Duration::from_secs(2), waiting)
+                .await
+                .is_err()
+        );
+    };
+    let (first, ()) = tokio::join!(first, cancelled);
+    assert_eq!(first, Outcome::Converted);
+    tokio::task::yield_now().await;
+    assert_eq!(h.worker.permits.available_permits(), 4, "max_outstanding");
+}

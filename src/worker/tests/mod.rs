@@ -232,6 +232,46 @@ async fn a_failure_record_that_cannot_be_written_is_nacked() {
     assert!(matches!(reply, Reply::Nack { .. }));
 }
 
+/// Where a document's failure record goes, the output bucket may already
+/// hold something else's: an object someone wrote, or another source's
+/// record. It is never replaced (the log line is the record); the
+/// document's own earlier record is.
+#[tokio::test(start_paused = true)]
+async fn a_failure_record_never_replaces_what_is_not_this_documents() {
+    let corrupt = || ConvertError::Corrupt("bad".into());
+    let h = harness(FakeConverter::failing([corrupt(), corrupt(), corrupt()]));
+    h.objects
+        .put("out", "a.docx.error.json", b"someone's file", &[]);
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let (outcome, reply) = h.push(&notification("m1", generation), 1).await;
+    assert_eq!((outcome, reply), (Outcome::FailedPermanent, Reply::Ack));
+    assert_eq!(
+        h.objects.get("out", "a.docx.error.json").unwrap().body,
+        b"someone's file"
+    );
+
+    h.objects
+        .objects
+        .lock()
+        .unwrap()
+        .remove(&("out".to_string(), "a.docx.error.json".to_string()));
+    assert_eq!(
+        h.push(&notification("m2", generation), 1).await.0,
+        Outcome::FailedPermanent
+    );
+    let generation = h.objects.put("in", "a.docx", b"document, again", &[]);
+    assert_eq!(
+        h.push(&notification("m3", generation), 1).await.0,
+        Outcome::FailedPermanent
+    );
+    let record = h.objects.get("out", "a.docx.error.json").unwrap();
+    assert_eq!(
+        record.metadata[storage::SOURCE_GENERATION],
+        generation.to_string(),
+        "its own record is replaced"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_message_naming_nothing_is_acked_without_a_record() {
     let h = harness(FakeConverter::default());
