@@ -331,3 +331,24 @@ async fn what_the_process_was_given_is_a_copy() {
     );
     pool.shutdown().await;
 }
+
+/// The process keeps the PDF open and writes into it after saying it is
+/// done: what the worker checked and hands on is its own copy, taken when
+/// the process answered, and stays as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pdf_changed_after_the_answer_is_not_what_is_handed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let action = format!(
+        r#"{A_PDF} > "$out"; exec 4>>"$out"; (sleep 0.3; printf 'rewritten after the answer' >&4) &"#
+    );
+    let pool = pool(stand_in(dir.path(), &action));
+    let pdf = dir.path().join("out.pdf");
+    convert(&pool, &fixture("one_page.docx"), &pdf)
+        .await
+        .unwrap();
+    let taken = std::fs::read(&pdf).unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(std::fs::read(&pdf).unwrap(), taken);
+    assert!(!String::from_utf8_lossy(&taken).contains("rewritten"));
+    pool.shutdown().await;
+}

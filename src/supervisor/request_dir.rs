@@ -157,3 +157,48 @@ impl std::ops::Deref for LentDir {
         &self.dir
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renewed(scratch: &tempfile::TempDir) -> RequestDir {
+        let fd = nix::fcntl::open(scratch.path(), OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        RequestDir::renew(scratch.path(), &fd).unwrap()
+    }
+
+    /// A link the child planted where its input is to go: writing through
+    /// the path would write the link's target (the control); `create`
+    /// refuses, and the target is untouched.
+    #[test]
+    fn a_file_for_the_child_is_never_written_through_a_planted_link() {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = renewed(&scratch);
+        let victim = scratch.path().join("victim");
+        std::fs::write(&victim, "the worker's").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("input")).unwrap();
+        std::fs::write(dir.path().join("input"), "through the link").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "through the link",
+            "control"
+        );
+        std::fs::write(&victim, "the worker's").unwrap();
+        assert!(dir.create("input").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "the worker's");
+    }
+
+    #[test]
+    fn what_the_child_left_is_opened_only_as_a_file_of_its_own() {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = renewed(&scratch);
+        std::fs::write(dir.path().join("made"), "%PDF-").unwrap();
+        assert!(dir.open_written("made").is_ok());
+        nix::unistd::mkfifo(&dir.path().join("fifo"), Mode::S_IRWXU).unwrap();
+        let fifo = dir.open_written("fifo").unwrap_err();
+        assert!(fifo.to_string().contains("a FIFO"), "{fifo}");
+        std::os::unix::fs::symlink(dir.path().join("made"), dir.path().join("link")).unwrap();
+        let link = dir.open_written("link").unwrap_err();
+        assert!(link.to_string().contains("symbolic link"), "{link}");
+    }
+}
