@@ -129,6 +129,7 @@ impl Pool {
                 "this kernel has no Landlock: LibreOffice processes can read any file the worker can (Linux 5.13 or later, with Landlock enabled, confines them)"
             );
         }
+        volume::warn_if_small(workspace.slots(), config.size as u64 * config.scratch_cap);
         let allocator = environment::jemalloc();
         if allocator.is_none() {
             tracing::info!(

@@ -33,6 +33,21 @@ pub(super) fn space(dir: &Path) -> Option<Space> {
     })
 }
 
+/// Says at start when the volume holding `dir` is smaller than `needed`
+/// (every slot at its scratch budget): it would fill before a budget stops
+/// the document that fills it.
+pub(super) fn warn_if_small(dir: &Path, needed: u64) {
+    if let Some(space) = space(dir)
+        && space.total < needed
+    {
+        tracing::warn!(
+            volume_mib = space.total >> 20,
+            needed_mib = needed >> 20,
+            "the scratch volume is smaller than POOL_SIZE x SCRATCH_LIMIT_MIB: give /tmp more room or lower SCRATCH_LIMIT_MIB (README, Sizing)"
+        );
+    }
+}
+
 /// `error`, or the machine's fault in its place when it would be the
 /// document's and the volume is full.
 pub(super) fn blame(error: ConvertError, space: Option<Space>) -> ConvertError {
