@@ -831,6 +831,49 @@ async fn a_picture_of_too_many_pixels_is_refused_from_its_header() {
 }
 
 /// Groups nested 200,000 deep: 400 KB of braces.
+/// The same picture as RTF hex in a `\pict` group, which no zip part
+/// holds: its header is read all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_picture_of_too_many_pixels_in_rtf_is_refused_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("huge-picture.rtf");
+    let hex: String = huge_png().iter().map(|b| format!("{b:02x}")).collect();
+    let rtf = format!(
+        "{{\\rtf1\\ansi A picture:{{\\pict\\pngblip\\picw20000\\pich20000\\picwgoal2000\\pichgoal2000\n{hex}}}\\par}}"
+    );
+    std::fs::write(&input, rtf).unwrap();
+
+    // The control: with no pixel limit LibreOffice decodes it.
+    let unlimited = Limits {
+        max_picture_pixels: u64::MAX,
+        ..Limits::default()
+    };
+    let unlimited_pool = Pool::start(
+        PoolConfig {
+            limits: unlimited,
+            ..pool_config()
+        },
+        common::workspace(),
+    )
+    .unwrap();
+    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
+    unlimited_pool.shutdown().await;
+    eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
+    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+
+    let pool = pool();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("an RTF picture is a picture of 20000 x 20000 pixels"),
+        "{error}"
+    );
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rtf_groups_nested_without_end_are_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -182,6 +182,7 @@ fn check_other(
 ) -> Result<(), ConvertError> {
     if head.starts_with(RTF_MAGIC) {
         super::rtf::check_nesting(path, limits.max_rtf_depth)?;
+        super::rtf::check_pictures(path, limits.max_picture_pixels)?;
     }
     let expected = match family {
         Family::Ooxml | Family::Odf => Some("a zip container"),
@@ -322,7 +323,7 @@ fn check_part(
     let read = read_up_to(&mut entry, &mut head)
         .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
     let head = &head[..read];
-    check_picture(&name, head, limits)?;
+    check_picture(&name, head, limits.max_picture_pixels)?;
     let nested = head.starts_with(ZIP_MAGIC);
     // Declared sizes can lie: inflate for real, but never past the limit.
     let mut part = head.chain(entry.take(allowed + 1 - read as u64));
@@ -357,7 +358,7 @@ fn check_part(
 
 /// A part whose header says it is a picture of more pixels than allowed.
 /// Parts that are not pictures, or whose header does not tell, pass.
-fn check_picture(name: &str, head: &[u8], limits: &Limits) -> Result<(), ConvertError> {
+pub(super) fn check_picture(name: &str, head: &[u8], max_pixels: u64) -> Result<(), ConvertError> {
     if imagesize::image_type(head).is_err() {
         return Ok(());
     }
@@ -365,12 +366,12 @@ fn check_picture(name: &str, head: &[u8], limits: &Limits) -> Result<(), Convert
         return Ok(());
     };
     let pixels = size.width as u64 * size.height as u64;
-    if pixels > limits.max_picture_pixels {
+    if pixels > max_pixels {
         return Err(ConvertError::Bomb(format!(
             "{name} is a picture of {} x {} pixels, over the {}-megapixel limit",
             size.width,
             size.height,
-            limits.max_picture_pixels / 1_000_000
+            max_pixels / 1_000_000
         )));
     }
     Ok(())

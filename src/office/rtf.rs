@@ -1,8 +1,12 @@
-//! How deep an RTF file nests its groups. LibreOffice's RTF import keeps
-//! state per open group: 200,000 nested groups in a 400 KB file took a
-//! process to 695 MB, and ten times as many would take it past any cap.
-//! Word's own files nest a few dozen deep; the limit is
-//! `Limits::max_rtf_depth` (1,000).
+//! What an RTF file can make LibreOffice hold that its size does not say:
+//! how deep it nests its groups, and how large its pictures are.
+//!
+//! LibreOffice's RTF import keeps state per open group: 200,000 nested
+//! groups in a 400 KB file took a process to 695 MB, and ten times as many
+//! would take it past any cap. Word's own files nest a few dozen deep; the
+//! limit is `Limits::max_rtf_depth` (1,000). A picture (`\pict`) is hex in
+//! the text, outside any zip part, and decoded whole: its header is read as
+//! a zip part's is (`Limits::max_picture_pixels`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -24,54 +28,167 @@ pub fn check_nesting(path: &Path, max_depth: usize) -> Result<(), ConvertError> 
     Ok(())
 }
 
-/// The deepest group nesting of an RTF stream. Escaped braces (`\{`, `\}`)
-/// and the raw bytes of `\binN` are not groups.
-fn deepest(reader: impl BufRead) -> std::io::Result<usize> {
+/// The first bytes of a picture's data kept for its header: every format's
+/// header that gives a size fits.
+const PICTURE_HEAD: usize = 64 << 10;
+
+/// Refuses an RTF file holding a picture (`{\pict ...}`) whose header
+/// declares more pixels than `max_pixels`: LibreOffice decodes an RTF
+/// picture whole, and no zip part holds it for the package check to see.
+pub fn check_pictures(path: &Path, max_pixels: u64) -> Result<(), ConvertError> {
+    let unreadable =
+        |e: std::io::Error| ConvertError::Internal(format!("cannot read {}: {e}", path.display()));
+    let file = File::open(path).map_err(unreadable)?;
+    let mut refused = None;
+    picture_heads(BufReader::new(file), |head| {
+        if refused.is_none() {
+            refused = super::inspect::check_picture("an RTF picture", head, max_pixels).err();
+        }
+    })
+    .map_err(unreadable)?;
+    refused.map_or(Ok(()), Err)
+}
+
+/// What an RTF stream is made of, as far as these checks care.
+enum Token<'a> {
+    Open,
+    Close,
+    /// A control word (its parameter is read, and used here for `\binN`).
+    Word(&'a [u8]),
+    /// One raw byte of a `\binN`.
+    Binary(u8),
+    /// Any other byte (text, hex digits of picture data).
+    Byte(u8),
+}
+
+/// Calls `on` with each token of `reader`. Escaped braces (`\{`, `\}`) and
+/// the raw bytes of `\binN` are neither groups nor text.
+fn tokens(reader: impl BufRead, mut on: impl FnMut(Token<'_>)) -> std::io::Result<()> {
     let mut bytes = reader.bytes();
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    while let Some(byte) = bytes.next() {
-        match byte? {
-            b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b'}' => depth = depth.saturating_sub(1),
+    let mut word = Vec::new();
+    // A control word ends at the first byte that is not part of it; that
+    // byte is the stream's again, unless it is the space that delimits.
+    let mut pending: Option<u8> = None;
+    loop {
+        let byte = match pending.take() {
+            Some(byte) => byte,
+            None => match bytes.next().transpose()? {
+                Some(byte) => byte,
+                None => return Ok(()),
+            },
+        };
+        match byte {
+            b'{' => on(Token::Open),
+            b'}' => on(Token::Close),
             b'\\' => {
-                let mut word = Vec::new();
+                word.clear();
                 let mut next = bytes.next().transpose()?;
                 while let Some(c) = next.filter(u8::is_ascii_alphabetic) {
                     word.push(c);
                     next = bytes.next().transpose()?;
                 }
-                // An escaped symbol (\{ \} \\) ends here.
+                // An escaped symbol (\{ \} \\) ends here, the symbol with it.
                 if word.is_empty() {
                     continue;
                 }
                 let mut parameter = 0u64;
+                if next == Some(b'-') {
+                    next = bytes.next().transpose()?;
+                }
                 while let Some(digit) = next.filter(u8::is_ascii_digit) {
                     parameter = parameter.saturating_mul(10) + u64::from(digit - b'0');
                     next = bytes.next().transpose()?;
                 }
-                match next {
-                    Some(b'{') => {
-                        depth += 1;
-                        deepest = deepest.max(depth);
-                    }
-                    Some(b'}') => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
+                on(Token::Word(&word));
                 if word == b"bin" {
                     for _ in 0..parameter {
-                        if bytes.next().transpose()?.is_none() {
-                            break;
+                        match bytes.next().transpose()? {
+                            Some(raw) => on(Token::Binary(raw)),
+                            None => break,
                         }
                     }
+                }
+                pending = next.filter(|&c| c != b' ');
+            }
+            other => on(Token::Byte(other)),
+        }
+    }
+}
+
+/// The deepest group nesting of an RTF stream.
+fn deepest(reader: impl BufRead) -> std::io::Result<usize> {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    tokens(reader, |token| match token {
+        Token::Open => {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+        Token::Close => depth = depth.saturating_sub(1),
+        _ => {}
+    })?;
+    Ok(deepest)
+}
+
+/// A `\pict` group being read: its depth, and its data's first bytes.
+struct Picture {
+    depth: usize,
+    head: Vec<u8>,
+    /// The high half of a byte whose hex digits are split.
+    nibble: Option<u8>,
+}
+
+impl Picture {
+    fn push(&mut self, byte: u8) {
+        if self.head.len() < PICTURE_HEAD {
+            self.head.push(byte);
+        }
+    }
+
+    fn hex_digit(&mut self, digit: u8) {
+        match self.nibble.take() {
+            Some(high) => self.push(high << 4 | digit),
+            None => self.nibble = Some(digit),
+        }
+    }
+}
+
+/// Calls `found` with the first bytes of each picture's data: its hex
+/// digits decoded, or its `\binN` bytes, at the `\pict` group's own level
+/// (a nested group such as `{\*\blipuid ...}` is not the data).
+fn picture_heads(reader: impl BufRead, mut found: impl FnMut(&[u8])) -> std::io::Result<()> {
+    let mut depth = 0usize;
+    let mut picture: Option<Picture> = None;
+    tokens(reader, |token| {
+        let at_its_level = picture.as_ref().is_some_and(|p| p.depth == depth);
+        match token {
+            Token::Open => depth += 1,
+            Token::Close => {
+                if at_its_level && let Some(done) = picture.take() {
+                    found(&done.head);
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Token::Word(b"pict") => {
+                picture = Some(Picture {
+                    depth,
+                    head: Vec::new(),
+                    nibble: None,
+                });
+            }
+            Token::Binary(raw) if at_its_level => {
+                if let Some(picture) = picture.as_mut() {
+                    picture.push(raw);
+                }
+            }
+            Token::Byte(c) if at_its_level && c.is_ascii_hexdigit() => {
+                let digit = (c as char).to_digit(16).expect("a hex digit") as u8;
+                if let Some(picture) = picture.as_mut() {
+                    picture.hex_digit(digit);
                 }
             }
             _ => {}
         }
-    }
-    Ok(deepest)
+    })
 }
 
 #[cfg(test)]
@@ -89,6 +206,23 @@ mod tests {
         assert_eq!(depth(r"{\rtf1{\*\generator x;}}"), 2);
         assert_eq!(depth("{\\rtf1 {\\bin4 {{{{} x}"), 2);
         assert_eq!(depth(r"{\rtf1 \par{\i x}}"), 2);
+        // A control word's delimiter is not swallowed: here it is an escape.
+        assert_eq!(depth(r"{\rtf1 \b\{ not a group}"), 1);
+    }
+
+    fn heads(rtf: &[u8]) -> Vec<Vec<u8>> {
+        let mut found = Vec::new();
+        picture_heads(rtf, |head| found.push(head.to_vec())).unwrap();
+        found
+    }
+
+    #[test]
+    fn a_pictures_data_is_its_hex_or_binary_at_its_own_level() {
+        let rtf = b"{\\rtf1 {\\pict\\pngblip\\picw1 {\\*\\blipuid ffff}\n8950 4e\n47}{\\pict \\bin3 abc}{\\b 89}}";
+        assert_eq!(
+            heads(rtf),
+            vec![vec![0x89, 0x50, 0x4e, 0x47], b"abc".to_vec()]
+        );
     }
 
     #[test]
