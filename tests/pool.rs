@@ -493,31 +493,16 @@ async fn a_document_with_embedded_fonts_converts_and_leaves_nothing_behind() {
     pool.shutdown().await;
 }
 
-/// Unmounts (lazily) when dropped.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 /// Another document's files (or the worker's) fill the volume every slot
 /// shares: the document converting meanwhile fails, and that failure is
 /// the machine's, transient, never recorded as the document's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failure_on_a_full_volume_is_not_the_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=96m", "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(_mount) = common::mount_tmpfs(dir.path(), "96m") else {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;
-    }
-    let _mount = Mount(dir.path().to_owned());
+    };
     let workspace = docx2pdf::workspace::Workspace::create_in(dir.path()).unwrap();
     let pool = Pool::start(common::pool_config(), std::sync::Arc::new(workspace)).unwrap();
     wait_for(&pool, "a warm process", |slots| {

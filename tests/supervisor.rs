@@ -3,6 +3,8 @@
 //! request) and then echo, hang, crash, spin or start slowly on demand.
 //! Real processes, so real time, in fractions of a second.
 
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use docx2pdf::supervisor::{CallError, SlotState, Spec, Supervisor};
@@ -345,4 +347,168 @@ async fn a_process_that_keeps_what_a_request_left_is_replaced() {
     assert_eq!(call(&supervisor, "next").await.unwrap(), "next");
     assert_eq!(supervisor.status()[0].restarts, 1, "unfit");
     supervisor.shutdown().await;
+}
+
+/// Answers each request line with itself, after misbehaving as it says.
+const MISBEHAVING: &str = r#"echo ready
+while read -r line; do
+  case "$line" in
+    '"escape"') setsid sleep 4242.4242 & sleep 0.3 ;;
+    '"raise"') if ulimit -S -t unlimited 2>/dev/null; then line='"raised"'; else line='"refused"'; fi ;;
+    '"raise and spin"') ulimit -S -t unlimited 2>/dev/null; while :; do :; done ;;
+    '"flood"') head -c 268435456 /dev/zero | tr '\0' x ;;
+    '"flood stderr"') head -c 268435456 /dev/zero | tr '\0' x >&2 ;;
+  esac
+  echo "$line"
+done"#;
+
+fn processes_named(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains(needle))
+        })
+        .collect()
+}
+
+/// Control: a process group killed whole still misses a member that made
+/// a session of its own. Under the supervisor, `setsid` is refused, so
+/// nothing the child starts outlives it.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_process_a_child_starts_outlives_its_kill() {
+    let mut plain = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "setsid sleep 4343.4343 & sleep 0.3; echo started; sleep 1000",
+        ])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut started = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(plain.stdout.take().unwrap()),
+        &mut started,
+    )
+    .unwrap();
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(plain.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    plain.wait().unwrap();
+    let escaped = processes_named("sleep\x004343.4343");
+    for pid in &escaped {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        !escaped.is_empty(),
+        "control: setsid escaped the group kill"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor: Supervisor<String, String> =
+        Supervisor::start(spec(scratch.path(), MISBEHAVING), 1);
+    let reply = supervisor
+        .call("escape".into(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(reply.value, "escape");
+    drop(reply);
+    supervisor.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        processes_named("sleep\x004242.4242"),
+        Vec::<u32>::new(),
+        "a process started by the child outlived it"
+    );
+}
+
+/// Control: an unprivileged process raises its own soft CPU limit back to
+/// the hard one. Under the supervisor it cannot, so the budget holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_cannot_lift_its_cpu_budget() {
+    let plain = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "ulimit -S -t 100; ulimit -S -t unlimited && echo raised",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stdout),
+        "raised\n",
+        "control"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let capped = Spec {
+        cpu_budget: Some(Duration::from_secs(1)),
+        ..spec(scratch.path(), MISBEHAVING)
+    };
+    let supervisor: Supervisor<String, String> = Supervisor::start(capped, 1);
+    let reply = supervisor
+        .call("raise".into(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(reply.value, "refused");
+    drop(reply);
+    let error = supervisor
+        .call("raise and spin".into(), Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::CpuCap(_)), "{error}");
+    supervisor.shutdown().await;
+}
+
+/// 256 MiB without a newline, on the channel and on stderr: the reply is
+/// refused as soon as it is longer than a reply can be, the process is
+/// replaced, and a flood on stderr is cut and skipped while the reply still
+/// arrives. (Control: reading such a line whole, as a plain line reader
+/// does, holds all of it. That the bounded reader holds no more than its
+/// bound is `lines`' unit test: this process's peak memory is shared with
+/// the tests running beside it, too noisy to assert on.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_from_a_child_is_read_within_a_bound() {
+    let scratch = tempfile::tempdir().unwrap();
+    let supervisor: Supervisor<String, String> =
+        Supervisor::start(spec(scratch.path(), MISBEHAVING), 1);
+    let started = Instant::now();
+    let error = supervisor
+        .call("flood".into(), Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::Misbehaved(why) if why.contains("longer than")),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let reply = supervisor
+        .call("flood stderr".into(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(reply.value, "flood stderr");
+    drop(reply);
+    assert_eq!(supervisor.status()[0].restarts, 1);
+    supervisor.shutdown().await;
+
+    let mut flood = tokio::process::Command::new("/bin/sh")
+        .args(["-c", "head -c 67108864 /dev/zero | tr '\\0' x"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(flood.stdout.take().unwrap()));
+    let line = lines.next_line().await.unwrap().unwrap();
+    assert_eq!(line.len(), 64 << 20, "control: a plain reader holds it all");
+    flood.wait().await.unwrap();
 }

@@ -5,7 +5,6 @@
 //! Tests run one at a time: they measure shutdown timing and leases, which
 //! two emulator sets competing for two cores would blur.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -465,29 +464,14 @@ fn readiness_waits_for_a_warm_slot_and_the_subscription() {
     let _ = emulator.wait();
 }
 
-/// Unmounts (lazily) when dropped.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn a_full_temp_disk_is_transient_and_the_worker_recovers() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(_mount) = common::mount_tmpfs(dir.path(), "8m") else {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;
-    }
-    let _mount = Mount(dir.path().to_owned());
+    };
     let env = Env::start(&[("tight.docx", fixture("one_page.docx"))]);
     let tmpdir = dir.path().to_string_lossy().into_owned();
     let mut worker = env.worker(&[("TMPDIR", tmpdir.as_str())]);

@@ -309,6 +309,28 @@ pub fn linked_image(target: &str) -> (String, String) {
     (body.to_string(), rel)
 }
 
+/// A tmpfs of `size` mounted on `dir`, unmounted (lazily) when dropped;
+/// None where mounting is not allowed (it needs root).
+pub fn mount_tmpfs(dir: &Path, size: &str) -> Option<Mount> {
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    mounted.then(|| Mount(dir.to_owned()))
+}
+
+pub struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
 /// A work directory of its own, in the system's temp directory, for a pool.
 pub fn workspace() -> std::sync::Arc<docx2pdf::workspace::Workspace> {
     std::sync::Arc::new(docx2pdf::workspace::Workspace::create().expect("a work directory"))

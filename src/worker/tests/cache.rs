@@ -12,6 +12,15 @@ fn cache() -> CacheAt {
     )
 }
 
+/// What the cache keys a document's bytes by.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn cached() -> Harness {
     harness_with(FakeConverter::default(), Some(cache()))
 }
@@ -135,14 +144,7 @@ async fn documents_with_one_md5_never_share_a_pdf() {
 async fn an_entry_planted_in_the_output_bucket_is_never_handed_out() {
     for (sealed_with, expected) in [(2u8, Outcome::Converted), (1u8, Outcome::Cached)] {
         let h = cached();
-        let sha256 = {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(b"victim");
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
+        let sha256 = sha256_hex(b"victim");
         let entry = cache().key("docx", "default", &sha256);
         let planted = b"%PDF- the attacker's";
         let seal = SealKey::new(vec![sealed_with; 32])
@@ -197,14 +199,7 @@ async fn an_entry_whose_bytes_were_replaced_is_not_handed_out() {
 #[tokio::test(start_paused = true)]
 async fn a_pdf_on_an_entrys_name_is_not_taken_for_an_entry() {
     let h = cached();
-    let sha256 = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(b"victim");
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let sha256 = sha256_hex(b"victim");
     let planted = cache()
         .key("docx", "default", &sha256)
         .replace(".pdf", ".docx");
