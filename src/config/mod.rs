@@ -247,41 +247,14 @@ impl WorkerArgs {
         })
     }
 
-    /// Where the content cache lives; None when it is off, when there is no
-    /// key to seal entries with, or when the engine it keys on cannot be
-    /// named (each said once, at start). A key file that cannot be used is
-    /// an error.
+    /// Where the content cache lives, if it is on ([`crate::worker::CacheAt::configured`]).
     fn cache(&self) -> anyhow::Result<Option<crate::worker::CacheAt>> {
-        if !self.cache {
-            return Ok(None);
-        }
-        let Some(key_file) = &self.cache_key_file else {
-            tracing::warn!(
-                "the content cache is off: CACHE_KEY_FILE is not set (entries are sealed with a key only the worker reads, so nobody who can write the output bucket can plant one)"
-            );
-            return Ok(None);
-        };
-        let key = std::fs::read(key_file)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| crate::worker::SealKey::new(bytes.trim_ascii().to_vec()))
-            .map_err(|e| e.context(format!("CACHE_KEY_FILE={}", key_file.display())))?;
-        let engine = match office::engine::identity() {
-            Ok(engine) => engine,
-            Err(error) => {
-                tracing::warn!("the content cache is off: cannot name the engine: {error:#}");
-                return Ok(None);
-            }
-        };
         let limits = format!(
             "pages{}-output{}-input{}",
             self.pool.max_pages, self.pool.max_output_bytes, self.max_input_bytes
         );
-        Ok(Some(crate::worker::CacheAt::new(
-            &self.output_bucket,
-            &engine,
-            &limits,
-            key,
-        )))
+        let key_file = self.cache_key_file.as_deref();
+        crate::worker::CacheAt::configured(self.cache, key_file, &self.output_bucket, &limits)
     }
 }
 
@@ -403,57 +376,4 @@ pub fn service_account_key(path: &std::path::Path) -> anyhow::Result<serde_json:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Worker {
-        #[command(flatten)]
-        args: WorkerArgs,
-    }
-
-    fn worker(extra: &[&str]) -> WorkerArgs {
-        let args = ["worker", "--output-bucket", "out"].iter().chain(extra);
-        Worker::try_parse_from(args).unwrap().args
-    }
-
-    #[test]
-    fn without_a_key_the_cache_is_off() {
-        assert!(worker(&[]).settings(2).unwrap().cache.is_none());
-    }
-
-    #[test]
-    fn a_key_too_short_to_seal_with_is_refused_naming_its_setting() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key");
-        std::fs::write(&key, "short\n").unwrap();
-        let error = worker(&["--cache-key-file", key.to_str().unwrap()])
-            .settings(2)
-            .unwrap_err();
-        let error = format!("{error:#}");
-        assert!(
-            error.contains("CACHE_KEY_FILE=") && error.contains("at least 32"),
-            "{error}"
-        );
-        let missing = worker(&["--cache-key-file", "/nonexistent/key"]).settings(2);
-        assert!(missing.is_err());
-    }
-
-    #[test]
-    fn pubsub_names_must_be_full() {
-        assert!(full_name("--topic ", "projects/p/topics/t", "topics").is_ok());
-        for bad in [
-            "t",
-            "projects/p/topics/",
-            "projects/p/subscriptions/t",
-            "projects//topics/t",
-        ] {
-            let error = full_name("--topic ", bad, "topics").unwrap_err();
-            assert!(
-                error.to_string().contains("projects/PROJECT/topics/NAME"),
-                "{error}"
-            );
-        }
-    }
-}
+mod tests;

@@ -31,7 +31,10 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use hmac::{KeyInit, Mac};
+mod seal;
+pub use seal::SealKey;
+use seal::hex;
+
 use sha2::{Digest, Sha256};
 
 use super::object_locks::ObjectGuard;
@@ -39,54 +42,6 @@ use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, transi
 use crate::gcloud::ObjectRef;
 use crate::job::Job;
 use crate::storage::{self, StorageError};
-
-type Hmac = hmac::Hmac<Sha256>;
-
-/// The key entries are sealed with. Never printed.
-#[derive(Clone)]
-pub struct SealKey(Arc<Vec<u8>>);
-
-impl SealKey {
-    /// The shortest key accepted: an HMAC-SHA256 key should be as long as
-    /// its output.
-    pub const MIN_BYTES: usize = 32;
-
-    pub fn new(bytes: Vec<u8>) -> anyhow::Result<SealKey> {
-        anyhow::ensure!(
-            bytes.len() >= Self::MIN_BYTES,
-            "the key is {} bytes; it needs at least {} (e.g. `head -c 32 /dev/urandom | base64`)",
-            bytes.len(),
-            Self::MIN_BYTES
-        );
-        Ok(SealKey(Arc::new(bytes)))
-    }
-
-    fn mac(&self, entry: &str, pdf_md5: &str) -> Hmac {
-        let mut mac = Hmac::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        for field in [SEAL_VERSION, entry, pdf_md5] {
-            mac.update(field.as_bytes());
-            mac.update(b"\n");
-        }
-        mac
-    }
-
-    pub(super) fn seal(&self, entry: &str, pdf_md5: &str) -> String {
-        hex(&self.mac(entry, pdf_md5).finalize().into_bytes())
-    }
-
-    fn verifies(&self, entry: &str, pdf_md5: &str, seal: &str) -> bool {
-        let Some(seal) = unhex(seal) else {
-            return false;
-        };
-        self.mac(entry, pdf_md5).verify_slice(&seal).is_ok()
-    }
-}
-
-impl std::fmt::Debug for SealKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SealKey(..)")
-    }
-}
 
 /// Where the cache lives, and what its entries are keyed and sealed with.
 #[derive(Clone, Debug)]
@@ -112,6 +67,39 @@ impl CacheAt {
         }
     }
 
+    /// The cache of this engine in `bucket`, for documents converted under
+    /// `limits`, sealed with the key in `key_file`; None when it is off
+    /// (`on` false), when there is no key to seal entries with, or when the
+    /// engine it keys on cannot be named (each said once, at start). A key
+    /// file that cannot be used is an error naming `CACHE_KEY_FILE`.
+    pub fn configured(
+        on: bool,
+        key_file: Option<&Path>,
+        bucket: &str,
+        limits: &str,
+    ) -> anyhow::Result<Option<CacheAt>> {
+        if !on {
+            return Ok(None);
+        }
+        let Some(key_file) = key_file else {
+            tracing::warn!(
+                "the content cache is off: CACHE_KEY_FILE is not set (entries are sealed with a key only the worker reads, so nobody who can write the output bucket can plant one)"
+            );
+            return Ok(None);
+        };
+        let key = std::fs::read(key_file)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| SealKey::new(bytes.trim_ascii().to_vec()))
+            .map_err(|e| e.context(format!("CACHE_KEY_FILE={}", key_file.display())))?;
+        match crate::office::engine::identity() {
+            Ok(engine) => Ok(Some(CacheAt::new(bucket, &engine, limits, key))),
+            Err(error) => {
+                tracing::warn!("the content cache is off: cannot name the engine: {error:#}");
+                Ok(None)
+            }
+        }
+    }
+
     /// The entry of a document whose bytes have the SHA-256 `sha256`, read
     /// as a `.read_as` file and made with `options` (described).
     pub fn key(&self, read_as: &str, options: &str, sha256: &str) -> String {
@@ -126,7 +114,6 @@ impl CacheAt {
 
 const PREFIX: &str = "docx2pdf-cache/";
 const KEY_VERSION: &str = "docx2pdf cache key 1";
-const SEAL_VERSION: &str = "docx2pdf cache entry 1";
 /// On an entry: its seal. Only the worker's cache fill can write one that
 /// verifies.
 const ENTRY_SEAL: &str = "cache-entry-seal";
@@ -339,20 +326,6 @@ pub(super) fn md5_hex(bytes: &[u8]) -> String {
     hex(&md5::compute(bytes).0)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,21 +363,6 @@ mod tests {
             .key("docx", "pdfa=2b;tagged", &sha),
         ];
         assert!(others.iter().all(|other| *other != entry), "{others:?}");
-    }
-
-    #[test]
-    fn a_seal_verifies_only_under_its_key_name_and_md5() {
-        let seal = key(1).seal("docx2pdf-cache/e/k.pdf", "00ff");
-        assert!(key(1).verifies("docx2pdf-cache/e/k.pdf", "00ff", &seal));
-        assert!(!key(2).verifies("docx2pdf-cache/e/k.pdf", "00ff", &seal));
-        assert!(!key(1).verifies("docx2pdf-cache/e/other.pdf", "00ff", &seal));
-        assert!(!key(1).verifies("docx2pdf-cache/e/k.pdf", "00fe", &seal));
-        assert!(!key(1).verifies("docx2pdf-cache/e/k.pdf", "00ff", "not hex"));
-    }
-
-    #[test]
-    fn a_short_key_is_refused() {
-        assert!(SealKey::new(vec![7; 31]).is_err());
     }
 
     #[test]
