@@ -16,6 +16,9 @@
 //!
 //! In its scratch it may make regular files and directories only: no link
 //! that could point the worker elsewhere, no FIFO that would make it wait.
+//! Where the kernel has Landlock's scoping (Linux 6.12), it can signal no
+//! process outside its sandbox (the worker runs as the same user) and
+//! connect to no abstract Unix socket made outside it.
 //!
 //! Both are unprivileged, inherited by every thread LibreOffice starts
 //! afterwards, and impossible to lift.
@@ -27,7 +30,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use landlock::{
     ABI, Access, AccessFs, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreated,
-    RulesetCreatedAttr, RulesetStatus,
+    RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -91,7 +94,7 @@ const READABLE: &[&str] = &[
 /// thread is started. `install` is LibreOffice's program directory (its
 /// parent is read too), `writable` the directories it works in.
 pub fn confine_files(install: &Path, writable: &[PathBuf]) -> anyhow::Result<RulesetStatus> {
-    let ruleset = files_ruleset(install, writable, scratch_access(ABI::V5))?;
+    let ruleset = files_ruleset(install, writable, scratch_access(ABI::V5), OUT_OF_REACH)?;
     Ok(ruleset.restrict_self()?.ruleset)
 }
 
@@ -108,17 +111,26 @@ fn scratch_access(abi: ABI) -> BitFlags<AccessFs> {
     AccessFs::from_all(abi) & !special
 }
 
+/// What a process may not reach outside its own sandbox (Landlock ABI 6,
+/// Linux 6.12; ignored by older kernels): no signal to another process,
+/// such as the worker, which runs as the same user; no abstract Unix socket
+/// another process made.
+const OUT_OF_REACH: [Scope; 2] = [Scope::Signal, Scope::AbstractUnixSocket];
+
 fn files_ruleset(
     install: &Path,
     writable: &[PathBuf],
     scratch: BitFlags<AccessFs>,
+    out_of_reach: impl IntoIterator<Item = Scope>,
 ) -> anyhow::Result<RulesetCreated> {
     let abi = ABI::V5;
     let base = install.parent().unwrap_or(install).to_path_buf();
     let readable = READABLE.iter().map(PathBuf::from).chain([base]);
-    let mut ruleset = Ruleset::default()
-        .handle_access(AccessFs::from_all(abi))?
-        .create()?;
+    let mut handled = Ruleset::default().handle_access(AccessFs::from_all(abi))?;
+    for scope in out_of_reach {
+        handled = handled.scope(scope)?;
+    }
+    let mut ruleset = handled.create()?;
     for path in readable {
         let Ok(metadata) = std::fs::metadata(&path) else {
             continue;
@@ -166,16 +178,11 @@ mod tests {
     use super::*;
     use std::os::unix::process::CommandExt;
 
-    /// What a shell confined with `scratch` rights to `dir` manages to make
-    /// there.
-    fn made_in(dir: &Path, scratch: BitFlags<AccessFs>) -> String {
-        let mut ruleset =
-            Some(files_ruleset(Path::new("/usr/bin"), &[dir.to_owned()], scratch).unwrap());
-        let script = "cd \"$1\"; mkfifo fifo 2>/dev/null && echo fifo; \
-            ln -s /etc/passwd link 2>/dev/null && echo link; \
-            mkdir sub && echo x > sub/file && echo file";
+    /// What a shell confined by `ruleset` prints running `script` with `arg`.
+    fn confined(ruleset: RulesetCreated, script: &str, arg: &str) -> String {
+        let mut ruleset = Some(ruleset);
         let mut command = std::process::Command::new("/bin/sh");
-        command.args(["-c", script, "sh"]).arg(dir);
+        command.args(["-c", script, "sh", arg]);
         // SAFETY: restricting a ruleset made before fork is two system
         // calls, and the error path only in a test.
         unsafe {
@@ -188,10 +195,33 @@ mod tests {
             });
         }
         let out = command.output().unwrap();
-        String::from_utf8_lossy(&out.stdout)
+        let words: Vec<_> = String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+            .map(str::to_owned)
+            .collect();
+        words.join(" ")
+    }
+
+    /// A ruleset for a process writing in `dir` only, with `scratch` rights
+    /// there and `out_of_reach` scopes.
+    fn ruleset(dir: &Path, scratch: BitFlags<AccessFs>, out_of_reach: &[Scope]) -> RulesetCreated {
+        let install = Path::new("/usr/bin");
+        files_ruleset(
+            install,
+            &[dir.to_owned()],
+            scratch,
+            out_of_reach.iter().copied(),
+        )
+        .unwrap()
+    }
+
+    /// What a shell confined with `scratch` rights to `dir` manages to make
+    /// there.
+    fn made_in(dir: &Path, scratch: BitFlags<AccessFs>) -> String {
+        let script = "cd \"$1\"; mkfifo fifo 2>/dev/null && echo fifo; \
+            ln -s /etc/passwd link 2>/dev/null && echo link; \
+            mkdir sub && echo x > sub/file && echo file";
+        confined(ruleset(dir, scratch, &[]), script, &dir.to_string_lossy())
     }
 
     #[test]
@@ -207,5 +237,28 @@ mod tests {
         );
         let scratch = tempfile::tempdir().unwrap();
         assert_eq!(made_in(scratch.path(), scratch_access(ABI::V5)), "file");
+    }
+
+    /// A process outside the sandbox (standing in for the worker) killed
+    /// from inside it: the control, unscoped, kills it; scoped, the kill
+    /// is refused.
+    #[test]
+    fn a_confined_process_cannot_signal_one_outside() {
+        if landlock_abi().is_none_or(|abi| abi < 6) {
+            eprintln!("skipped: this kernel has no Landlock scoping (ABI 6)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kill = "kill -9 \"$1\" 2>/dev/null && echo killed || echo refused";
+        for (scopes, expected) in [(&[][..], "killed"), (&OUT_OF_REACH[..], "refused")] {
+            let mut outside = std::process::Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .unwrap();
+            let rules = ruleset(dir.path(), scratch_access(ABI::V5), scopes);
+            assert_eq!(confined(rules, kill, &outside.id().to_string()), expected);
+            let _ = outside.kill();
+            let _ = outside.wait();
+        }
     }
 }

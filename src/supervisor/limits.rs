@@ -135,7 +135,11 @@ mod tests {
             }
             end = cpu_seconds(std::process::id()).unwrap();
         }
-        assert!(end - start >= 0.2, "{start} -> {end} in {:?}", spin.elapsed());
+        assert!(
+            end - start >= 0.2,
+            "{start} -> {end} in {:?}",
+            spin.elapsed()
+        );
     }
 
     #[test]
