@@ -94,7 +94,8 @@ impl Process {
             stderr_tail,
         };
         let mut process = process.handshake(spec.start_timeout).await?;
-        process.scratch_at_start = super::scratch::held(process.scratch(), None, process.pid());
+        process.scratch_at_start =
+            super::scratch::held(process.scratch(), None, process.pid()).total;
         Ok(process)
     }
 

@@ -11,35 +11,59 @@ use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// Bytes held in files by the child `pid` whose scratch is `dir`, leaving
-/// out the top-level entry `skip` of `dir` when given.
-pub(super) fn held(dir: &Path, skip: Option<&OsStr>, pid: Option<u32>) -> u64 {
-    tree_bytes(dir, skip) + pid.map_or(0, unlinked_open_bytes)
+/// What a child holds in files, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Held {
+    pub(super) total: u64,
+    /// Of which below the top-level entry set aside (the request directory,
+    /// emptied before the next request anyway).
+    pub(super) aside: u64,
 }
 
-/// Blocks of the regular files below `dir`, in bytes.
-fn tree_bytes(dir: &Path, skip: Option<&OsStr>) -> u64 {
-    let mut total = 0;
-    let mut dirs: Vec<PathBuf> = vec![dir.to_owned()];
+impl Held {
+    /// What is held outside the entry set aside.
+    pub(super) fn outside(self) -> u64 {
+        self.total - self.aside
+    }
+}
+
+/// What the child `pid` whose scratch is `dir` holds in files, counting
+/// apart what is below `dir`'s top-level entry `aside`, in one walk.
+pub(super) fn held(dir: &Path, aside: Option<&OsStr>, pid: Option<u32>) -> Held {
+    let mut held = tree_bytes(dir, aside);
+    held.total += pid.map_or(0, unlinked_open_bytes);
+    held
+}
+
+/// Blocks of the regular files below `dir`, in bytes. Directories are told
+/// by the entry's type, which reading the directory gives: only files are
+/// asked for their size.
+fn tree_bytes(dir: &Path, aside: Option<&OsStr>) -> Held {
+    let mut held = Held::default();
+    let mut dirs: Vec<(PathBuf, bool)> = vec![(dir.to_owned(), false)];
     let mut top = true;
-    while let Some(dir) = dirs.pop() {
+    while let Some((dir, set_aside)) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if top && skip.is_some_and(|skip| entry.file_name() == skip) {
-                continue;
-            }
-            // The entry's own type and size: a link is never followed.
-            let Ok(metadata) = entry.metadata() else {
+            let set_aside = set_aside || (top && aside.is_some_and(|a| entry.file_name() == a));
+            // The entry's own type: a link is never followed.
+            let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            if metadata.is_dir() {
-                dirs.push(entry.path());
-            } else if metadata.is_file() {
-                total += metadata.blocks() * 512;
+            if kind.is_dir() {
+                dirs.push((entry.path(), set_aside));
+            } else if kind.is_file()
+                && let Ok(metadata) = entry.metadata()
+            {
+                let bytes = metadata.blocks() * 512;
+                held.total += bytes;
+                if set_aside {
+                    held.aside += bytes;
+                }
             }
         }
         top = false;
     }
-    total
+    held
 }
 
 /// Blocks of the regular files `pid` holds open that no longer have a name
@@ -72,16 +96,18 @@ mod tests {
     use std::io::Write;
 
     #[test]
-    fn files_below_are_counted_and_the_skipped_entry_is_not() {
+    fn files_below_are_counted_and_those_set_aside_apart() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
         std::fs::write(dir.path().join("a/b/file"), vec![1u8; 1 << 20]).unwrap();
         std::fs::create_dir(dir.path().join("request")).unwrap();
         std::fs::write(dir.path().join("request/input"), vec![1u8; 1 << 20]).unwrap();
         std::os::unix::fs::symlink("/usr", dir.path().join("link")).unwrap();
-        let all = held(dir.path(), None, None);
+        let all = held(dir.path(), None, None).total;
         assert!((2 << 20..(2 << 20) + (64 << 10)).contains(&all), "{all}");
-        let outside = held(dir.path(), Some(OsStr::new("request")), None);
+        let split = held(dir.path(), Some(OsStr::new("request")), None);
+        assert_eq!(split.total, all);
+        let outside = split.outside();
         assert!(
             (1 << 20..(1 << 20) + (64 << 10)).contains(&outside),
             "{outside}"
@@ -95,7 +121,7 @@ mod tests {
         let mut file = std::fs::File::create(&path).unwrap();
         file.write_all(&vec![1u8; 4 << 20]).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let held_now = held(dir.path(), None, Some(std::process::id()));
+        let held_now = held(dir.path(), None, Some(std::process::id())).total;
         assert!(held_now >= 4 << 20, "{held_now}");
         drop(file);
     }

@@ -40,9 +40,9 @@ struct Usage {
     cpu: Option<CpuCap>,
 }
 
-/// Scratch is walked every this many memory samples: a walk costs more
-/// than reading one /proc file.
-const SCRATCH_SAMPLE_EVERY: u32 = 5;
+/// Scratch is walked every this many memory samples (100 ms): a walk costs
+/// a few hundred system calls, and a one-page document takes less.
+const SCRATCH_SAMPLE_EVERY: u32 = 10;
 /// What a request may leave in its process's scratch (besides its request
 /// directory, which is emptied anyway) before the process is replaced:
 /// LibreOffice's few small temp files, not a document's.
@@ -199,7 +199,7 @@ where
                     }
                     samples += 1;
                     let held = (capped && samples.is_multiple_of(SCRATCH_SAMPLE_EVERY))
-                        .then(|| scratch::held(&scratch, None, pid));
+                        .then(|| scratch::held(&scratch, None, pid).total);
                     held.filter(|&held| held > self.spec.scratch_cap).map(Ended::OverScratch)
                 }
                 _ = self.stop.cancelled() => return None,
@@ -345,12 +345,12 @@ where
         let rss = process.rss_bytes();
         let scratch = process.scratch();
         // The request directory is emptied before the next request anyway.
-        let left = scratch::held(scratch, Some(OsStr::new("request")), process.pid());
+        let held = scratch::held(scratch, Some(OsStr::new("request")), process.pid());
         let recycle = if answered >= self.spec.recycle_after {
             Some("request count")
         } else if rss > self.spec.rss_ceiling {
             Some("memory ceiling")
-        } else if left > process.scratch_at_start() + LEFTOVER_ALLOWED {
+        } else if held.outside() > process.scratch_at_start() + LEFTOVER_ALLOWED {
             Some("files left in its scratch")
         } else {
             (self.spec.unfit)(scratch)
@@ -358,7 +358,7 @@ where
         self.update(|s| {
             s.served += 1;
             s.rss_bytes = rss;
-            s.scratch_bytes = scratch::held(scratch, None, process.pid());
+            s.scratch_bytes = held.total;
             s.state = if recycle.is_some() {
                 SlotState::Recycling
             } else {
