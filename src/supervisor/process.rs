@@ -1,6 +1,7 @@
 //! One running child process: its start-up handshake, one request and its
 //! reply, its memory as the kernel counts it, why it died, and its stop.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::confine::Confinement;
 use super::lines::{self, Line};
+use super::request_dir::NAME as REQUEST;
 use super::request_dir::RequestDir;
+use super::scratch::{self, Held};
 use super::{READY, Spec, limits};
 
 /// The longest reply line a child may send: replies are a few hundred
@@ -28,6 +31,13 @@ use super::{READY, Spec, limits};
 const LONGEST_REPLY: usize = 64 << 10;
 /// Longer stderr lines are cut for the log and the crash report.
 const LONGEST_STDERR_LINE: usize = 4 << 10;
+
+/// A walk of a process's scratch, as far as the next one needs it.
+#[derive(Clone, Copy, Default)]
+struct Walked {
+    written: Option<u64>,
+    outside: u64,
+}
 
 /// One running child process and its private scratch directory.
 pub(super) struct Process {
@@ -40,6 +50,9 @@ pub(super) struct Process {
     scratch_fd: OwnedFd,
     /// What it held in files once ready: its profile, warmed up.
     scratch_at_start: u64,
+    /// Its write counter and what it held outside the request directory at
+    /// the last walk of its scratch.
+    last_walk: Walked,
     stderr_tail: Arc<Mutex<Vec<String>>>,
 }
 
@@ -55,6 +68,27 @@ impl Process {
     /// What it held in files when it was ready to take requests.
     pub(super) fn scratch_at_start(&self) -> u64 {
         self.scratch_at_start
+    }
+
+    /// What it holds in files (with what is in its request directory set
+    /// aside), walked only if it could hold more than `allowed` outside the
+    /// request directory: a process that wrote less than the room left
+    /// since the last walk (by its write counter, children it reaped
+    /// included) cannot have. None: not walked, within `allowed`.
+    pub(super) fn held_if_grown(&mut self, allowed: u64) -> Option<Held> {
+        let written = self.pid().and_then(scratch::written);
+        let room = allowed.saturating_sub(self.last_walk.outside);
+        if let (Some(now), Some(then)) = (written, self.last_walk.written)
+            && now.saturating_sub(then) <= room
+        {
+            return None;
+        }
+        let held = scratch::held(self.scratch.path(), Some(OsStr::new(REQUEST)), self.pid());
+        self.last_walk = Walked {
+            written,
+            outside: held.outside(),
+        };
+        Some(held)
     }
 
     /// A new empty directory for the next request, in place of the last
@@ -91,11 +125,15 @@ impl Process {
             scratch,
             scratch_fd,
             scratch_at_start: 0,
+            last_walk: Walked::default(),
             stderr_tail,
         };
         let mut process = process.handshake(spec.start_timeout).await?;
-        process.scratch_at_start =
-            super::scratch::held(process.scratch(), None, process.pid()).total;
+        process.scratch_at_start = scratch::held(process.scratch(), None, process.pid()).total;
+        process.last_walk = Walked {
+            written: process.pid().and_then(scratch::written),
+            outside: process.scratch_at_start,
+        };
         Ok(process)
     }
 

@@ -20,7 +20,8 @@ use nix::fcntl::{AT_FDCWD, OFlag, openat, renameat};
 use nix::sys::stat::{Mode, mkdirat};
 use tokio::sync::oneshot;
 
-const NAME: &str = "request";
+/// The request directory's name in a scratch.
+pub(super) const NAME: &str = "request";
 
 /// A request's directory, new and empty for each request.
 #[derive(Debug)]

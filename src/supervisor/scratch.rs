@@ -66,6 +66,15 @@ fn tree_bytes(dir: &Path, aside: Option<&OsStr>) -> Held {
     held
 }
 
+/// Bytes `pid` has written with write calls over its life, children it
+/// reaped included (`wchar` of /proc/PID/io); None where it cannot be read.
+pub(super) fn written(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("wchar:"))
+        .and_then(|bytes| bytes.trim().parse().ok())
+}
+
 /// Blocks of the regular files `pid` holds open that no longer have a name
 /// (deleted files, memory files), in bytes.
 fn unlinked_open_bytes(pid: u32) -> u64 {
@@ -112,6 +121,15 @@ mod tests {
             (1 << 20..(1 << 20) + (64 << 10)).contains(&outside),
             "{outside}"
         );
+    }
+
+    #[test]
+    fn what_a_process_writes_is_counted() {
+        let before = written(std::process::id()).expect("/proc/self/io");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("out"), vec![1u8; 1 << 20]).unwrap();
+        let after = written(std::process::id()).unwrap();
+        assert!(after - before >= 1 << 20, "{before} -> {after}");
     }
 
     #[test]

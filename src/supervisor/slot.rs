@@ -2,7 +2,6 @@
 //! backoff, replacement after a crash, a deadline or recycling) and serves
 //! it requests from the shared queue, one at a time, sampling its memory.
 
-use std::ffi::OsStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -341,24 +340,24 @@ where
 
     /// Records an answered request in the slot's status, final before the
     /// caller hears back; why the process should be replaced, if it should.
-    fn recycle_reason(&self, process: &Process, answered: u64) -> Option<&'static str> {
+    fn recycle_reason(&self, process: &mut Process, answered: u64) -> Option<&'static str> {
         let rss = process.rss_bytes();
-        let scratch = process.scratch();
         // The request directory is emptied before the next request anyway.
-        let held = scratch::held(scratch, Some(OsStr::new("request")), process.pid());
+        let allowed = process.scratch_at_start() + LEFTOVER_ALLOWED;
+        let held = process.held_if_grown(allowed);
         let recycle = if answered >= self.spec.recycle_after {
             Some("request count")
         } else if rss > self.spec.rss_ceiling {
             Some("memory ceiling")
-        } else if held.outside() > process.scratch_at_start() + LEFTOVER_ALLOWED {
+        } else if held.is_some_and(|held| held.outside() > allowed) {
             Some("files left in its scratch")
         } else {
-            (self.spec.unfit)(scratch)
+            (self.spec.unfit)(process.scratch())
         };
         self.update(|s| {
             s.served += 1;
             s.rss_bytes = rss;
-            s.scratch_bytes = held.total;
+            s.scratch_bytes = held.map_or(s.scratch_bytes, |held| held.total);
             s.state = if recycle.is_some() {
                 SlotState::Recycling
             } else {
