@@ -251,16 +251,16 @@ async fn each_request_gets_an_empty_directory_of_its_own() {
     );
 }
 
-/// Writes 64 MiB, a MiB at a time, into the directory named in the request
+/// Writes 64 MiB, a MiB every 20 ms, into the directory named in the request
 /// (`fill DIR`), or into a file it deleted and keeps open (`hold DIR`), or
 /// 8 MiB beside its request directory (`leave DIR`), then answers.
 const FILLING: &str = r#"echo ready
 while read -r line; do
   dir=${line#\"* }; dir=${dir%\"}
   case "$line" in
-    '"fill '*) for i in $(seq 64); do head -c 1048576 /dev/zero >> "$dir/big"; sleep 0.005; done ;;
+    '"fill '*) for i in $(seq 64); do head -c 1048576 /dev/zero >> "$dir/big"; sleep 0.02; done ;;
     '"hold '*) exec 3>"$dir/gone"; rm "$dir/gone"
-               for i in $(seq 64); do head -c 1048576 /dev/zero >&3; sleep 0.005; done ;;
+               for i in $(seq 64); do head -c 1048576 /dev/zero >&3; sleep 0.02; done ;;
     '"leave '*) head -c 8388608 /dev/zero > "$dir/../left-behind" ;;
   esac
   echo "$line"
