@@ -56,7 +56,8 @@ impl Workspace {
     }
 
     /// Where jobs' files are, each in a directory of its own: none is
-    /// within reach of a supervised process.
+    /// within reach of a supervised process. A sibling of `slots()`, so on
+    /// its file system: a file made here moves into a slot by a rename.
     pub fn jobs(&self) -> &Path {
         &self.jobs
     }

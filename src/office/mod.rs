@@ -40,7 +40,7 @@ pub use inspect::Limits;
 use crate::options::PdfOptions;
 use crate::supervisor::{CallError, Peak, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
-use request::{Document, Taken, take_pdf};
+use request::{Taken, take_pdf};
 
 /// The hidden subcommand that runs [`child_main`].
 pub const CHILD_SUBCOMMAND: &str = "office-child";
@@ -186,17 +186,16 @@ impl Pool {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        let inspected = {
+        let (extension, document) = {
             let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
             let work = self.workspace.jobs().to_owned();
-            tokio::task::spawn_blocking(move || inspect::check(&input, &name, &limits, &work))
-                .await
-                .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
-        };
-        let extension = inspected.extension;
-        let document = match inspected.package {
-            Some(package) => Document::Rebuilt(package),
-            None => Document::Copied(input.to_owned()),
+            tokio::task::spawn_blocking(move || {
+                let inspected = inspect::check(&input, &name, &limits, &work)?;
+                let document = request::document_for_libreoffice(inspected.package, &input, &work)?;
+                Ok::<_, ConvertError>((inspected.extension, document))
+            })
+            .await
+            .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
         };
         let ran = self.run(document, extension, output, options).await?;
         let checked = self.check_pdf(output).await?;
@@ -226,7 +225,7 @@ impl Pool {
     /// job (Landlock, `sandbox`).
     async fn run(
         &self,
-        document: Document,
+        document: tempfile::NamedTempFile,
         extension: &'static str,
         output: &Path,
         options: &PdfOptions,

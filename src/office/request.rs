@@ -1,35 +1,41 @@
 //! A document's trip through a LibreOffice process's request directory:
-//! placed there for it (the rebuilt package, or a copy: never the caller's
-//! own file, which a process running a document's exploit could rewrite),
-//! and its PDF taken out into a file only we write.
+//! placed there for it (its own file, never the caller's, which a process
+//! running a document's exploit could rewrite), and its PDF taken out into
+//! a file only we write.
 
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::path::Path;
+
+use tempfile::NamedTempFile;
 
 use super::{ConvertError, child};
 use crate::supervisor::RequestDir;
 
-/// What LibreOffice is given to read.
-pub(super) enum Document {
-    /// A zip package rebuilt by inspection, moved in.
-    Rebuilt(tempfile::NamedTempFile),
-    /// The caller's file, copied in.
-    Copied(PathBuf),
+/// The file LibreOffice is to read, made in the worker's `work` directory
+/// (off the slot, before one is taken): the package inspection rebuilt,
+/// or else a copy of the caller's `input`.
+pub(super) fn document_for_libreoffice(
+    rebuilt: Option<NamedTempFile>,
+    input: &Path,
+    work: &Path,
+) -> std::io::Result<NamedTempFile> {
+    if let Some(rebuilt) = rebuilt {
+        return Ok(rebuilt);
+    }
+    let mut copy = NamedTempFile::new_in(work)?;
+    std::io::copy(&mut File::open(input)?, copy.as_file_mut())?;
+    Ok(copy)
 }
 
-/// Places `document` in `dir` as `input.<extension>`: the request for it.
+/// Moves `document` into `dir` as `input.<extension>`: the request for it.
 pub(super) fn place(
     dir: &RequestDir,
-    document: Document,
+    document: NamedTempFile,
     extension: &str,
     filter: String,
 ) -> std::io::Result<child::Request> {
     let name = format!("input.{extension}");
-    match document {
-        Document::Rebuilt(package) => dir.adopt(package.path(), &name)?,
-        Document::Copied(file) => {
-            std::io::copy(&mut std::fs::File::open(file)?, &mut dir.create(&name)?)?;
-        }
-    }
+    dir.adopt(document.path(), &name)?;
     Ok(child::Request {
         input: dir.path().join(name),
         output: dir.path().join(PDF_NAME),

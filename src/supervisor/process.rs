@@ -2,27 +2,25 @@
 //! reply, its memory as the kernel counts it, why it died, and its stop.
 
 use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::os::fd::OwnedFd;
-
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::confine::Confinement;
 use super::lines::{self, Line};
-use super::request_dir::NAME as REQUEST;
-use super::request_dir::RequestDir;
+use super::request_dir::{NAME as REQUEST, RequestDir};
 use super::scratch::{self, Held};
 use super::{READY, Spec, limits};
 

@@ -71,16 +71,10 @@ impl RequestDir {
 
     /// Moves our file at `from` into the directory as `name`, replacing
     /// whatever the child put there under that name (a link is replaced,
-    /// not followed); copies it where the two are on different file
-    /// systems. `from` must be in a directory the child cannot write.
+    /// not followed). `from` must be on the same file system, in a
+    /// directory the child cannot write.
     pub fn adopt(&self, from: &Path, name: &str) -> std::io::Result<()> {
-        match renameat(AT_FDCWD, from, &self.fd, name) {
-            Err(Errno::EXDEV) => {
-                std::io::copy(&mut File::open(from)?, &mut self.create(name)?)?;
-                Ok(())
-            }
-            moved => Ok(moved?),
-        }
+        Ok(renameat(AT_FDCWD, from, &self.fd, name)?)
     }
 
     /// The file `name` the child left, open for reading, if it is a regular
