@@ -53,6 +53,14 @@ pub struct Provenance {
     pub options: Option<String>,
 }
 
+impl Provenance {
+    /// Whether the object was made from `bucket`/`object` (any generation).
+    pub fn is_from(&self, bucket: &str, object: &str) -> bool {
+        self.source_bucket.as_deref() == Some(bucket)
+            && self.source_object.as_deref() == Some(object)
+    }
+}
+
 /// An object as Cloud Storage describes it, before any download.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Described {

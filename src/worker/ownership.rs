@@ -48,9 +48,7 @@ pub fn claim(source: Source<'_>, existing: Option<&Provenance>) -> Claim {
     let Some(existing) = existing else {
         return Claim::Write { if_generation: 0 };
     };
-    let same_source = existing.source_bucket.as_deref() == Some(bucket)
-        && existing.source_object.as_deref() == Some(object);
-    if !same_source {
+    if !existing.is_from(bucket, object) {
         let owner = match (&existing.source_bucket, &existing.source_object) {
             (Some(b), Some(o)) => ObjectRef::new(b, o).to_string(),
             _ => "something other than docx2pdf (it records no source)".to_string(),

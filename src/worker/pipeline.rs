@@ -213,7 +213,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         let body = tokio::fs::read(pdf)
             .await
             .map_err(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
-        let pdf_md5 = super::cache::md5_hex(&body);
+        // What the cache entry's seal covers; nothing to hash without one.
+        let pdf_md5 = ready.entry.as_ref().map(|_| super::cache::md5_hex(&body));
         let mut metadata = ready.provenance.clone();
         metadata.extend([
             ("pages", fidelity.pages.to_string()),
@@ -234,8 +235,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             )
             .await
             .map_err(|error| transient(job, "storage", error))?;
-        if let Some(entry) = &ready.entry {
-            self.fill(job, entry, generation, &metadata, &pdf_md5).await;
+        if let (Some(entry), Some(pdf_md5)) = (&ready.entry, &pdf_md5) {
+            self.fill(job, entry, generation, &metadata, pdf_md5).await;
         }
         Ok(ObjectRef::new(out, &job.output).to_string())
     }

@@ -116,10 +116,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         let Some(existing) = existing else {
             return Ok(Some(0));
         };
-        let owner = existing.provenance();
-        if owner.source_bucket.as_deref() == Some(job.bucket.as_str())
-            && owner.source_object.as_deref() == Some(job.object.as_str())
-        {
+        if existing.provenance().is_from(&job.bucket, &job.object) {
             return Ok(Some(existing.generation));
         }
         tracing::error!(
