@@ -52,18 +52,19 @@ pub struct CacheAt {
     /// The settings that change a PDF or a verdict besides its options
     /// (the limits), as one line.
     pub limits: String,
-    pub key: SealKey,
+    /// What entries are sealed with.
+    pub seal: SealKey,
 }
 
 impl CacheAt {
     /// The cache of the engine `engine` (office::engine::identity) in
     /// `bucket`, for documents converted under `limits`.
-    pub fn new(bucket: &str, engine: &str, limits: &str, key: SealKey) -> CacheAt {
+    pub fn new(bucket: &str, engine: &str, limits: &str, seal: SealKey) -> CacheAt {
         CacheAt {
             bucket: bucket.into(),
             prefix: format!("{PREFIX}{engine}/"),
             limits: limits.into(),
-            key,
+            seal,
         }
     }
 
@@ -132,7 +133,7 @@ pub(super) struct Entry {
     bucket: String,
     key: String,
     read_as: &'static str,
-    seal_key: SealKey,
+    seal: SealKey,
 }
 
 impl Entry {
@@ -159,7 +160,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             bucket: cache.bucket.clone(),
             key: cache.key(read_as, options, &sha256),
             read_as,
-            seal_key: cache.key.clone(),
+            seal: cache.seal.clone(),
         })
     }
 
@@ -243,7 +244,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .cloned()
             .collect();
         metadata.push((ENTRY_READ_AS, entry.read_as.to_string()));
-        metadata.push((ENTRY_SEAL, entry.seal_key.seal(&entry.key, pdf_md5)));
+        metadata.push((ENTRY_SEAL, entry.seal.seal(&entry.key, pdf_md5)));
         let copied = self
             .edges
             .objects
@@ -299,7 +300,7 @@ impl Drop for LentPermit {
 /// over that name and the MD5 Cloud Storage computed of its bytes.
 fn sealed_by_us(entry: &Entry, found: &storage::Described) -> bool {
     match (found.metadata.get(ENTRY_SEAL), &found.md5) {
-        (Some(seal), Some(md5)) => entry.seal_key.verifies(&entry.key, md5, seal),
+        (Some(seal), Some(md5)) => entry.seal.verifies(&entry.key, md5, seal),
         _ => false,
     }
 }
