@@ -14,40 +14,32 @@ use std::path::Path;
 
 use super::ConvertError;
 
-/// Refuses an RTF file whose groups nest deeper than `max_depth`.
-pub fn check_nesting(path: &Path, max_depth: usize) -> Result<(), ConvertError> {
-    let file = File::open(path)
-        .map_err(|e| ConvertError::Internal(format!("cannot read {}: {e}", path.display())))?;
-    let depth = deepest(BufReader::new(file))
-        .map_err(|e| ConvertError::Internal(format!("cannot read {}: {e}", path.display())))?;
-    if depth > max_depth {
-        return Err(ConvertError::Bomb(format!(
-            "RTF groups nested {depth} deep (at most {max_depth})"
-        )));
-    }
-    Ok(())
-}
-
-/// The first bytes of a picture's data kept for its header: every format's
-/// header that gives a size fits.
-const PICTURE_HEAD: usize = 64 << 10;
-
-/// Refuses an RTF file holding a picture (`{\pict ...}`) whose header
-/// declares more pixels than `max_pixels`: LibreOffice decodes an RTF
-/// picture whole, and no zip part holds it for the package check to see.
-pub fn check_pictures(path: &Path, max_pixels: u64) -> Result<(), ConvertError> {
+/// Refuses an RTF file whose groups nest deeper than `max_depth`, or
+/// that holds a picture (`{\pict ...}`) whose header declares more pixels
+/// than `max_pixels`: LibreOffice decodes an RTF picture whole, and no zip
+/// part holds it for the package check to see. One pass over the file.
+pub fn check(path: &Path, max_depth: usize, max_pixels: u64) -> Result<(), ConvertError> {
     let unreadable =
         |e: std::io::Error| ConvertError::Internal(format!("cannot read {}: {e}", path.display()));
     let file = File::open(path).map_err(unreadable)?;
     let mut refused = None;
-    picture_heads(BufReader::new(file), |head| {
+    let depth = scan(BufReader::new(file), |head| {
         if refused.is_none() {
             refused = super::inspect::check_picture("an RTF picture", head, max_pixels).err();
         }
     })
     .map_err(unreadable)?;
+    if depth > max_depth {
+        return Err(ConvertError::Bomb(format!(
+            "RTF groups nested {depth} deep (at most {max_depth})"
+        )));
+    }
     refused.map_or(Ok(()), Err)
 }
+
+/// The first bytes of a picture's data kept for its header: every format's
+/// header that gives a size fits.
+const PICTURE_HEAD: usize = 64 << 10;
 
 /// What an RTF stream is made of, as far as these checks care.
 enum Token<'a> {
@@ -115,20 +107,6 @@ fn tokens(reader: impl BufRead, mut on: impl FnMut(Token<'_>)) -> std::io::Resul
     }
 }
 
-/// The deepest group nesting of an RTF stream.
-fn deepest(reader: impl BufRead) -> std::io::Result<usize> {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    tokens(reader, |token| match token {
-        Token::Open => {
-            depth += 1;
-            deepest = deepest.max(depth);
-        }
-        Token::Close => depth = depth.saturating_sub(1),
-        _ => {}
-    })?;
-    Ok(deepest)
-}
-
 /// A `\pict` group being read: its depth, and its data's first bytes.
 struct Picture {
     depth: usize,
@@ -152,16 +130,20 @@ impl Picture {
     }
 }
 
-/// Calls `found` with the first bytes of each picture's data: its hex
-/// digits decoded, or its `\binN` bytes, at the `\pict` group's own level
-/// (a nested group such as `{\*\blipuid ...}` is not the data).
-fn picture_heads(reader: impl BufRead, mut found: impl FnMut(&[u8])) -> std::io::Result<()> {
-    let mut depth = 0usize;
+/// The deepest group nesting of an RTF stream; and `found` called with the
+/// first bytes of each picture's data: its hex digits decoded, or its
+/// `\binN` bytes, at the `\pict` group's own level (a nested group such as
+/// `{\*\blipuid ...}` is not the data).
+fn scan(reader: impl BufRead, mut found: impl FnMut(&[u8])) -> std::io::Result<usize> {
+    let (mut depth, mut deepest) = (0usize, 0usize);
     let mut picture: Option<Picture> = None;
     tokens(reader, |token| {
         let at_its_level = picture.as_ref().is_some_and(|p| p.depth == depth);
         match token {
-            Token::Open => depth += 1,
+            Token::Open => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
             Token::Close => {
                 if at_its_level && let Some(done) = picture.take() {
                     found(&done.head);
@@ -188,7 +170,8 @@ fn picture_heads(reader: impl BufRead, mut found: impl FnMut(&[u8])) -> std::io:
             }
             _ => {}
         }
-    })
+    })?;
+    Ok(deepest)
 }
 
 #[cfg(test)]
@@ -196,7 +179,7 @@ mod tests {
     use super::*;
 
     fn depth(rtf: &str) -> usize {
-        deepest(rtf.as_bytes()).unwrap()
+        scan(rtf.as_bytes(), |_| {}).unwrap()
     }
 
     #[test]
@@ -212,7 +195,7 @@ mod tests {
 
     fn heads(rtf: &[u8]) -> Vec<Vec<u8>> {
         let mut found = Vec::new();
-        picture_heads(rtf, |head| found.push(head.to_vec())).unwrap();
+        scan(rtf, |head| found.push(head.to_vec())).unwrap();
         found
     }
 
@@ -235,10 +218,10 @@ mod tests {
             format!(r"{{\rtf1 {}x{}}}", "{".repeat(depth), "}".repeat(depth)),
         )
         .unwrap();
-        let error = check_nesting(&path, 1000).unwrap_err();
+        let error = check(&path, 1000, u64::MAX).unwrap_err();
         assert_eq!(error.kind(), "bomb");
         assert!(error.to_string().contains("1002 deep"), "{error}");
         std::fs::write(&path, r"{\rtf1 {\b fine}}").unwrap();
-        assert!(check_nesting(&path, 1000).is_ok());
+        assert!(check(&path, 1000, u64::MAX).is_ok());
     }
 }

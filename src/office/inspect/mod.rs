@@ -182,8 +182,7 @@ fn check_other(
     limits: &Limits,
 ) -> Result<(), ConvertError> {
     if head.starts_with(RTF_MAGIC) {
-        super::rtf::check_nesting(path, limits.max_rtf_depth)?;
-        super::rtf::check_pictures(path, limits.max_picture_pixels)?;
+        super::rtf::check(path, limits.max_rtf_depth, limits.max_picture_pixels)?;
     }
     let expected = match family {
         Family::Ooxml | Family::Odf => Some("a zip container"),
