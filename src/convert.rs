@@ -11,7 +11,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
-use crate::office::{Fidelity, Pool};
+use crate::office::{Fidelity, Pool, PoolConfig};
 use crate::workspace::Workspace;
 
 /// Below this many files a progress bar is more noise than help.
@@ -44,7 +44,7 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
 
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
-    let config = args.pool.pool_config()?;
+    let config = PoolConfig::from_args(&args.pool)?;
     let options = args.pdf.options()?;
     let parallel = config.size;
     let pool = Pool::start(config, Arc::new(Workspace::create()?))?;

@@ -1,8 +1,7 @@
 //! The Google Cloud edge: every Google client is built here, from one
 //! description of where the services are (the real ones, with Application
 //! Default Credentials or a service-account key file, or the emulators,
-//! anonymously), and objects are named here ([`ObjectRef`], shown as
-//! `gs://bucket/name`).
+//! anonymously).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,25 +14,6 @@ use google_cloud_storage::client::Storage;
 use google_cloud_storage::retry_policy::RetryableErrors;
 
 use crate::storage::{JsonApi, Store};
-
-/// A Cloud Storage object, by bucket and name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ObjectRef<'a> {
-    pub bucket: &'a str,
-    pub name: &'a str,
-}
-
-impl<'a> ObjectRef<'a> {
-    pub fn new(bucket: &'a str, name: &'a str) -> ObjectRef<'a> {
-        ObjectRef { bucket, name }
-    }
-}
-
-impl std::fmt::Display for ObjectRef<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "gs://{}/{}", self.bucket, self.name)
-    }
-}
 
 /// Where the Google services are.
 #[derive(Clone, Debug, Default)]
@@ -116,7 +96,7 @@ impl Services {
         let Some(path) = &self.key_file else {
             return Ok(None);
         };
-        let key = crate::config::service_account_key(path)?;
+        let key = service_account_key(path)?;
         let credentials = service_account::Builder::new(key)
             .build()
             .with_context(|| {
@@ -127,6 +107,18 @@ impl Services {
             })?;
         Ok(Some(credentials))
     }
+}
+
+/// A service-account key file (`--credentials`), as JSON.
+pub fn service_account_key(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let key = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read --credentials {}: {e}", path.display()))?;
+    serde_json::from_slice(&key).map_err(|e| {
+        anyhow::anyhow!(
+            "--credentials {}: not a service-account key file (JSON): {e}",
+            path.display()
+        )
+    })
 }
 
 /// `host:port` or a URL, as Google's other client libraries accept in
@@ -143,14 +135,6 @@ fn emulator_endpoint(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_object_shows_as_its_gs_uri() {
-        assert_eq!(
-            ObjectRef::new("in", "dir/a b.docx").to_string(),
-            "gs://in/dir/a b.docx"
-        );
-    }
 
     #[test]
     fn an_emulator_host_may_be_a_host_and_port_or_a_url() {

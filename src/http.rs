@@ -10,13 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio_util::sync::CancellationToken;
 
+use crate::outcome::{OUTCOME_HEADER, Reply};
 use crate::push::{self, Refused, TokenCheck};
 use crate::supervisor::SlotState;
-use crate::worker::{Reply, Worker};
-
-/// How a push request's message ended: converted, skipped, ignored,
-/// failed_permanent or nacked.
-pub const OUTCOME_HEADER: &str = "x-docx2pdf-outcome";
+use crate::worker::Worker;
 
 /// A push envelope carries a notification or a job: a few KiB. Pub/Sub's own
 /// limit (10 MB) would let any caller make us buffer far more than that.

@@ -7,12 +7,12 @@ use clap::Parser;
 use std::sync::Arc;
 
 use anyhow::Context;
-use docx2pdf::config::{Cli, Command, WorkerArgs};
+use docx2pdf::config::{Cli, Command, LogFormat, WorkerArgs};
 use docx2pdf::gcloud::Services;
-use docx2pdf::office::Pool;
+use docx2pdf::office::{Pool, PoolConfig};
 use docx2pdf::push::TokenCheck;
 use docx2pdf::telemetry::metrics::Metrics;
-use docx2pdf::worker::{Edges, Worker};
+use docx2pdf::worker::{Edges, Settings, Worker};
 use docx2pdf::workspace::Workspace;
 use docx2pdf::{convert, http, office, request, submit, telemetry};
 use tokio_util::sync::CancellationToken;
@@ -38,25 +38,19 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match command {
             Command::Convert(args) => {
-                telemetry::init_logging(
-                    args.log_format.unwrap_or(telemetry::LogFormat::Text),
-                    "warn",
-                );
+                telemetry::init_logging(args.log_format.unwrap_or(LogFormat::Text), "warn");
                 convert::run(args).await
             }
             Command::Worker(args) => {
-                telemetry::init_logging(
-                    args.log_format.unwrap_or_else(telemetry::LogFormat::detect),
-                    "info",
-                );
+                telemetry::init_logging(args.log_format.unwrap_or_else(LogFormat::detect), "info");
                 worker(args).await.map(|()| ExitCode::SUCCESS)
             }
             Command::Submit(args) => {
-                telemetry::init_logging(telemetry::LogFormat::Text, "warn");
+                telemetry::init_logging(LogFormat::Text, "warn");
                 submit::run(args).await
             }
             Command::Request(args) => {
-                telemetry::init_logging(telemetry::LogFormat::Text, "warn");
+                telemetry::init_logging(LogFormat::Text, "warn");
                 request::run(args).await
             }
             Command::Health(args) => Ok(http::probe(args.port).await),
@@ -73,8 +67,8 @@ fn main() -> ExitCode {
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let pool_config = args.pool.pool_config()?;
-    let settings = args.settings(pool_config.size)?;
+    let pool_config = PoolConfig::from_args(&args.pool)?;
+    let settings = Settings::from_args(&args, pool_config.size)?;
     let push_auth = args.push.auth()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await

@@ -8,8 +8,8 @@ use anyhow::Context;
 use google_cloud_auth::credentials::idtoken;
 
 use crate::config::RequestArgs;
-use crate::gcloud::ObjectRef;
-use crate::worker::Outcome;
+use crate::outcome::{OUTCOME_HEADER, Outcome};
+use crate::storage::ObjectRef;
 
 pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
     let url = reqwest::Url::parse(&args.url)
@@ -35,7 +35,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
     let status = response.status();
     let outcome: Option<Outcome> = response
         .headers()
-        .get(crate::http::OUTCOME_HEADER)
+        .get(OUTCOME_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let body = response.text().await.unwrap_or_default();
@@ -73,7 +73,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
 async fn id_token(args: &RequestArgs, audience: &str) -> anyhow::Result<String> {
     let credentials = match &args.credentials {
         Some(path) => {
-            let key = crate::config::service_account_key(path)?;
+            let key = crate::gcloud::service_account_key(path)?;
             idtoken::service_account::Builder::new(audience, key)
                 .build()
                 .with_context(|| format!("--credentials {}", path.display()))?

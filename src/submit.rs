@@ -14,10 +14,10 @@ use google_cloud_pubsub::model::Message;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::SubmitArgs;
-use crate::gcloud::{ObjectRef, Services};
+use crate::gcloud::Services;
 use crate::job::{self, Job, Parsed, Routing};
-use crate::storage::{StorageError, Store};
-use crate::worker::Objects;
+use crate::storage::ObjectRef;
+use crate::storage::{Objects, StorageError, Store};
 
 /// A document on its way: the job the worker will see, and the generation
 /// we uploaded, which tells our result from an older one.

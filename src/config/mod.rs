@@ -3,20 +3,39 @@
 //! Each flag of a long-running command also reads an environment variable,
 //! so the same binary is configured by flags locally and by `--set-env-vars`
 //! on Cloud Run. Values are validated here, once, with messages that name the
-//! setting and say what to do.
+//! setting and say what to do. Plain values only: each part builds itself
+//! from its arguments (`PoolConfig::from_args`, `Settings::from_args`), so
+//! this module imports nothing of the crate but the PDF options.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::office::{self, PoolConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod pdf;
 mod push;
-use crate::telemetry::LogFormat;
 pub use pdf::OptionArgs;
 pub use push::{PushArgs, PushAuth};
+
+/// The hidden subcommand each LibreOffice process of the pool runs as.
+pub const OFFICE_CHILD_SUBCOMMAND: &str = "office-child";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl LogFormat {
+    /// JSON when a machine reads stdout (Cloud Run), text at a terminal.
+    pub fn detect() -> LogFormat {
+        if std::io::stdout().is_terminal() {
+            LogFormat::Text
+        } else {
+            LogFormat::Json
+        }
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,7 +61,7 @@ pub enum Command {
     /// Exit 0 if the worker on this machine answers /healthz (for container health checks).
     Health(HealthArgs),
     /// One LibreOffice process of the pool (started by the pool, not by people).
-    #[command(name = office::CHILD_SUBCOMMAND, hide = true)]
+    #[command(name = OFFICE_CHILD_SUBCOMMAND, hide = true)]
     OfficeChild,
 }
 
@@ -69,26 +88,6 @@ pub struct PoolArgs {
     /// Cap on what a LibreOffice process holds in files while it converts (its profile, temp files, the document and the PDF), in MiB: on Cloud Run files are memory
     #[arg(long, env = "SCRATCH_LIMIT_MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
     pub scratch_limit_mib: u64,
-}
-
-impl PoolArgs {
-    pub fn pool_config(&self) -> anyhow::Result<PoolConfig> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let program = std::env::current_exe().map_err(|e| {
-            anyhow::anyhow!("cannot find our own executable to run LibreOffice in: {e}")
-        })?;
-        Ok(PoolConfig {
-            program,
-            size: self.pool_size.map_or(cores, usize::from),
-            job_timeout: Duration::from_secs(self.job_timeout),
-            recycle_after: self.recycle_after,
-            rss_ceiling: self.slot_memory_limit_mib << 20,
-            max_output_bytes: self.max_output_bytes,
-            max_pages: self.max_pages,
-            scratch_cap: self.scratch_limit_mib << 20,
-            limits: office::Limits::default(),
-        })
-    }
 }
 
 #[derive(Debug, Args)]
@@ -211,7 +210,8 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
-    pub fn settings(&self, pool_size: usize) -> anyhow::Result<crate::worker::Settings> {
+    /// Checks what clap cannot express.
+    pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(subscription) = &self.subscription {
             full_name("SUBSCRIPTION=", subscription, "subscriptions")?;
         }
@@ -224,37 +224,7 @@ impl WorkerArgs {
                 self.output_bucket
             );
         }
-        Ok(crate::worker::Settings {
-            subscription: self.subscription.clone(),
-            routing: crate::job::Routing {
-                output_bucket: self.output_bucket.clone(),
-                output_prefix: self.output_prefix.clone(),
-                input_buckets: self
-                    .input_buckets
-                    .iter()
-                    .filter(|b| !b.is_empty())
-                    .cloned()
-                    .collect(),
-            },
-            max_input_bytes: self.max_input_bytes,
-            max_attempts: self.max_attempts,
-            default_options: self.pdf.options()?,
-            shutdown_grace: Duration::from_secs(self.shutdown_grace),
-            ack_deadline: Duration::from_secs(self.ack_deadline),
-            // One converting and one downloading per LibreOffice process.
-            max_outstanding: pool_size * 2,
-            cache: self.cache()?,
-        })
-    }
-
-    /// Where the content cache lives, if it is on ([`crate::worker::CacheAt::configured`]).
-    fn cache(&self) -> anyhow::Result<Option<crate::worker::CacheAt>> {
-        let limits = format!(
-            "pages{}-output{}-input{}",
-            self.pool.max_pages, self.pool.max_output_bytes, self.max_input_bytes
-        );
-        let key_file = self.cache_key_file.as_deref();
-        crate::worker::CacheAt::configured(self.cache, key_file, &self.output_bucket, &limits)
+        Ok(())
     }
 }
 
@@ -361,18 +331,6 @@ fn full_name(setting: &str, value: &str, collection: &str) -> anyhow::Result<()>
         );
     }
     Ok(())
-}
-
-/// A service-account key file (`--credentials`), as JSON.
-pub fn service_account_key(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
-    let key = std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("cannot read --credentials {}: {e}", path.display()))?;
-    serde_json::from_slice(&key).map_err(|e| {
-        anyhow::anyhow!(
-            "--credentials {}: not a service-account key file (JSON): {e}",
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! - the original Cloud Run service's format: `bucketId` and `objectId` only;
 //! - a JSON body `{"bucket": ..., "name": ..., "generation": ...}`.
 
-use crate::gcloud::ObjectRef;
+use crate::storage::ObjectRef;
 use std::collections::HashMap;
 
 use serde::Deserialize;

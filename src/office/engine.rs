@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 
-use super::substitutes;
+use super::fidelity::substitutes;
 
 /// `lo25.2.3.2-docx2pdf0.1.0-fonts1a2b3c4d`.
 pub fn identity() -> anyhow::Result<String> {

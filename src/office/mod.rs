@@ -4,26 +4,22 @@
 //! [`Pool::convert`] checks the input ([`inspect`]), hands it to a free
 //! LibreOffice process ([`child`]) through the generic
 //! [`Supervisor`](crate::supervisor), and checks the PDF that comes back.
-//! Everything LibreOffice-specific lives here: its environment (one profile
-//! and temp dir per process), its answers, and what its failures mean.
+//! Everything LibreOffice-specific lives here, in three parts: the checks
+//! of what goes in ([`inspect`]), the fidelity report of what comes out
+//! (`fidelity`), and the pool itself (the files beside this one: each
+//! process's environment, profile and sandbox, its answers, and what its
+//! failures mean).
 
 mod child;
 pub mod engine;
 mod environment;
 mod error;
 mod fidelity;
-mod fonts;
 pub mod inspect;
-mod lenient;
-mod ole2;
 mod pdf;
 pub mod profile;
-mod repack;
 mod request;
-mod rtf;
 pub mod sandbox;
-pub mod substitutes;
-mod text;
 mod volume;
 
 use std::path::{Path, PathBuf};
@@ -34,17 +30,16 @@ use anyhow::Context;
 
 pub use child::main as child_main;
 pub use error::ConvertError;
-pub use fidelity::{Fidelity, FontUse, LayoutRisk};
+pub use fidelity::{Fidelity, FontUse, LayoutRisk, substitutes};
 pub use inspect::Limits;
 
+use crate::config::{OFFICE_CHILD_SUBCOMMAND, PoolArgs};
 use crate::options::PdfOptions;
 use crate::supervisor::{CallError, Peak, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
 use request::{Taken, take_pdf};
 
 /// The hidden subcommand that runs [`child_main`].
-pub const CHILD_SUBCOMMAND: &str = "office-child";
-
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
     /// Our own executable, run as `office-child` for each LibreOffice process.
@@ -61,6 +56,27 @@ pub struct PoolConfig {
     /// its profile, temp files, the document and the PDF.
     pub scratch_cap: u64,
     pub limits: Limits,
+}
+
+impl PoolConfig {
+    /// The pool `args` describe, of our own executable's LibreOffice processes.
+    pub fn from_args(args: &PoolArgs) -> anyhow::Result<PoolConfig> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let program = std::env::current_exe().map_err(|e| {
+            anyhow::anyhow!("cannot find our own executable to run LibreOffice in: {e}")
+        })?;
+        Ok(PoolConfig {
+            program,
+            size: args.pool_size.map_or(cores, usize::from),
+            job_timeout: Duration::from_secs(args.job_timeout),
+            recycle_after: args.recycle_after,
+            rss_ceiling: args.slot_memory_limit_mib << 20,
+            max_output_bytes: args.max_output_bytes,
+            max_pages: args.max_pages,
+            scratch_cap: args.scratch_limit_mib << 20,
+            limits: Limits::default(),
+        })
+    }
 }
 
 /// The sandbox each LibreOffice process runs in, as this kernel allows it.
@@ -139,7 +155,7 @@ impl Pool {
         let spec = Spec {
             name: "libreoffice",
             program: config.program,
-            args: vec![CHILD_SUBCOMMAND.into()],
+            args: vec![OFFICE_CHILD_SUBCOMMAND.into()],
             prepare: Box::new(move |scratch, command| {
                 environment::prepare_child(scratch, command, allocator.as_deref())
             }),
@@ -203,7 +219,7 @@ impl Pool {
         let fidelity = {
             let (pages, embedded) = (checked.pages, checked.fonts);
             tokio::task::spawn_blocking(move || {
-                let requested = fonts::requested(&source, extension);
+                let requested = fidelity::requested(&source, extension);
                 fidelity::report(&requested, pages, &embedded)
             })
             .await

@@ -12,8 +12,8 @@ use google_cloud_auth::credentials::{CacheableResource, Credentials};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
+use super::ObjectRef;
 use super::StorageError;
-use crate::gcloud::ObjectRef;
 
 const GOOGLE: &str = "https://storage.googleapis.com";
 

@@ -14,11 +14,10 @@ use base64::Engine;
 use google_cloud_storage::client::Storage;
 use tokio::io::AsyncWriteExt;
 
-use crate::gcloud::ObjectRef;
-use crate::worker::Objects;
-
 mod json_api;
+mod port;
 pub(crate) use json_api::JsonApi;
+pub use port::{ObjectRef, Objects};
 
 /// Metadata keys written on every PDF, naming its source.
 pub const SOURCE_BUCKET: &str = "source-bucket";

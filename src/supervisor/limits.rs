@@ -105,9 +105,26 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 
 /// The sixth field of /proc/PID/statm: data and stack, in pages.
 fn private_bytes(pid: u32) -> Option<u64> {
+    statm_bytes(pid, 5)
+}
+
+/// The second field of /proc/PID/statm: resident pages.
+pub(super) fn resident_bytes(pid: u32) -> Option<u64> {
+    statm_bytes(pid, 1)
+}
+
+fn statm_bytes(pid: u32, field: usize) -> Option<u64> {
     let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(5)?.parse().ok()?;
-    Some(pages * super::process::page_size())
+    let pages: u64 = statm.split_whitespace().nth(field)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        size if size > 0 => size as u64,
+        _ => 4096,
+    }
 }
 
 #[cfg(test)]

@@ -210,11 +210,10 @@ impl Process {
     }
 
     pub(super) fn rss_bytes(&self) -> u64 {
-        let Some(pid) = self.child.id() else { return 0 };
-        std::fs::read_to_string(format!("/proc/{pid}/statm"))
-            .ok()
-            .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .map_or(0, |pages| pages * page_size())
+        self.child
+            .id()
+            .and_then(limits::resident_bytes)
+            .unwrap_or(0)
     }
 
     /// Kills the whole process group, reaps the child and removes its
@@ -259,14 +258,6 @@ fn spawn(spec: &Spec, scratch: &Path) -> anyhow::Result<Child> {
     command
         .spawn()
         .with_context(|| format!("spawning {}", spec.program.display()))
-}
-
-pub(super) fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-        size if size > 0 => size as u64,
-        _ => 4096,
-    }
 }
 
 const STDERR_TAIL_LINES: usize = 5;

@@ -12,7 +12,8 @@ use google_cloud_pubsub::subscriber::handler::Handler;
 use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior, ShutdownToken};
 use tokio_util::sync::CancellationToken;
 
-use super::{Announce, Converter, Objects, Outcome, Reply, Worker};
+use super::{Announce, Converter, Objects, Worker};
+use crate::outcome::{Outcome, Reply};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// Pulls until `shutdown` fires, then drains: in-flight jobs get

@@ -26,9 +26,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::job::{self, Job, Parsed, Rejected, Routing};
+use crate::job::{self, Job, Parsed, Rejected};
 use crate::office::{Pool, Protections};
-use crate::options::PdfOptions;
+use crate::outcome::{Outcome, Reply};
 use crate::storage::Store;
 use crate::supervisor::SlotStatus;
 use crate::telemetry::metrics::Metrics;
@@ -42,37 +42,18 @@ mod object_locks;
 mod ownership;
 mod pipeline;
 mod report;
+mod settings;
 use attempts::Attempts;
 pub use cache::{CacheAt, SealKey};
 use disposition::{Delivery, Disposition, Verdict};
-pub use disposition::{Outcome, Reply};
 pub use edges::{Announce, Converter, Edges, Objects};
 use object_locks::ObjectLocks;
 use report::Trace;
+pub use settings::Settings;
 
 /// Delivery counts kept at once: far more than one instance works on within
 /// a retry cycle, and a bound on what push callers (who choose ids) can fill.
 const ATTEMPTS_REMEMBERED: usize = 10_000;
-
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// None: push requests only, the original service's deployment.
-    pub subscription: Option<String>,
-    pub routing: Routing,
-    pub max_input_bytes: u64,
-    pub max_attempts: u32,
-    /// The PDF options of a document whose metadata and job set none.
-    pub default_options: PdfOptions,
-    pub shutdown_grace: Duration,
-    /// How long the server waits to hear from us before redelivering a
-    /// message: the lease we keep extending while a job runs.
-    pub ack_deadline: Duration,
-    /// Messages worked on at once; also the flow control asked of the server.
-    pub max_outstanding: usize,
-    /// Where converted PDFs are kept for copies of the same document; None
-    /// with `CACHE=off`.
-    pub cache: Option<CacheAt>,
-}
 
 pub struct Worker<O = Store, C = Pool, A = Publisher> {
     edges: Edges<O, C, A>,

@@ -7,7 +7,7 @@
 //! write is conditional on the generation seen here, so two workers racing
 //! for one name cannot both win.
 
-use crate::gcloud::ObjectRef;
+use crate::storage::ObjectRef;
 use crate::storage::Provenance;
 
 /// What [`crate::options::PdfOptions::describe`] writes for the default options.

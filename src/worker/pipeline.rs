@@ -10,11 +10,12 @@ use super::cache::Entry;
 use super::object_locks::ObjectGuard;
 use super::ownership::{self, Claim, Source};
 use super::report::Trace;
-use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, permanent, transient};
-use crate::gcloud::ObjectRef;
+use super::{Announce, Converter, Objects, Verdict, Worker, done, permanent, transient};
 use crate::job::{BAD_OPTIONS, Job, Parsed, Rejected};
 use crate::office::Fidelity;
 use crate::options::PdfOptions;
+use crate::outcome::Outcome;
+use crate::storage::ObjectRef;
 use crate::storage::{self, Described, Provenance, StorageError};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {

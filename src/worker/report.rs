@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use super::disposition::Settled;
-use super::{Announce, Converter, Objects, Outcome, Worker};
-use crate::gcloud::ObjectRef;
+use super::{Announce, Converter, Objects, Worker};
 use crate::job::Job;
 use crate::office::Fidelity;
+use crate::outcome::Outcome;
+use crate::storage::ObjectRef;
 use crate::storage::{self, StorageError};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {

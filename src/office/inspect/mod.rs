@@ -11,9 +11,14 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::ConvertError;
+use crate::office::error::ConvertError;
 
+pub(in crate::office) mod lenient;
+mod ole2;
 mod package;
+mod repack;
+mod rtf;
+mod text;
 pub(in crate::office) use package::check_picture;
 
 pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -160,9 +165,9 @@ pub fn check(
     }
     let mut package = None;
     if family == Family::Text {
-        super::text::check(path, extension)?;
+        text::check(path, extension)?;
     } else if head.starts_with(OLE2_MAGIC) {
-        super::ole2::check(path, app, family == Family::Ooxml)?;
+        ole2::check(path, app, family == Family::Ooxml)?;
     } else if head.starts_with(ZIP_MAGIC) {
         let mut rebuilt = tempfile::NamedTempFile::new_in(work)?;
         package::check_zip(path, family, app, limits, rebuilt.as_file_mut())?;
@@ -182,7 +187,7 @@ fn check_other(
     limits: &Limits,
 ) -> Result<(), ConvertError> {
     if head.starts_with(RTF_MAGIC) {
-        super::rtf::check(path, limits.max_rtf_depth, limits.max_picture_pixels)?;
+        rtf::check(path, limits.max_rtf_depth, limits.max_picture_pixels)?;
     }
     let expected = match family {
         Family::Ooxml | Family::Odf => Some("a zip container"),

@@ -1,16 +1,16 @@
 //! A zip container, inspected part by part: every part inflated for real
 //! under a ratio and a total (packages inside packages too, under the outer
 //! one's budget), each picture's header read, and the archive rebuilt from
-//! exactly what was read for LibreOffice ([`super::super::repack`]).
+//! exactly what was read for LibreOffice ([`super::repack`]).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
-use super::super::ConvertError;
-use super::super::lenient;
-use super::super::repack::Repack;
+use super::lenient;
+use super::repack::Repack;
 use super::{App, Family, Limits, ZIP_MAGIC};
+use crate::office::error::ConvertError;
 
 /// Inspects the zip container at `path` and writes it, rebuilt, to `out`.
 pub(super) fn check_zip(

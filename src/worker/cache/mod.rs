@@ -38,9 +38,10 @@ use seal::hex;
 use sha2::{Digest, Sha256};
 
 use super::object_locks::ObjectGuard;
-use super::{Announce, Converter, Objects, Outcome, Verdict, Worker, done, transient};
-use crate::gcloud::ObjectRef;
+use super::{Announce, Converter, Objects, Verdict, Worker, done, transient};
 use crate::job::Job;
+use crate::outcome::Outcome;
+use crate::storage::ObjectRef;
 use crate::storage::{self, StorageError};
 
 /// Where the cache lives, and what its entries are keyed and sealed with.

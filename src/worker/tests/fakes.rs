@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::gcloud::ObjectRef;
 use crate::office::{Conversion, ConvertError, Fidelity, LayoutRisk};
 use crate::options::PdfOptions;
+use crate::storage::ObjectRef;
+use crate::storage::Objects;
 use crate::storage::{Described, StorageError};
-use crate::worker::{Announce, Converter, Objects};
+use crate::worker::{Announce, Converter};
 
 /// One stored object.
 #[derive(Clone, Debug)]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use google_cloud_pubsub::model::Message;
 
 use super::*;
+use crate::job::Routing;
 use crate::office::ConvertError;
+use crate::options::PdfOptions;
 use crate::storage;
 use crate::workspace::Workspace;
 

@@ -8,7 +8,9 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
-use super::substitutes;
+mod fonts;
+pub mod substitutes;
+pub use fonts::requested;
 
 /// Free fonts with the metrics of the fonts Office documents ask for most.
 const METRIC_TWINS: &[(&str, &str)] = &[

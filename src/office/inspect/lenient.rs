@@ -11,14 +11,14 @@ const END_RECORD: &[u8; 4] = b"PK\x05\x06";
 const END_RECORD_LENGTH: u64 = 22;
 
 /// Opens `inner` as a zip archive, leniently.
-pub(super) fn open<R: Read + Seek>(
+pub(in crate::office) fn open<R: Read + Seek>(
     inner: R,
 ) -> zip::result::ZipResult<zip::ZipArchive<Lenient<R>>> {
     zip::ZipArchive::new(Lenient::new(inner)?)
 }
 
 /// `inner`, with the one field that needs it corrected.
-pub(super) struct Lenient<R> {
+pub(in crate::office) struct Lenient<R> {
     inner: R,
     /// Where the comment length is, and what it should say.
     patch: Option<(u64, [u8; 2])>,

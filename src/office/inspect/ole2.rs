@@ -6,8 +6,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::ConvertError;
-use super::inspect::App;
+use super::App;
+use crate::office::error::ConvertError;
 
 /// The stream that makes a compound file a document of `app`, and what such
 /// a document is called.

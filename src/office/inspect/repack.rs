@@ -18,7 +18,7 @@ use std::io::{Read, Seek, Write};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::ConvertError;
+use crate::office::error::ConvertError;
 
 pub(super) struct Repack<W: Write + Seek>(ZipWriter<W>);
 

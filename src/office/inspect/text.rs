@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::ConvertError;
-use super::inspect::{OLE2_MAGIC, ZIP_MAGIC};
+use super::{OLE2_MAGIC, ZIP_MAGIC};
+use crate::office::error::ConvertError;
 
 /// Signatures of compressed streams (a gzipped 3.6 MB file took a process
 /// past 4 GiB).

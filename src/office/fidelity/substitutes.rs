@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 /// The fontconfig file `./dev/setup` and the image install.
-pub const CONFIG: &str = include_str!("../../fonts/30-docx2pdf-substitutes.conf");
+pub const CONFIG: &str = include_str!("../../../fonts/30-docx2pdf-substitutes.conf");
 
 /// A font, and the installed font that stands in for it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use super::ConvertError;
+use crate::office::error::ConvertError;
 
 /// Refuses an RTF file whose groups nest deeper than `max_depth`, or
 /// that holds a picture (`{\pict ...}`) whose header declares more pixels
@@ -25,7 +25,7 @@ pub fn check(path: &Path, max_depth: usize, max_pixels: u64) -> Result<(), Conve
     let mut refused = None;
     let depth = scan(BufReader::new(file), |head| {
         if refused.is_none() {
-            refused = super::inspect::check_picture("an RTF picture", head, max_pixels).err();
+            refused = super::check_picture("an RTF picture", head, max_pixels).err();
         }
     })
     .map_err(unreadable)?;

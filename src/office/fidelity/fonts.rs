@@ -37,7 +37,7 @@ pub fn requested(path: &Path, extension: &str) -> Vec<String> {
 }
 
 fn ooxml(path: &Path) -> Option<BTreeSet<String>> {
-    let mut zip = super::lenient::open(std::fs::File::open(path).ok()?).ok()?;
+    let mut zip = crate::office::inspect::lenient::open(std::fs::File::open(path).ok()?).ok()?;
     let mut names = BTreeSet::new();
     // The theme first: parts refer to its fonts wherever it is in the archive.
     let theme = ["word/theme/theme1.xml", "ppt/theme/theme1.xml"]
@@ -87,7 +87,7 @@ fn theme_font(theme: Option<&str>, which: &str) -> Option<String> {
 /// family each declares (`svg:font-family`): declared but unused faces
 /// (LibreOffice declares many) are left out.
 fn odf(path: &Path) -> Option<BTreeSet<String>> {
-    let mut zip = super::lenient::open(std::fs::File::open(path).ok()?).ok()?;
+    let mut zip = crate::office::inspect::lenient::open(std::fs::File::open(path).ok()?).ok()?;
     let (mut used, mut families) = (BTreeSet::new(), Vec::new());
     for part in ["content.xml", "styles.xml"] {
         let Ok(file) = zip.by_name(part) else {

@@ -1,0 +1,104 @@
+//! The worker's settings, built from its arguments: where documents may come
+//! from and PDFs go, its limits, its default PDF options and its cache.
+
+use std::time::Duration;
+
+use super::CacheAt;
+use crate::config::WorkerArgs;
+use crate::job::Routing;
+use crate::options::PdfOptions;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// None: push requests only, the original service's deployment.
+    pub subscription: Option<String>,
+    pub routing: Routing,
+    pub max_input_bytes: u64,
+    pub max_attempts: u32,
+    /// The PDF options of a document whose metadata and job set none.
+    pub default_options: PdfOptions,
+    pub shutdown_grace: Duration,
+    /// How long the server waits to hear from us before redelivering a
+    /// message: the lease we keep extending while a job runs.
+    pub ack_deadline: Duration,
+    /// Messages worked on at once; also the flow control asked of the server.
+    pub max_outstanding: usize,
+    /// Where converted PDFs are kept for copies of the same document; None
+    /// with `CACHE=off`.
+    pub cache: Option<CacheAt>,
+}
+
+impl Settings {
+    /// The settings `args` give, checked, for a pool of `pool_size`.
+    pub fn from_args(args: &WorkerArgs, pool_size: usize) -> anyhow::Result<Settings> {
+        args.validate()?;
+        Ok(Settings {
+            subscription: args.subscription.clone(),
+            routing: Routing {
+                output_bucket: args.output_bucket.clone(),
+                output_prefix: args.output_prefix.clone(),
+                input_buckets: args
+                    .input_buckets
+                    .iter()
+                    .filter(|b| !b.is_empty())
+                    .cloned()
+                    .collect(),
+            },
+            max_input_bytes: args.max_input_bytes,
+            max_attempts: args.max_attempts,
+            default_options: args.pdf.options()?,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            ack_deadline: Duration::from_secs(args.ack_deadline),
+            // One converting and one downloading per LibreOffice process.
+            max_outstanding: pool_size * 2,
+            cache: cache(args)?,
+        })
+    }
+}
+
+/// Where the content cache lives, if it is on ([`CacheAt::configured`]).
+fn cache(args: &WorkerArgs) -> anyhow::Result<Option<CacheAt>> {
+    let limits = format!(
+        "pages{}-output{}-input{}",
+        args.pool.max_pages, args.pool.max_output_bytes, args.max_input_bytes
+    );
+    let key_file = args.cache_key_file.as_deref();
+    CacheAt::configured(args.cache, key_file, &args.output_bucket, &limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Worker {
+        #[command(flatten)]
+        args: WorkerArgs,
+    }
+
+    fn settings(extra: &[&str]) -> anyhow::Result<Settings> {
+        let args = ["worker", "--output-bucket", "out"].iter().chain(extra);
+        Settings::from_args(&Worker::try_parse_from(args).unwrap().args, 2)
+    }
+
+    #[test]
+    fn without_a_key_the_cache_is_off() {
+        assert!(settings(&[]).unwrap().cache.is_none());
+    }
+
+    #[test]
+    fn a_key_too_short_to_seal_with_is_refused_naming_its_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "short\n").unwrap();
+        let error = settings(&["--cache-key-file", key.to_str().unwrap()]).unwrap_err();
+        let error = format!("{error:#}");
+        assert!(
+            error.contains("CACHE_KEY_FILE=") && error.contains("at least 32"),
+            "{error}"
+        );
+        let missing = settings(&["--cache-key-file", "/nonexistent/key"]);
+        assert!(missing.is_err());
+    }
+}
