@@ -138,7 +138,7 @@ impl Pool {
     /// queue until one is ready.
     pub fn start(config: PoolConfig, workspace: Arc<Workspace>) -> anyhow::Result<Pool> {
         libreofficekit::Office::find_install_path().context(
-            "LibreOffice is not installed: run ./dev/setup, or install LibreOffice 25.2's -nogui Writer, Calc, Impress and Draw packages and their uiconfig packages from bookworm-backports (README, The engine)",
+            "LibreOffice is not installed: run ./dev/setup, or install LibreOffice 25.2's -nogui Writer, Calc, Impress and Draw packages and their uiconfig packages from bookworm-backports (docs/fidelity.md, The engine)",
         )?;
         if sandbox::landlock_abi().is_none() {
             tracing::warn!(

@@ -43,7 +43,7 @@ pub(super) fn warn_if_small(dir: &Path, needed: u64) {
         tracing::warn!(
             volume_mib = space.total >> 20,
             needed_mib = needed >> 20,
-            "the scratch volume is smaller than POOL_SIZE x SCRATCH_LIMIT_MIB: give /tmp more room or lower SCRATCH_LIMIT_MIB (README, Sizing)"
+            "the scratch volume is smaller than POOL_SIZE x SCRATCH_LIMIT_MIB: give /tmp more room or lower SCRATCH_LIMIT_MIB (docs/operations.md, Sizing)"
         );
     }
 }

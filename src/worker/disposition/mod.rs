@@ -1,7 +1,7 @@
 //! The one place that decides what Pub/Sub is told about a message: a pure
 //! function of how its work ended and of its delivery (attempt, limits,
 //! whether the worker is stopping), then of whether its failure record
-//! could be written. No I/O: the README's ack policy, row by row, is the
+//! could be written. No I/O: the ack policy of docs/design.md, row by row, is the
 //! test table below.
 //!
 //! | how the work ended | reply | record |
