@@ -100,8 +100,9 @@ struct Converter {
 
 impl Converter {
     fn new() -> anyhow::Result<Converter> {
-        let install = Office::find_install_path()
-            .context("LibreOffice is not installed (run ./dev/setup; see docs/fidelity.md, The engine)")?;
+        let install = Office::find_install_path().context(
+            "LibreOffice is not installed (run ./dev/setup; see docs/fidelity.md, The engine)",
+        )?;
         let office = Office::new(&install)
             .with_context(|| format!("starting LibreOfficeKit from {}", install.display()))?;
         let password_asked = Rc::new(Cell::new(false));

@@ -1,28 +1,97 @@
 //! One message's work, from the job admission parsed: claim its output
 //! name, describe the document, then copy its PDF from the cache or
 //! download, convert and upload. Its verdict goes to the one place that
-//! decides ack or nack (`disposition`).
+//! decides ack or nack (`disposition`). Each step either goes on with what
+//! it made or ends the message early with a verdict
+//! (`ControlFlow::Break`).
 
 use std::collections::HashMap;
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::cache::Entry;
+use super::cache::{Cache, Entry, Lookup};
+use super::disposition::Verdict;
+use super::edges::Converter;
+use super::intake::Permit;
 use super::object_locks::ObjectGuard;
 use super::ownership::{self, Claim, Source};
 use super::report::Trace;
-use super::{Announce, Converter, Objects, Verdict, Worker, done, permanent, transient};
+use super::settings::Settings;
 use crate::job::{BAD_OPTIONS, Job, Parsed, Rejected};
 use crate::office::Fidelity;
 use crate::options::PdfOptions;
 use crate::outcome::Outcome;
-use crate::storage::ObjectRef;
-use crate::storage::{self, Described, Provenance, StorageError};
+use crate::storage::{self, Described, ObjectRef, Objects, Provenance, StorageError};
+use crate::telemetry::metrics::Metrics;
+use crate::workspace::Workspace;
 
-impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
-    /// `parsed`: the message, as admission read it.
+/// Where one step of a message's work leads: on, or to its verdict.
+type Step<T> = ControlFlow<Verdict, T>;
+
+/// A failed call as the end of the message, `verdict` saying how.
+trait OrEnd<T, E> {
+    fn or_end(self, verdict: impl FnOnce(E) -> Verdict) -> Step<T>;
+}
+
+impl<T, E> OrEnd<T, E> for Result<T, E> {
+    fn or_end(self, verdict: impl FnOnce(E) -> Verdict) -> Step<T> {
+        match self {
+            Ok(value) => Continue(value),
+            Err(error) => Break(verdict(error)),
+        }
+    }
+}
+
+/// Fetch, inspect (in the converter), convert, store, over the `Objects`
+/// and `Converter` edges.
+pub(super) struct Pipeline<O, C> {
+    objects: Arc<O>,
+    converter: Arc<C>,
+    workspace: Arc<Workspace>,
+    metrics: Arc<Metrics>,
+    output_bucket: String,
+    max_input_bytes: u64,
+    /// The PDF options of a document whose metadata and job set none.
+    default_options: PdfOptions,
+}
+
+/// A document converted and its PDF stored.
+struct Converted {
+    output: String,
+    detail: String,
+}
+
+impl<O: Objects, C: Converter> Pipeline<O, C> {
+    pub(super) fn new(
+        objects: Arc<O>,
+        converter: Arc<C>,
+        workspace: Arc<Workspace>,
+        metrics: Arc<Metrics>,
+        settings: &Settings,
+    ) -> Self {
+        Pipeline {
+            objects,
+            converter,
+            workspace,
+            metrics,
+            output_bucket: settings.routing.output_bucket.clone(),
+            max_input_bytes: settings.max_input_bytes,
+            default_options: settings.default_options.clone(),
+        }
+    }
+
+    pub(super) fn converter(&self) -> &C {
+        &self.converter
+    }
+
+    /// `parsed`: the message, as admission read it; `permit`: the one it
+    /// was admitted with, lent back while it waits for another copy.
     pub(super) async fn process(
         &self,
         parsed: Result<Parsed, Rejected>,
+        cache: &Cache,
+        permit: &mut Permit,
         trace: &mut Trace,
     ) -> Verdict {
         let job = match parsed {
@@ -39,22 +108,27 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             }
         };
         trace.job = Some(job.clone());
-        match self.work(&job, trace).await {
-            Ok(verdict) | Err(verdict) => verdict,
+        match self.work(&job, cache, permit, trace).await {
+            Continue(made) => done(Outcome::Converted, made.detail, Some(made.output)),
+            Break(verdict) => verdict,
         }
     }
 
-    /// Claims the output name, downloads, converts and uploads; `Err` is a
-    /// verdict that ended the work early.
-    async fn work(&self, job: &Job, trace: &mut Trace) -> Result<Verdict, Verdict> {
-        let ready = self.prepare(job, trace).await?;
+    /// Claims the output name, downloads, converts and uploads.
+    async fn work(
+        &self,
+        job: &Job,
+        cache: &Cache,
+        permit: &mut Permit,
+        trace: &mut Trace,
+    ) -> Step<Converted> {
+        let ready = self.prepare(job, cache, permit, trace).await?;
         let pdf = ready.dir.path().join("output.pdf");
         let conversion = self
-            .edges
             .converter
             .convert(&ready.input, Path::new(&job.object), &pdf, &ready.options)
             .await
-            .map_err(|error| {
+            .or_end(|error| {
                 if error.is_permanent() {
                     permanent(job, error.kind(), &error)
                 } else {
@@ -71,73 +145,70 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             .observe(conversion.queue_wait.as_secs_f64());
         self.metrics
             .layout_risk(conversion.fidelity.layout_risk.as_str());
-        let made = self
-            .store_pdf(job, &pdf, &ready, &conversion.fidelity)
+        let output = self
+            .store_pdf(job, &pdf, &ready, cache, &conversion.fidelity)
             .await?;
         trace.fidelity = Some(conversion.fidelity);
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
-        Ok(done(
-            Outcome::Converted,
-            format!(
-                "{} -> {made} ({:.2} s converting, {:.2} s queued)",
+        Continue(Converted {
+            detail: format!(
+                "{} -> {output} ({:.2} s converting, {:.2} s queued)",
                 job.source(),
                 conversion.convert_time.as_secs_f64(),
                 conversion.queue_wait.as_secs_f64()
             ),
-            Some(made),
-        ))
+            output,
+        })
     }
 
     /// Everything before converting: the output name claimed, the document
     /// described and its options settled, the document downloaded, and its
     /// PDF copied from the cache if it is there (a verdict).
-    async fn prepare(&self, job: &Job, trace: &mut Trace) -> Result<Ready<'_>, Verdict> {
-        let out = &self.settings.routing.output_bucket;
+    async fn prepare<'c>(
+        &self,
+        job: &Job,
+        cache: &'c Cache,
+        permit: &mut Permit,
+        trace: &mut Trace,
+    ) -> Step<Ready<'c>> {
+        let out = &self.output_bucket;
         // One read of what the output name holds, for both claims below.
-        let existing = self
-            .edges
-            .objects
-            .describe(out, &job.output, None)
-            .await
-            .map_err(|error| transient(job, "storage", error))?
+        let existing = (self.objects.describe(out, &job.output, None).await)
+            .or_end(|error| transient(job, "storage", error))?
             .map(|output| output.provenance());
         // A notification names its generation: a redelivery, or another
         // source's name, ends here before anything else is read. The
         // object's metadata may add options, so this can only skip work
         // whose options are known without it.
         if let Some(generation) = job.generation {
-            let asked = self.options(job, None).map_err(|v| *v)?.describe();
+            let asked = self.options(job, None)?.describe();
             trace.options = Some(asked.clone());
-            self.claim(job, generation, &asked, existing.as_ref())
-                .map_err(|v| *v)?;
+            self.claim(job, generation, &asked, existing.as_ref())?;
         }
         let source = self.describe_source(job).await?;
         trace.generation = Some(source.generation);
-        let options = self.options(job, Some(&source.metadata)).map_err(|v| *v)?;
+        let options = self.options(job, Some(&source.metadata))?;
         let described = options.describe();
         trace.options = Some(described.clone());
         // The write's precondition catches anything written since the read.
-        let if_generation = self
-            .claim(job, source.generation, &described, existing.as_ref())
-            .map_err(|v| *v)?;
+        let if_generation = self.claim(job, source.generation, &described, existing.as_ref())?;
         let provenance = provenance(job, source.generation, &described);
-        let dir =
-            self.edges.workspace.job_dir().map_err(|e| {
-                transient(job, "disk", format!("cannot create a job directory: {e}"))
-            })?;
+        let dir = (self.workspace.job_dir())
+            .or_end(|e| transient(job, "disk", format!("cannot create a job directory: {e}")))?;
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
         // The generation described is the one converted (and cached).
         self.fetch(job, &input, source.generation).await?;
         // Keyed on the downloaded bytes: a hit costs the download, never a
         // conversion.
-        let entry = self.entry(job, &input, &described).await;
+        let entry = cache.entry(job, &input, &described).await;
         let mut turn = None;
         if let Some(entry) = &entry {
-            turn = Some(self.turn(entry).await);
-            self.reuse(job, entry, &provenance, if_generation).await?;
+            turn = Some(cache.turn(entry, permit).await);
+            self.reuse(job, cache, entry, &provenance, if_generation)
+                .await?;
         }
-        Ok(Ready {
+        Continue(Ready {
             dir,
             input,
             options,
@@ -148,48 +219,66 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         })
     }
 
-    /// The job's PDF options: the worker's defaults, then the object's
-    /// `docx2pdf-*` metadata (when known), then what its message asked.
-    fn options(
+    /// The PDF of the same document, from the cache, at the job's output
+    /// name: a verdict that ends the message; or go on and convert.
+    async fn reuse(
         &self,
         job: &Job,
-        metadata: Option<&HashMap<String, String>>,
-    ) -> Result<PdfOptions, Box<Verdict>> {
-        let bad = |reason: String| Box::new(permanent(job, BAD_OPTIONS, reason));
-        let mut options = self.settings.default_options.clone();
+        cache: &Cache,
+        entry: &Entry,
+        provenance: &[(&'static str, String)],
+        if_generation: i64,
+    ) -> Step<()> {
+        let to = ObjectRef::new(&self.output_bucket, &job.output);
+        let lookup = cache.lookup(&*self.objects, entry, to, provenance, if_generation);
+        match lookup
+            .await
+            .or_end(|error| transient(job, "storage", error))?
+        {
+            Lookup::Hit { from } => Break(done(
+                Outcome::Cached,
+                format!("{} -> {to} (copied from {from})", job.source()),
+                Some(to.to_string()),
+            )),
+            Lookup::Convert => Continue(()),
+        }
+    }
+
+    /// The job's PDF options: the worker's defaults, then the object's
+    /// `docx2pdf-*` metadata (when known), then what its message asked.
+    fn options(&self, job: &Job, metadata: Option<&HashMap<String, String>>) -> Step<PdfOptions> {
+        let bad = |reason: String| permanent(job, BAD_OPTIONS, reason);
+        let mut options = self.default_options.clone();
         if let Some(metadata) = metadata {
-            options
-                .set_from_metadata(metadata)
-                .map_err(|e| bad(format!("its metadata: {e}")))?;
+            (options.set_from_metadata(metadata)).or_end(|e| bad(format!("its metadata: {e}")))?;
         }
         for (name, value) in &job.options {
-            options.set(name, value).map_err(|e| bad(e.to_string()))?;
+            options.set(name, value).or_end(|e| bad(e.to_string()))?;
         }
-        Ok(options)
+        Continue(options)
     }
 
     /// The job's document as Cloud Storage describes it (the generation it
     /// names, else the live one). A stale event, or an object missing or
     /// refused, ends the message.
-    async fn describe_source(&self, job: &Job) -> Result<Described, Verdict> {
-        (self.edges.objects)
+    async fn describe_source(&self, job: &Job) -> Step<Described> {
+        (self.objects)
             .describe(&job.bucket, &job.object, job.generation)
             .await
             .and_then(|found| found.ok_or_else(|| StorageError::NotFound(job.source_uri())))
-            .map_err(|error| source_error(job, error))
+            .or_end(|error| source_error(job, error))
     }
 
     /// Downloads the job's document, at the generation described, to
     /// `input`. Too large, or replaced since it was described, ends the
     /// message.
-    async fn fetch(&self, job: &Job, input: &Path, generation: i64) -> Result<(), Verdict> {
-        let limit = self.settings.max_input_bytes;
+    async fn fetch(&self, job: &Job, input: &Path, generation: i64) -> Step<()> {
+        let limit = self.max_input_bytes;
         let bytes = self
-            .edges
             .objects
             .download(&job.bucket, &job.object, Some(generation), input, limit)
             .await
-            .map_err(|error| match error {
+            .or_end(|error| match error {
                 // Replaced or deleted since: the next attempt describes it again.
                 StorageError::NotFound(_) if job.generation.is_none() => transient(
                     job,
@@ -199,7 +288,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 error => source_error(job, error),
             })?;
         self.metrics.bytes_in.inc_by(bytes);
-        Ok(())
+        Continue(())
     }
 
     /// Uploads the PDF at `pdf`, made as `ready` says, if its name still
@@ -209,11 +298,11 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         job: &Job,
         pdf: &Path,
         ready: &Ready<'_>,
+        cache: &Cache,
         fidelity: &Fidelity,
-    ) -> Result<String, Verdict> {
-        let body = tokio::fs::read(pdf)
-            .await
-            .map_err(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
+    ) -> Step<String> {
+        let body = (tokio::fs::read(pdf).await)
+            .or_end(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
         // What the cache entry's seal covers; nothing to hash without one.
         let pdf_md5 = ready.entry.as_ref().map(|_| super::cache::md5_hex(&body));
         let mut metadata = ready.provenance.clone();
@@ -222,9 +311,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             ("fonts-substituted", fidelity.substituted()),
             ("layout-risk", fidelity.layout_risk.as_str().to_string()),
         ]);
-        let out = &self.settings.routing.output_bucket;
+        let out = &self.output_bucket;
         let generation = self
-            .edges
             .objects
             .upload(
                 out,
@@ -235,11 +323,15 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 Some(ready.if_generation),
             )
             .await
-            .map_err(|error| transient(job, "storage", error))?;
+            .or_end(|error| transient(job, "storage", error))?;
+        let at = ObjectRef::new(out, &job.output);
         if let (Some(entry), Some(pdf_md5)) = (&ready.entry, &pdf_md5) {
-            self.fill(job, entry, generation, &metadata, pdf_md5).await;
+            let objects = &*self.objects;
+            cache
+                .fill(objects, entry, at, generation, &metadata, pdf_md5)
+                .await;
         }
-        Ok(ObjectRef::new(out, &job.output).to_string())
+        Continue(at.to_string())
     }
 
     /// What the output name, holding `existing`, allows this generation
@@ -252,8 +344,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         generation: i64,
         options: &str,
         existing: Option<&Provenance>,
-    ) -> Result<i64, Box<Verdict>> {
-        let out = &self.settings.routing.output_bucket;
+    ) -> Step<i64> {
+        let out = &self.output_bucket;
         let source = Source {
             bucket: &job.bucket,
             object: &job.object,
@@ -261,16 +353,16 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             options,
         };
         match ownership::claim(source, existing) {
-            Claim::Write { if_generation } => Ok(if_generation),
-            Claim::AlreadyDone => Err(Box::new(done(
+            Claim::Write { if_generation } => Continue(if_generation),
+            Claim::AlreadyDone => Break(done(
                 Outcome::Skipped,
                 format!(
                     "{} generation {generation} is already converted ({options})",
                     job.source_uri()
                 ),
                 Some(ObjectRef::new(out, &job.output).to_string()),
-            ))),
-            Claim::Taken { owner } => Err(Box::new(permanent(
+            )),
+            Claim::Taken { owner } => Break(permanent(
                 job,
                 "name_taken",
                 format!(
@@ -278,7 +370,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                     ObjectRef::new(out, &job.output),
                     job.source()
                 ),
-            ))),
+            )),
         }
     }
 }
@@ -297,6 +389,30 @@ struct Ready<'w> {
     entry: Option<Entry>,
     /// Held until the entry is filled: copies here wait for it.
     _turn: Option<ObjectGuard<'w>>,
+}
+
+fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> Verdict {
+    Verdict::Done {
+        outcome,
+        detail: detail.into(),
+        output,
+    }
+}
+
+fn transient(job: &Job, kind: &'static str, reason: impl std::fmt::Display) -> Verdict {
+    Verdict::Transient {
+        kind,
+        reason: reason.to_string(),
+        job: job.clone(),
+    }
+}
+
+fn permanent(job: &Job, kind: &'static str, error: impl std::fmt::Display) -> Verdict {
+    Verdict::Permanent {
+        kind,
+        reason: format!("{}: {error}", job.source_uri()),
+        job: Some(job.clone()),
+    }
 }
 
 /// The metadata naming a PDF's source (`generation` of the job's object)

@@ -4,15 +4,32 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::disposition::Settled;
-use super::{Announce, Converter, Objects, Worker};
+use super::edges::Announce;
 use crate::job::Job;
 use crate::office::Fidelity;
 use crate::outcome::Outcome;
-use crate::storage::ObjectRef;
-use crate::storage::{self, StorageError};
+use crate::storage::{self, ObjectRef, Objects, StorageError};
 
-impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
+/// Where what is said of a message goes: records beside the PDFs in the
+/// output bucket, events on the result topic (if there is one).
+pub(super) struct Reporter<O, A> {
+    objects: Arc<O>,
+    results: Option<A>,
+    output_bucket: String,
+}
+
+impl<O: Objects, A: Announce> Reporter<O, A> {
+    pub(super) fn new(objects: Arc<O>, results: Option<A>, output_bucket: String) -> Self {
+        Reporter {
+            objects,
+            results,
+            output_bucket,
+        }
+    }
+
     /// One event per finished message on `RESULT_TOPIC`, for chained systems.
     pub(super) async fn publish_result(
         &self,
@@ -21,7 +38,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         trace: &Trace,
         elapsed: Duration,
     ) {
-        let Some(results) = &self.edges.results else {
+        let Some(results) = &self.results else {
             return;
         };
         let outcome = settled.outcome;
@@ -66,7 +83,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             "attempts": attempts,
             "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         });
-        let out = &self.settings.routing.output_bucket;
+        let out = &self.output_bucket;
         let body =
             bytes::Bytes::from(serde_json::to_vec_pretty(&record).expect("JSON of plain values"));
         let mut metadata = vec![
@@ -81,7 +98,6 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             return Ok(None);
         };
         let uploaded = self
-            .edges
             .objects
             .upload(
                 out,
@@ -108,9 +124,8 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// this document's: an object someone wrote, another source's record.
     /// Those are never replaced; the log line is the record.
     async fn record_claim(&self, job: &Job, message_id: &str) -> Result<Option<i64>, StorageError> {
-        let out = &self.settings.routing.output_bucket;
+        let out = &self.output_bucket;
         let existing = self
-            .edges
             .objects
             .describe(out, &job.failure_record, None)
             .await?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::CacheAt;
+use super::cache::CacheAt;
 use crate::config::WorkerArgs;
 use crate::job::Routing;
 use crate::options::PdfOptions;

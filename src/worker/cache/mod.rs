@@ -25,11 +25,11 @@
 //! the first one's PDF rather than each converting it; they wait without
 //! holding a permit, so other documents go on meanwhile. Instances do not
 //! coordinate: each converts a document at most once at a time.
+//!
+//! It answers "a hit, or convert" ([`Lookup`]); what a hit means for the
+//! message is the pipeline's to say.
 
 use std::path::Path;
-use std::sync::Arc;
-
-use tokio::sync::Semaphore;
 
 mod seal;
 pub use seal::SealKey;
@@ -37,12 +37,10 @@ use seal::hex;
 
 use sha2::{Digest, Sha256};
 
-use super::object_locks::ObjectGuard;
-use super::{Announce, Converter, Objects, Verdict, Worker, done, transient};
+use super::intake::Permit;
+use super::object_locks::{ObjectGuard, ObjectLocks};
 use crate::job::Job;
-use crate::outcome::Outcome;
-use crate::storage::ObjectRef;
-use crate::storage::{self, StorageError};
+use crate::storage::{self, ObjectRef, Objects, StorageError};
 
 /// Where the cache lives, and what its entries are keyed and sealed with.
 #[derive(Clone, Debug)]
@@ -143,12 +141,35 @@ impl Entry {
     }
 }
 
-impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
-    /// The cache entry for the job's document, downloaded to `input`, made
+/// The cache as the worker holds it: where it lives (None: off) and the
+/// entries being made here.
+pub(super) struct Cache {
+    at: Option<CacheAt>,
+    /// One per entry being made: copies of a document wait for it.
+    flights: ObjectLocks,
+}
+
+/// What the cache answers about a document.
+pub(super) enum Lookup {
+    /// Its PDF, the entry at `from`, was copied to the job's output name.
+    Hit { from: String },
+    /// Not there, not ours, or not reachable: convert it.
+    Convert,
+}
+
+impl Cache {
+    pub(super) fn new(at: Option<CacheAt>) -> Cache {
+        Cache {
+            at,
+            flights: ObjectLocks::default(),
+        }
+    }
+
+    /// The cache entry for `job`'s document, downloaded to `input`, made
     /// with `options`; None if the cache is off or the document's name says
     /// nothing we read (its conversion will say why).
     pub(super) async fn entry(&self, job: &Job, input: &Path, options: &str) -> Option<Entry> {
-        let cache = self.settings.cache.as_ref()?;
+        let cache = self.at.as_ref()?;
         let read_as = crate::office::inspect::extension(Path::new(&job.object)).ok()?;
         let sha256 = match sha256_of(input).await {
             Ok(sha256) => sha256,
@@ -166,41 +187,37 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     }
 
     /// Waits until no other message here is making the entry's PDF; the
-    /// turn lasts until the guard is dropped. The caller's permit is lent
-    /// back to the worker meanwhile, so waiting copies hold up nothing.
-    pub(super) async fn turn(&self, entry: &Entry) -> ObjectGuard<'_> {
-        let lent = LentPermit::lend(&self.permits);
-        let turn = self.flights.lock(entry.key.clone()).await;
-        lent.take_back().await;
-        turn
+    /// turn lasts until the guard is dropped. The message's permit is lent
+    /// back meanwhile, so waiting copies hold up nothing.
+    pub(super) async fn turn(&self, entry: &Entry, permit: &mut Permit) -> ObjectGuard<'_> {
+        permit
+            .lend_while(self.flights.lock(entry.key.clone()))
+            .await
     }
 
-    /// Copies the entry's PDF to the job's output name if there is one: the
-    /// verdict ending the message. A lookup that fails, or an entry gone
-    /// meanwhile, lets the conversion go ahead instead.
-    pub(super) async fn reuse(
+    /// Copies the entry's PDF to `to` with the new source's metadata
+    /// (`source`), if the entry is there and ours and `to` still holds
+    /// `if_generation`. A lookup that fails, or an entry gone meanwhile,
+    /// answers `Convert`; only a copy that fails otherwise is an error.
+    pub(super) async fn lookup(
         &self,
-        job: &Job,
+        objects: &impl Objects,
         entry: &Entry,
+        to: ObjectRef<'_>,
         source: &[(&'static str, String)],
         if_generation: i64,
-    ) -> Result<(), Verdict> {
+    ) -> Result<Lookup, StorageError> {
         let from = entry.at();
-        let found = match self
-            .edges
-            .objects
-            .describe(from.bucket, from.name, None)
-            .await
-        {
+        let found = match objects.describe(from.bucket, from.name, None).await {
             Ok(Some(found)) if sealed_by_us(entry, &found) => found,
             Ok(Some(_)) => {
                 tracing::warn!(entry = %from, "an object on a cache entry's name is not sealed by this worker's key; converting instead");
-                return Ok(());
+                return Ok(Lookup::Convert);
             }
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(Lookup::Convert),
             Err(error) => {
                 tracing::warn!(%error, "cache lookup failed; converting instead");
-                return Ok(());
+                return Ok(Lookup::Convert);
             }
         };
         let mut metadata = source.to_vec();
@@ -209,91 +226,43 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 metadata.push((key, value.clone()));
             }
         }
-        let out = &self.settings.routing.output_bucket;
-        let to = ObjectRef::new(out, &job.output);
         // The generation whose metadata was just checked, nothing else.
-        match (self.edges.objects)
+        let copied = objects
             .copy(from, found.generation, to, &metadata, Some(if_generation))
-            .await
-        {
-            Ok(_) => Err(done(
-                Outcome::Cached,
-                format!("{} -> {to} (copied from {from})", job.source()),
-                Some(to.to_string()),
-            )),
-            Err(StorageError::NotFound(_)) => Ok(()),
-            Err(error) => Err(transient(job, "storage", error)),
+            .await;
+        match copied {
+            Ok(_) => Ok(Lookup::Hit {
+                from: from.to_string(),
+            }),
+            Err(StorageError::NotFound(_)) => Ok(Lookup::Convert),
+            Err(error) => Err(error),
         }
     }
 
-    /// Keeps the PDF just written at the job's output name, generation
-    /// `generation` with `metadata` and MD5 `pdf_md5` (hex), as the entry,
-    /// unless one is already there. Best effort: a failure costs a later
-    /// conversion, never this message; a PDF replaced since is not kept.
+    /// Keeps the PDF just written at `from`, generation `generation` with
+    /// `made` metadata and MD5 `pdf_md5` (hex), as the entry, unless one is
+    /// already there. Best effort: a failure costs a later conversion,
+    /// never this message; a PDF replaced since is not kept.
     pub(super) async fn fill(
         &self,
-        job: &Job,
+        objects: &impl Objects,
         entry: &Entry,
+        from: ObjectRef<'_>,
         generation: i64,
         made: &[(&'static str, String)],
         pdf_md5: &str,
     ) {
-        let out = &self.settings.routing.output_bucket;
-        let from = ObjectRef::new(out, &job.output);
         let mut metadata: Vec<(&str, String)> = (made.iter())
             .filter(|(key, _)| CARRIED.contains(key))
             .cloned()
             .collect();
         metadata.push((ENTRY_READ_AS, entry.read_as.to_string()));
         metadata.push((ENTRY_SEAL, entry.seal.seal(&entry.key, pdf_md5)));
-        let copied = self
-            .edges
-            .objects
-            .copy(from, generation, entry.at(), &metadata, Some(0));
+        let copied = objects.copy(from, generation, entry.at(), &metadata, Some(0));
         match copied.await {
             Ok(_) | Err(StorageError::Changed(_) | StorageError::NotFound(_)) => {}
             Err(error) => tracing::warn!(%error, "could not keep the PDF in the cache"),
         }
-    }
-}
-
-/// A caller's permit lent back to the worker while it waits. Taken back
-/// before the caller goes on, or, if the waiting is abandoned (a push
-/// request whose caller went away), as soon as one is free: the worker
-/// never holds more messages at once than it may.
-struct LentPermit {
-    permits: Arc<Semaphore>,
-    outstanding: bool,
-}
-
-impl LentPermit {
-    fn lend(permits: &Arc<Semaphore>) -> LentPermit {
-        permits.add_permits(1);
-        LentPermit {
-            permits: permits.clone(),
-            outstanding: true,
-        }
-    }
-
-    async fn take_back(mut self) {
-        let permit = self.permits.acquire().await;
-        permit.expect("the semaphore is never closed").forget();
-        self.outstanding = false;
-    }
-}
-
-impl Drop for LentPermit {
-    fn drop(&mut self) {
-        if !self.outstanding || self.permits.forget_permits(1) == 1 {
-            return;
-        }
-        // Every permit is in use: the next one released is the one taken.
-        let permits = self.permits.clone();
-        tokio::spawn(async move {
-            if let Ok(permit) = permits.acquire_owned().await {
-                permit.forget();
-            }
-        });
     }
 }
 

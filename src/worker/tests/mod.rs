@@ -90,7 +90,11 @@ impl Harness {
     }
 
     fn calls(&self) -> u32 {
-        self.worker.edges.converter.calls.load(Ordering::SeqCst)
+        self.worker
+            .pipeline
+            .converter()
+            .calls
+            .load(Ordering::SeqCst)
     }
 
     /// The failure record's kind, if one was written.
@@ -326,7 +330,14 @@ async fn options_come_from_defaults_then_metadata_then_the_message() {
     let generation = h.objects.put("in", "a.docx", b"document", &metadata);
     let job = json_job("m1", generation, serde_json::json!({"pdfa": "3b"}));
     assert_eq!(h.push(&job, 1).await.0, Outcome::Converted);
-    let used = h.worker.edges.converter.options.lock().unwrap().clone();
+    let used = h
+        .worker
+        .pipeline
+        .converter()
+        .options
+        .lock()
+        .unwrap()
+        .clone();
     assert_eq!(used, ["pdfa=3b;tagged"]);
 }
 

@@ -1,6 +1,6 @@
 //! Where messages come in: the streaming pull (with its subscription check
-//! and reconnection) and Pub/Sub push requests, both handed to
-//! [`Worker::admit`](super::Worker).
+//! and reconnection) and Pub/Sub push requests, both handed to the worker's
+//! `receive`. The intake's state is its own (`mod.rs`); this is its loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +12,10 @@ use google_cloud_pubsub::subscriber::handler::Handler;
 use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior, ShutdownToken};
 use tokio_util::sync::CancellationToken;
 
-use super::{Announce, Converter, Objects, Worker};
+use super::NackHold;
 use crate::outcome::{Outcome, Reply};
+use crate::worker::Worker;
+use crate::worker::edges::{Announce, Converter, Objects};
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// Pulls until `shutdown` fires, then drains: in-flight jobs get
@@ -51,7 +53,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 break;
             }
         }
-        self.set_subscribed(false);
+        self.intake.set_subscribed(false);
         self.drain(streams).await;
     }
 
@@ -68,7 +70,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 Some(Ok((message, handler))) => {
                     let worker = self.clone();
                     let shutdown = shutdown.clone();
-                    self.tasks
+                    (self.intake.tasks())
                         .spawn(async move { worker.pulled(message, handler, &shutdown).await });
                 }
                 Some(Err(error)) => {
@@ -79,7 +81,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                     tracing::warn!(
                         "the subscription stream ended; asking for the subscription again"
                     );
-                    self.set_subscribed(false);
+                    self.intake.set_subscribed(false);
                     return;
                 }
             }
@@ -89,7 +91,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// In-flight messages get `shutdown_grace` to finish, the rest are
     /// nacked, and the acks queued on `streams` are flushed.
     async fn drain(&self, streams: Vec<ShutdownToken>) {
-        let tasks = &self.tasks;
+        let tasks = self.intake.tasks();
         tasks.close();
         tracing::info!(in_flight = tasks.len(), grace = ?self.settings.shutdown_grace, "stopped pulling; draining");
         if tokio::time::timeout(self.settings.shutdown_grace, tasks.wait())
@@ -100,7 +102,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                 in_flight = tasks.len(),
                 "grace period over: stopping LibreOffice, unfinished messages are nacked"
             );
-            self.edges.converter.stop().await;
+            self.pipeline.converter().stop().await;
             tasks.wait().await;
         }
         // ack() only queues; this flushes what is queued before we exit.
@@ -115,7 +117,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// that says what to do, and asked again: both are often only early
     /// (deploy order, IAM propagation), and a crash loop would not help.
     /// Returns false if asked to stop first.
-    pub(super) async fn check_subscription(
+    async fn check_subscription(
         &self,
         name: &str,
         admin: &SubscriptionAdmin,
@@ -135,7 +137,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                         dead_letter_policy = subscription.dead_letter_policy.is_some(),
                         "subscription found; pulling"
                     );
-                    self.set_subscribed(true);
+                    self.intake.set_subscribed(true);
                     return true;
                 }
                 Ok(Err(error)) => match error.status().map(|s| s.code) {
@@ -150,7 +152,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                             subscription = name,
                             "subscription settings not readable (pubsub.subscriptions.get, in roles/pubsub.viewer); pulling. If nothing arrives, grant this service account roles/pubsub.subscriber on it"
                         );
-                        self.set_subscribed(true);
+                        self.intake.set_subscribed(true);
                         return true;
                     }
                     _ => tracing::warn!(%error, retry_in = ?backoff, "Pub/Sub does not answer yet"),
@@ -170,14 +172,10 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// buffers (each was redelivered about ten times in ./dev/chaos
     /// hygiene). So every message is taken, its handler keeps its lease, and
     /// the work waits for one of max_outstanding permits.
-    pub(super) async fn pulled(
-        &self,
-        message: Message,
-        handler: Handler,
-        shutdown: &CancellationToken,
-    ) {
+    async fn pulled(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
         let attempt = handler.delivery_attempt();
-        match self.admit(&message, attempt, shutdown, true).await.1 {
+        let hold = NackHold::KeepingThePermit;
+        match self.receive(&message, attempt, shutdown, hold).await.1 {
             Reply::Ack => handler.ack(),
             Reply::Nack { .. } => handler.nack(),
         }
@@ -192,8 +190,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         delivery_attempt: Option<i32>,
         shutdown: &CancellationToken,
     ) -> (Outcome, Reply) {
-        let _tracked = self.tasks.token();
-        self.admit(&message, delivery_attempt, shutdown, false)
-            .await
+        let _tracked = self.intake.tasks().token();
+        (self.receive(&message, delivery_attempt, shutdown, NackHold::None)).await
     }
 }
