@@ -64,3 +64,116 @@ pub enum Reply {
         hold: Duration,
     },
 }
+
+/// Why a message failed, as failure records, result events, log lines and
+/// the ack decision name it. Written in records as its snake_case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    // The message.
+    MalformedMessage,
+    BucketNotAllowed,
+    NameTooLong,
+    BadOptions,
+    // The document, as Cloud Storage holds it.
+    NotFound,
+    Rejected,
+    TooLarge,
+    /// Its PDF's name holds another source's PDF.
+    NameTaken,
+    // The document, as inspection and LibreOffice found it.
+    Empty,
+    Corrupt,
+    Encrypted,
+    Unsupported,
+    Bomb,
+    ResourceLimit,
+    // Transient: the machine, LibreOffice, or Cloud Storage.
+    Timeout,
+    Crashed,
+    Internal,
+    Storage,
+    Disk,
+    /// Transient until its attempts ran out.
+    GaveUp,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::MalformedMessage => "malformed_message",
+            ErrorKind::BucketNotAllowed => "bucket_not_allowed",
+            ErrorKind::NameTooLong => "name_too_long",
+            ErrorKind::BadOptions => "bad_options",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::NameTaken => "name_taken",
+            ErrorKind::Empty => "empty",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Encrypted => "encrypted",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Bomb => "bomb",
+            ErrorKind::ResourceLimit => "resource_limit",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Crashed => "crashed",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Storage => "storage",
+            ErrorKind::Disk => "disk",
+            ErrorKind::GaveUp => "gave_up",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A kind and its name are one: `error.kind() == "corrupt"` reads as it
+/// says.
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// `<name>.error.json`, written beside where a document's PDF would be
+/// (by the worker) and read back (by `submit`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FailureRecord {
+    /// `gs://bucket/name` of the document.
+    pub source: String,
+    /// The generation Cloud Storage served, never one a message merely
+    /// claimed; None if it served none.
+    pub generation: Option<i64>,
+    pub kind: ErrorKind,
+    pub reason: String,
+    pub message_id: String,
+    pub attempts: u32,
+    /// RFC 3339, to the second.
+    pub time: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name a kind is logged and counted under is the one records
+    /// carry.
+    #[test]
+    fn each_kind_is_written_as_its_name() {
+        let kinds = [
+            ErrorKind::MalformedMessage,
+            ErrorKind::ResourceLimit,
+            ErrorKind::GaveUp,
+            ErrorKind::NotFound,
+        ];
+        for kind in kinds {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorKind>(&json).unwrap(), kind);
+        }
+    }
+}

@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::SubmitArgs;
 use crate::gcloud::Services;
 use crate::job::{self, Job, Parsed, Routing};
+use crate::outcome::FailureRecord;
 use crate::storage::ObjectRef;
 use crate::storage::{Objects, StorageError, Store};
 
@@ -235,16 +236,13 @@ async fn result_of(store: &Store, out: &str, p: &Pending) -> anyhow::Result<Opti
         .map_err(from)?
         .is_some_and(|g| g >= p.generation)
     {
-        let record = store.read(out, &p.job.failure_record).await.map_err(from)?;
-        let record: serde_json::Value = serde_json::from_slice(&record).unwrap_or_default();
-        let reason = record["reason"]
-            .as_str()
-            .unwrap_or("see the failure record");
-        let kind = record["kind"].as_str().unwrap_or("failed");
+        let body = store.read(out, &p.job.failure_record).await.map_err(from)?;
         let record = ObjectRef::new(out, &p.job.failure_record);
-        return Ok(Some(Finished::Failed(format!(
-            "{kind}: {reason} ({record})"
-        ))));
+        let said = match serde_json::from_slice::<FailureRecord>(&body) {
+            Ok(failure) => format!("{}: {} ({record})", failure.kind, failure.reason),
+            Err(_) => format!("failed: see the failure record ({record})"),
+        };
+        return Ok(Some(Finished::Failed(said)));
     }
     Ok(None)
 }

@@ -8,6 +8,7 @@
 //! - the original Cloud Run service's format: `bucketId` and `objectId` only;
 //! - a JSON body `{"bucket": ..., "name": ..., "generation": ...}`.
 
+use crate::outcome::ErrorKind;
 use crate::storage::ObjectRef;
 use std::collections::HashMap;
 
@@ -64,7 +65,7 @@ pub enum Parsed {
 #[error("{reason}")]
 pub struct Rejected {
     pub reason: String,
-    pub kind: &'static str,
+    pub kind: ErrorKind,
     /// The job the message named, when that much could be parsed.
     pub job: Option<Box<Job>>,
 }
@@ -75,13 +76,13 @@ impl Rejected {
     /// its record would sit among the records of real documents (with a
     /// generation nobody checked); the log line is its record.
     pub fn recordable(&self) -> bool {
-        self.kind != BUCKET_NOT_ALLOWED
+        self.kind != ErrorKind::BucketNotAllowed
     }
 
     fn malformed(reason: impl Into<String>) -> Rejected {
         Rejected {
             reason: reason.into(),
-            kind: "malformed_message",
+            kind: ErrorKind::MalformedMessage,
             job: None,
         }
     }
@@ -178,7 +179,7 @@ fn with_options(
         if let Err(bad) = check.set(&name, &text) {
             return Err(Rejected {
                 reason: format!("{}: {bad}", job.source()),
-                kind: BAD_OPTIONS,
+                kind: ErrorKind::BadOptions,
                 job: Some(Box::new(job)),
             });
         }
@@ -186,9 +187,6 @@ fn with_options(
     }
     Ok(Parsed::Convert(job))
 }
-
-/// The kind of a failure to apply a PDF option.
-pub const BAD_OPTIONS: &str = "bad_options";
 
 /// The bucket and object a message names: by the `bucketId` and `objectId`
 /// attributes, or else by its JSON body.
@@ -259,7 +257,7 @@ pub fn job_for(
                 "the PDF's name would be {} bytes, over Cloud Storage's {MAX_NAME_BYTES}: shorten OUTPUT_PREFIX or the object name",
                 job.output.len()
             ),
-            kind: "name_too_long",
+            kind: ErrorKind::NameTooLong,
             job: None,
         });
     }
@@ -270,14 +268,12 @@ pub fn job_for(
                 job.bucket,
                 routing.input_buckets.join(", ")
             ),
-            kind: BUCKET_NOT_ALLOWED,
+            kind: ErrorKind::BucketNotAllowed,
             job: Some(Box::new(job)),
         });
     }
     Ok(Parsed::Convert(job))
 }
-
-const BUCKET_NOT_ALLOWED: &str = "bucket_not_allowed";
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::outcome::ErrorKind;
+
 /// A failed conversion. Callers branch on [`ConvertError::is_permanent`]: a
 /// permanent error is the document's fault and retrying it is pointless; a
 /// transient one is ours or the machine's and a retry may succeed.
@@ -54,17 +56,17 @@ impl ConvertError {
     }
 
     /// A stable name for logs, metrics and failure records.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            ConvertError::Empty => "empty",
-            ConvertError::Corrupt(_) => "corrupt",
-            ConvertError::Encrypted => "encrypted",
-            ConvertError::Unsupported(_) => "unsupported",
-            ConvertError::Bomb(_) => "bomb",
-            ConvertError::ResourceLimit(_) => "resource_limit",
-            ConvertError::Timeout(_) => "timeout",
-            ConvertError::Crashed(_) => "crashed",
-            ConvertError::Internal(_) => "internal",
+            ConvertError::Empty => ErrorKind::Empty,
+            ConvertError::Corrupt(_) => ErrorKind::Corrupt,
+            ConvertError::Encrypted => ErrorKind::Encrypted,
+            ConvertError::Unsupported(_) => ErrorKind::Unsupported,
+            ConvertError::Bomb(_) => ErrorKind::Bomb,
+            ConvertError::ResourceLimit(_) => ErrorKind::ResourceLimit,
+            ConvertError::Timeout(_) => ErrorKind::Timeout,
+            ConvertError::Crashed(_) => ErrorKind::Crashed,
+            ConvertError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -10,13 +10,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::outcome::Outcome;
+use crate::outcome::{ErrorKind, Outcome};
 use crate::supervisor::{SlotState, SlotStatus};
 
 /// How a message ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
+}
+
+/// Why a message failed ([`ErrorKind`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,6 +62,7 @@ impl Peaked {
 pub struct Metrics {
     registry: Registry,
     messages: Family<OutcomeLabel, Counter>,
+    failures: Family<KindLabel, Counter>,
     pub conversion_seconds: Histogram,
     pub queue_wait_seconds: Histogram,
     pub bytes_in: Counter,
@@ -80,6 +87,7 @@ impl Metrics {
         let mut metrics = Metrics {
             registry: Registry::with_prefix("docx2pdf"),
             messages: Family::default(),
+            failures: Family::default(),
             conversion_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 4.0, 10)),
             bytes_in: Counter::default(),
@@ -103,6 +111,11 @@ impl Metrics {
             "messages",
             "Messages handled, by outcome",
             self.messages.clone(),
+        );
+        registry.register(
+            "failures",
+            "Failed deliveries (retried or recorded), by kind",
+            self.failures.clone(),
         );
         registry.register(
             "conversion_seconds",
@@ -192,6 +205,14 @@ impl Metrics {
             .inc();
     }
 
+    /// A delivery failed, as `kind` says: retried, or recorded.
+    pub fn failed(&self, kind: ErrorKind) {
+        let label = KindLabel {
+            kind: kind.as_str(),
+        };
+        self.failures.get_or_create(&label).inc();
+    }
+
     /// A message was taken from the subscription or pushed to us.
     pub fn message_started(&self) {
         self.in_flight.inc();
@@ -240,6 +261,7 @@ mod tests {
     fn every_metric_is_exposed_with_its_help_and_counts_what_it_says() {
         let metrics = Metrics::new();
         metrics.count(Outcome::Converted);
+        metrics.failed(ErrorKind::Timeout);
         metrics.message_started();
         metrics.message_finished();
         metrics.protection("landlock_files", true);
@@ -247,6 +269,7 @@ mod tests {
         let text = metrics.encode(&[]);
         for name in [
             "messages",
+            "failures",
             "conversion_seconds",
             "queue_wait_seconds",
             "input_bytes",
@@ -271,6 +294,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("docx2pdf_messages_in_flight_max 1"), "{text}");
+        let timeout = r#"docx2pdf_failures_total{kind="timeout"} 1"#;
+        assert!(text.contains(timeout), "{text}");
         let risk =
             r#"docx2pdf_conversions_by_layout_risk_total{layout_risk="metric-compatible"} 1"#;
         assert!(text.contains(risk), "{text}");

@@ -163,12 +163,15 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             Disposition::Record {
                 kind, reason, job, ..
             } => (self.reporter)
-                .record_failure(job.as_ref(), trace.generation, kind, reason, id, attempt)
+                .record_failure(job.as_ref(), trace.generation, *kind, reason, id, attempt)
                 .await
                 .map_err(|error| error.to_string()),
             _ => Ok(None),
         };
         let settled = disposition::settle(disposition, record);
+        if let Some(kind) = settled.error_kind {
+            self.metrics.failed(kind);
+        }
         let elapsed = started.elapsed();
         trace.log(id, attempt, &settled, elapsed);
         if settled.outcome != Outcome::Nacked {

@@ -18,10 +18,10 @@ use super::object_locks::ObjectGuard;
 use super::ownership::{self, Claim, Source};
 use super::report::Trace;
 use super::settings::Settings;
-use crate::job::{BAD_OPTIONS, Job, Parsed, Rejected};
+use crate::job::{Job, Parsed, Rejected};
 use crate::office::Fidelity;
 use crate::options::PdfOptions;
-use crate::outcome::Outcome;
+use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{self, Described, ObjectRef, Objects, Provenance, StorageError};
 use crate::telemetry::metrics::Metrics;
 use crate::workspace::Workspace;
@@ -174,7 +174,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let out = &self.output_bucket;
         // One read of what the output name holds, for both claims below.
         let existing = (self.objects.describe(out, &job.output, None).await)
-            .or_end(|error| transient(job, "storage", error))?
+            .or_end(|error| transient(job, ErrorKind::Storage, error))?
             .map(|output| output.provenance());
         // A notification names its generation: a redelivery, or another
         // source's name, ends here before anything else is read. The
@@ -193,8 +193,13 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // The write's precondition catches anything written since the read.
         let if_generation = self.claim(job, source.generation, &described, existing.as_ref())?;
         let provenance = provenance(job, source.generation, &described);
-        let dir = (self.workspace.job_dir())
-            .or_end(|e| transient(job, "disk", format!("cannot create a job directory: {e}")))?;
+        let dir = (self.workspace.job_dir()).or_end(|e| {
+            transient(
+                job,
+                ErrorKind::Disk,
+                format!("cannot create a job directory: {e}"),
+            )
+        })?;
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
         // The generation described is the one converted (and cached).
@@ -233,7 +238,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let lookup = cache.lookup(&*self.objects, entry, to, provenance, if_generation);
         match lookup
             .await
-            .or_end(|error| transient(job, "storage", error))?
+            .or_end(|error| transient(job, ErrorKind::Storage, error))?
         {
             Lookup::Hit { from } => Break(done(
                 Outcome::Cached,
@@ -247,7 +252,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
     /// The job's PDF options: the worker's defaults, then the object's
     /// `docx2pdf-*` metadata (when known), then what its message asked.
     fn options(&self, job: &Job, metadata: Option<&HashMap<String, String>>) -> Step<PdfOptions> {
-        let bad = |reason: String| permanent(job, BAD_OPTIONS, reason);
+        let bad = |reason: String| permanent(job, ErrorKind::BadOptions, reason);
         let mut options = self.default_options.clone();
         if let Some(metadata) = metadata {
             (options.set_from_metadata(metadata)).or_end(|e| bad(format!("its metadata: {e}")))?;
@@ -282,7 +287,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
                 // Replaced or deleted since: the next attempt describes it again.
                 StorageError::NotFound(_) if job.generation.is_none() => transient(
                     job,
-                    "storage",
+                    ErrorKind::Storage,
                     format!("{} changed while we read it", job.source_uri()),
                 ),
                 error => source_error(job, error),
@@ -302,7 +307,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         fidelity: &Fidelity,
     ) -> Step<String> {
         let body = (tokio::fs::read(pdf).await)
-            .or_end(|e| transient(job, "disk", format!("reading the PDF back: {e}")))?;
+            .or_end(|e| transient(job, ErrorKind::Disk, format!("reading the PDF back: {e}")))?;
         // What the cache entry's seal covers; nothing to hash without one.
         let pdf_md5 = ready.entry.as_ref().map(|_| super::cache::md5_hex(&body));
         let mut metadata = ready.provenance.clone();
@@ -323,7 +328,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
                 Some(ready.if_generation),
             )
             .await
-            .or_end(|error| transient(job, "storage", error))?;
+            .or_end(|error| transient(job, ErrorKind::Storage, error))?;
         let at = ObjectRef::new(out, &job.output);
         if let (Some(entry), Some(pdf_md5)) = (&ready.entry, &pdf_md5) {
             let objects = &*self.objects;
@@ -364,7 +369,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             )),
             Claim::Taken { owner } => Break(permanent(
                 job,
-                "name_taken",
+                ErrorKind::NameTaken,
                 format!(
                     "{} was made from {owner}, and {} would replace it: give one of the two another name",
                     ObjectRef::new(out, &job.output),
@@ -399,7 +404,7 @@ fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> 
     }
 }
 
-fn transient(job: &Job, kind: &'static str, reason: impl std::fmt::Display) -> Verdict {
+fn transient(job: &Job, kind: ErrorKind, reason: impl std::fmt::Display) -> Verdict {
     Verdict::Transient {
         kind,
         reason: reason.to_string(),
@@ -407,7 +412,7 @@ fn transient(job: &Job, kind: &'static str, reason: impl std::fmt::Display) -> V
     }
 }
 
-fn permanent(job: &Job, kind: &'static str, error: impl std::fmt::Display) -> Verdict {
+fn permanent(job: &Job, kind: ErrorKind, error: impl std::fmt::Display) -> Verdict {
     Verdict::Permanent {
         kind,
         reason: format!("{}: {error}", job.source_uri()),
@@ -434,11 +439,11 @@ fn source_error(job: &Job, error: StorageError) -> Verdict {
             format!("{uri} at that generation is gone: a stale event"),
             None,
         ),
-        StorageError::NotFound(_) => permanent(job, "not_found", error),
-        StorageError::Rejected { .. } => permanent(job, "rejected", error),
-        StorageError::TooLarge { .. } => permanent(job, "too_large", error),
+        StorageError::NotFound(_) => permanent(job, ErrorKind::NotFound, error),
+        StorageError::Rejected { .. } => permanent(job, ErrorKind::Rejected, error),
+        StorageError::TooLarge { .. } => permanent(job, ErrorKind::TooLarge, error),
         StorageError::Unavailable { .. } | StorageError::Changed(_) => {
-            transient(job, "storage", error)
+            transient(job, ErrorKind::Storage, error)
         }
     }
 }

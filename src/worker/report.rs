@@ -10,7 +10,7 @@ use super::disposition::Settled;
 use super::edges::Announce;
 use crate::job::Job;
 use crate::office::Fidelity;
-use crate::outcome::Outcome;
+use crate::outcome::{ErrorKind, FailureRecord, Outcome};
 use crate::storage::{self, ObjectRef, Objects, StorageError};
 
 /// Where what is said of a message goes: records beside the PDFs in the
@@ -66,7 +66,7 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
         &self,
         job: Option<&Job>,
         confirmed: Option<i64>,
-        kind: &str,
+        kind: ErrorKind,
         reason: &str,
         message_id: &str,
         attempts: u32,
@@ -74,15 +74,15 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
         let Some(job) = job else {
             return Ok(None);
         };
-        let record = serde_json::json!({
-            "source": job.source_uri(),
-            "generation": confirmed,
-            "kind": kind,
-            "reason": reason,
-            "message_id": message_id,
-            "attempts": attempts,
-            "time": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        });
+        let record = FailureRecord {
+            source: job.source_uri(),
+            generation: confirmed,
+            kind,
+            reason: reason.into(),
+            message_id: message_id.into(),
+            attempts,
+            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        };
         let out = &self.output_bucket;
         let body =
             bytes::Bytes::from(serde_json::to_vec_pretty(&record).expect("JSON of plain values"));
@@ -181,7 +181,7 @@ impl Trace {
                     fonts_substituted = self.fidelity.as_ref().map(Fidelity::substituted),
                     duration_ms = elapsed.as_millis() as u64,
                     outcome = outcome.as_str(),
-                    error_kind,
+                    error_kind = error_kind.map(ErrorKind::as_str),
                     "{text}"
                 )
             };

@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use crate::job::Job;
-use crate::outcome::{Outcome, Reply};
+use crate::outcome::{ErrorKind, Outcome, Reply};
 
 /// How one message's work ended, before anything is decided.
 #[derive(Debug)]
@@ -29,13 +29,13 @@ pub(super) enum Verdict {
     },
     /// `job`: where a failure record may be written, if anywhere.
     Permanent {
-        kind: &'static str,
+        kind: ErrorKind,
         reason: String,
         job: Option<Job>,
     },
     /// Always about a parsed job: a message that cannot be parsed is permanent.
     Transient {
-        kind: &'static str,
+        kind: ErrorKind,
         reason: String,
         job: Job,
     },
@@ -64,14 +64,14 @@ pub(super) enum Disposition {
     /// Write a failure record beside `job`'s PDF (none if `job` is None),
     /// then ack; if it cannot be written, nack held `hold`.
     Record {
-        kind: &'static str,
+        kind: ErrorKind,
         reason: String,
         job: Option<Job>,
         hold: Duration,
     },
     /// Nack, held `hold`.
     Retry {
-        kind: &'static str,
+        kind: ErrorKind,
         reason: String,
         job: Job,
         hold: Duration,
@@ -85,9 +85,9 @@ pub(super) enum Disposition {
 const POISON_ATTEMPTS: u32 = 2;
 
 /// Deliveries after which a transient failure of this kind becomes permanent.
-fn attempts_allowed(kind: &str, max_attempts: u32) -> u32 {
+fn attempts_allowed(kind: ErrorKind, max_attempts: u32) -> u32 {
     match kind {
-        "timeout" | "crashed" => max_attempts.min(POISON_ATTEMPTS),
+        ErrorKind::Timeout | ErrorKind::Crashed => max_attempts.min(POISON_ATTEMPTS),
         _ => max_attempts,
     }
 }
@@ -121,7 +121,7 @@ pub(super) fn decide(verdict: Verdict, delivery: Delivery) -> Disposition {
                 && !delivery.stopping =>
         {
             Disposition::Record {
-                kind: "gave_up",
+                kind: ErrorKind::GaveUp,
                 reason: format!("{reason} (giving up after {} attempts)", delivery.attempt),
                 job: Some(job),
                 hold,
@@ -143,7 +143,7 @@ pub(super) struct Settled {
     pub(super) outcome: Outcome,
     pub(super) reply: Reply,
     /// The failure's kind, for logs and metrics.
-    pub(super) error_kind: Option<&'static str>,
+    pub(super) error_kind: Option<ErrorKind>,
     /// The log line's message.
     pub(super) text: String,
     /// The document's URI, for the result event.

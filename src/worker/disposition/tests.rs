@@ -30,7 +30,7 @@ fn done(outcome: Outcome) -> Verdict {
     }
 }
 
-fn transient(kind: &'static str) -> Verdict {
+fn transient(kind: ErrorKind) -> Verdict {
     Verdict::Transient {
         kind,
         reason: "gs://in/a.docx: it failed".into(),
@@ -40,7 +40,7 @@ fn transient(kind: &'static str) -> Verdict {
 
 fn permanent(job: Option<Job>) -> Verdict {
     Verdict::Permanent {
-        kind: "corrupt",
+        kind: ErrorKind::Corrupt,
         reason: "gs://in/a.docx: damaged".into(),
         job,
     }
@@ -95,7 +95,7 @@ fn a_permanent_failure_is_recorded_then_acked() {
     let settled = settle(disposition, Ok(Some(RECORD.into())));
     assert_eq!(settled.reply, Reply::Ack);
     assert_eq!(settled.outcome, Outcome::FailedPermanent);
-    assert_eq!(settled.error_kind, Some("corrupt"));
+    assert_eq!(settled.error_kind, Some(ErrorKind::Corrupt));
     assert_eq!(settled.result.as_deref(), Some(RECORD));
     assert_eq!(settled.source.as_deref(), Some("gs://in/a.docx"));
     assert!(settled.text.ends_with(&format!("(record: {RECORD})")));
@@ -131,7 +131,7 @@ fn a_malformed_message_naming_nothing_is_acked_without_a_record() {
 
 #[test]
 fn a_transient_failure_is_nacked_and_held() {
-    let settled = run(transient("storage"), delivery(1));
+    let settled = run(transient(ErrorKind::Storage), delivery(1));
     assert_eq!(
         settled.reply,
         Reply::Nack {
@@ -139,7 +139,7 @@ fn a_transient_failure_is_nacked_and_held() {
         }
     );
     assert_eq!(settled.outcome, Outcome::Nacked);
-    assert_eq!(settled.error_kind, Some("storage"));
+    assert_eq!(settled.error_kind, Some(ErrorKind::Storage));
     assert!(settled.text.ends_with("(retry in 1 s)"));
 }
 
@@ -151,29 +151,29 @@ fn the_hold_doubles_with_each_attempt_up_to_thirty_seconds() {
 
 #[test]
 fn a_transient_failure_before_the_last_attempt_is_retried() {
-    let settled = run(transient("storage"), delivery(4));
+    let settled = run(transient(ErrorKind::Storage), delivery(4));
     assert_eq!(settled.outcome, Outcome::Nacked);
 }
 
 #[test]
 fn a_transient_failure_at_the_last_attempt_gives_up_with_a_record() {
-    let settled = run(transient("storage"), delivery(5));
+    let settled = run(transient(ErrorKind::Storage), delivery(5));
     assert_eq!(settled.reply, Reply::Ack);
     assert_eq!(settled.outcome, Outcome::FailedPermanent);
-    assert_eq!(settled.error_kind, Some("gave_up"));
+    assert_eq!(settled.error_kind, Some(ErrorKind::GaveUp));
     assert!(settled.text.contains("(giving up after 5 attempts)"));
     assert_eq!(settled.result.as_deref(), Some(RECORD));
 }
 
 #[test]
 fn a_hang_or_a_crash_gets_one_more_try_whatever_max_attempts_says() {
-    for kind in ["timeout", "crashed"] {
+    for kind in [ErrorKind::Timeout, ErrorKind::Crashed] {
         assert_eq!(run(transient(kind), delivery(1)).outcome, Outcome::Nacked);
         let second = run(transient(kind), delivery(2));
-        assert_eq!(second.error_kind, Some("gave_up"), "{kind}");
+        assert_eq!(second.error_kind, Some(ErrorKind::GaveUp), "{kind}");
     }
-    assert_eq!(attempts_allowed("crashed", 1), 1);
-    assert_eq!(attempts_allowed("disk", 5), 5);
+    assert_eq!(attempts_allowed(ErrorKind::Crashed, 1), 1);
+    assert_eq!(attempts_allowed(ErrorKind::Disk, 5), 5);
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn a_failure_while_stopping_is_never_made_permanent() {
         stopping: true,
         ..delivery(5)
     };
-    let settled = run(transient("internal"), stopping);
+    let settled = run(transient(ErrorKind::Internal), stopping);
     assert_eq!(
         settled.reply,
         Reply::Nack {
@@ -198,15 +198,18 @@ fn a_single_allowed_attempt_gives_up_at_once() {
         max_attempts: 1,
         ..delivery(1)
     };
-    assert_eq!(run(transient("storage"), once).error_kind, Some("gave_up"));
+    assert_eq!(
+        run(transient(ErrorKind::Storage), once).error_kind,
+        Some(ErrorKind::GaveUp)
+    );
 }
 
 #[test]
 fn a_delivery_counted_past_max_attempts_still_gives_up() {
     // Pub/Sub's count can run past ours (a dead-letter policy of 10, MAX_ATTEMPTS 5).
     assert_eq!(
-        run(transient("storage"), delivery(9)).error_kind,
-        Some("gave_up")
+        run(transient(ErrorKind::Storage), delivery(9)).error_kind,
+        Some(ErrorKind::GaveUp)
     );
 }
 

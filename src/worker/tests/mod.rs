@@ -238,6 +238,25 @@ async fn a_failure_record_that_cannot_be_written_is_nacked() {
     assert!(matches!(reply, Reply::Nack { .. }));
 }
 
+/// Each failed delivery is counted by its kind, the one its record and
+/// log line carry: a retry as what went wrong, the last as `gave_up`.
+#[tokio::test(start_paused = true)]
+async fn failures_are_counted_by_kind() {
+    let crash = || ConvertError::Crashed("boom".into());
+    let h = harness(FakeConverter::failing([crash(), crash()]));
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    let message = notification("m1", generation);
+    h.push(&message, 1).await;
+    h.push(&message, 2).await;
+    let text = h.worker.metrics.encode(&[]);
+    for line in [
+        r#"docx2pdf_failures_total{kind="crashed"} 1"#,
+        r#"docx2pdf_failures_total{kind="gave_up"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+}
+
 /// Where a document's failure record goes, the output bucket may already
 /// hold something else's: an object someone wrote, or another source's
 /// record. It is never replaced (the log line is the record); the
