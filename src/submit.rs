@@ -249,13 +249,12 @@ async fn result_of(store: &Store, out: &str, p: &Pending) -> anyhow::Result<Opti
 
 /// Cloud Storage's answer, with what to do about the usual ones.
 fn explain(error: StorageError, bucket: &str, role: &str) -> anyhow::Error {
-    let text = error.to_string();
-    if text.contains("403") {
-        anyhow::anyhow!("permission denied on gs://{bucket}: grant this identity {role}: {text}")
-    } else if matches!(error, StorageError::NotFound(_)) {
-        anyhow::anyhow!("bucket gs://{bucket} does not exist")
-    } else {
-        anyhow::anyhow!(text)
+    match error {
+        StorageError::Forbidden { message, .. } => anyhow::anyhow!(
+            "permission denied on gs://{bucket}: grant this identity {role}: {message}"
+        ),
+        StorageError::NotFound(_) => anyhow::anyhow!("bucket gs://{bucket} does not exist"),
+        error => anyhow::anyhow!(error),
     }
 }
 

@@ -36,6 +36,11 @@ pub enum StorageError {
     Rejected { uri: String, message: String },
     #[error("Cloud Storage call failed for {uri}: {message}")]
     Unavailable { uri: String, message: String },
+    /// 401 or 403: this identity lacks a grant (which may be on its way).
+    #[error(
+        "Cloud Storage denied access to {uri} (grant this identity a role on its bucket): {message}"
+    )]
+    Forbidden { uri: String, message: String },
     #[error("{0} changed while we worked (another worker wrote it)")]
     Changed(String),
 }
@@ -235,9 +240,9 @@ impl Objects for Store {
     }
 }
 
-/// 404 is its own case; other 4xx answers mean the request itself is wrong
-/// and no retry can fix it, except authentication and permission (a grant
-/// may be on its way), timeouts and rate limits.
+/// 404 and 412 are their own cases, as are authentication and permission
+/// (a grant may be on its way); other 4xx answers mean the request itself
+/// is wrong and no retry can fix it, except timeouts and rate limits.
 fn classify(uri: &str, error: google_cloud_storage::Error) -> StorageError {
     by_status(uri.to_string(), error.http_status_code(), error.to_string())
 }
@@ -247,7 +252,8 @@ fn by_status(uri: String, status: Option<u16>, message: String) -> StorageError 
     match status {
         Some(404) => StorageError::NotFound(uri),
         Some(412) => StorageError::Changed(uri),
-        Some(401 | 403 | 408 | 429) => StorageError::Unavailable { uri, message },
+        Some(401 | 403) => StorageError::Forbidden { uri, message },
+        Some(408 | 429) => StorageError::Unavailable { uri, message },
         Some(400..=499) => StorageError::Rejected { uri, message },
         _ => StorageError::Unavailable { uri, message },
     }
@@ -264,6 +270,17 @@ fn hex_of_base64(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_is_classified_by_its_status() {
+        let kind = |status| by_status("gs://b/o".into(), status, "m".into());
+        assert!(matches!(kind(Some(403)), StorageError::Forbidden { .. }));
+        assert!(matches!(kind(Some(401)), StorageError::Forbidden { .. }));
+        assert!(matches!(kind(Some(429)), StorageError::Unavailable { .. }));
+        assert!(matches!(kind(Some(400)), StorageError::Rejected { .. }));
+        assert!(matches!(kind(Some(404)), StorageError::NotFound(_)));
+        assert!(matches!(kind(None), StorageError::Unavailable { .. }));
+    }
 
     #[test]
     fn an_md5_is_keyed_in_hex() {

@@ -442,8 +442,9 @@ fn source_error(job: &Job, error: StorageError) -> Verdict {
         StorageError::NotFound(_) => permanent(job, ErrorKind::NotFound, error),
         StorageError::Rejected { .. } => permanent(job, ErrorKind::Rejected, error),
         StorageError::TooLarge { .. } => permanent(job, ErrorKind::TooLarge, error),
-        StorageError::Unavailable { .. } | StorageError::Changed(_) => {
-            transient(job, ErrorKind::Storage, error)
-        }
+        // A missing grant is the deployment's, and often only early.
+        StorageError::Unavailable { .. }
+        | StorageError::Forbidden { .. }
+        | StorageError::Changed(_) => transient(job, ErrorKind::Storage, error),
     }
 }
