@@ -25,6 +25,10 @@ pub const SOURCE_OBJECT: &str = "source-object";
 pub const SOURCE_GENERATION: &str = "source-generation";
 /// The PDF options it was made with ([`crate::options::PdfOptions::describe`]).
 pub const PDF_OPTIONS: &str = "pdf-options";
+/// Its fidelity report, written on every PDF and carried by cache copies.
+pub const PAGES: &str = "pages";
+pub const FONTS_SUBSTITUTED: &str = "fonts-substituted";
+pub const LAYOUT_RISK: &str = "layout-risk";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

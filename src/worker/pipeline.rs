@@ -312,9 +312,9 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let pdf_md5 = ready.entry.as_ref().map(|_| super::cache::md5_hex(&body));
         let mut metadata = ready.provenance.clone();
         metadata.extend([
-            ("pages", fidelity.pages.to_string()),
-            ("fonts-substituted", fidelity.substituted()),
-            ("layout-risk", fidelity.layout_risk.as_str().to_string()),
+            (storage::PAGES, fidelity.pages.to_string()),
+            (storage::FONTS_SUBSTITUTED, fidelity.substituted()),
+            (storage::LAYOUT_RISK, fidelity.layout_risk.as_str().to_string()),
         ]);
         let out = &self.output_bucket;
         let generation = self

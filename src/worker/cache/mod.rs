@@ -122,9 +122,9 @@ const ENTRY_READ_AS: &str = "cache-entry-read-as";
 /// What an entry keeps of its conversion and gives every copy.
 const CARRIED: [&str; 4] = [
     storage::PDF_OPTIONS,
-    "pages",
-    "fonts-substituted",
-    "layout-risk",
+    storage::PAGES,
+    storage::FONTS_SUBSTITUTED,
+    storage::LAYOUT_RISK,
 ];
 
 /// A job's place in the cache.
