@@ -42,7 +42,7 @@ fn pool(program: PathBuf) -> Pool {
             size: 1,
             job_timeout: Duration::from_secs(20),
             recycle_after: 200,
-            rss_ceiling: 1 << 30,
+            memory_limit: 1 << 30,
             max_output_bytes: 1 << 20,
             max_pages: 5000,
             scratch_cap: 512 << 20,

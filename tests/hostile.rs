@@ -23,7 +23,7 @@ fn capped_pool(memory_cap: u64, deadline: Duration) -> Pool {
     Pool::start(
         PoolConfig {
             job_timeout: deadline,
-            rss_ceiling: memory_cap,
+            memory_limit: memory_cap,
             ..pool_config()
         },
         common::workspace(),

@@ -19,7 +19,7 @@ fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
             size,
             job_timeout: timeout,
             recycle_after,
-            rss_ceiling: 1 << 30,
+            memory_limit: 1 << 30,
             max_output_bytes: 256 << 20,
             max_pages: 5000,
             scratch_cap: 512 << 20,

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use docx2pdf::supervisor::{CallError, SlotState, Spec, Supervisor};
+use docx2pdf::supervisor::{Backoff, CallError, SlotState, Spec, Supervisor};
 
 /// Answers each request line with itself, unless told otherwise:
 /// "hang" never answers, "crash" exits 3, "spin" burns CPU forever.
@@ -30,12 +30,15 @@ fn spec(scratch: &std::path::Path, script: &str) -> Spec {
         scratch_root: scratch.to_owned(),
         start_timeout: Duration::from_secs(5),
         recycle_after: 1000,
-        rss_ceiling: u64::MAX,
+        memory_limit: u64::MAX,
         file_size_cap: u64::MAX,
         cpu_budget: None,
         scratch_cap: u64::MAX,
         unfit: Box::new(|_| None),
-        backoff: (Duration::from_millis(50), Duration::from_millis(400)),
+        backoff: Backoff {
+            first: Duration::from_millis(50),
+            longest: Duration::from_millis(400),
+        },
     }
 }
 
@@ -53,7 +56,10 @@ async fn a_program_that_cannot_start_is_retried_with_backoff_and_requests_fail()
         program: "/bin/false".into(),
         args: vec![],
         start_timeout: Duration::from_secs(2),
-        backoff: (Duration::from_millis(100), Duration::from_millis(800)),
+        backoff: Backoff {
+            first: Duration::from_millis(100),
+            longest: Duration::from_millis(800),
+        },
         ..spec(scratch.path(), "")
     };
     let supervisor: Supervisor<String, String> = Supervisor::start(spec, 1);

@@ -35,7 +35,9 @@ pub use inspect::Limits;
 
 use crate::config::{OFFICE_CHILD_SUBCOMMAND, PoolArgs};
 use crate::options::PdfOptions;
-use crate::supervisor::{CallError, Peak, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
+use crate::supervisor::{
+    Backoff, CallError, MemoryUse, RequestDir, SlotState, SlotStatus, Spec, Supervisor,
+};
 use crate::workspace::Workspace;
 use request::{Taken, take_pdf};
 
@@ -47,7 +49,7 @@ pub struct PoolConfig {
     pub size: usize,
     pub job_timeout: Duration,
     pub recycle_after: u64,
-    pub rss_ceiling: u64,
+    pub memory_limit: u64,
     /// The largest PDF (or any file) a LibreOffice process may write.
     pub max_output_bytes: u64,
     /// More pages than this are refused.
@@ -70,7 +72,7 @@ impl PoolConfig {
             size: args.pool_size.map_or(cores, usize::from),
             job_timeout: Duration::from_secs(args.job_timeout),
             recycle_after: args.recycle_after,
-            rss_ceiling: args.slot_memory_limit_mib << 20,
+            memory_limit: args.slot_memory_limit_mib << 20,
             max_output_bytes: args.max_output_bytes,
             max_pages: args.max_pages,
             scratch_cap: args.scratch_limit_mib << 20,
@@ -123,8 +125,6 @@ struct Ran {
 pub struct Pool {
     supervisor: Supervisor<child::Request, child::Response>,
     job_timeout: Duration,
-    /// Private memory a LibreOffice process may map (`u64::MAX`: no cap).
-    memory_cap: u64,
     max_output_bytes: u64,
     max_pages: u64,
     limits: Limits,
@@ -162,17 +162,19 @@ impl Pool {
             scratch_root: workspace.slots().to_owned(),
             start_timeout: Duration::from_secs(60),
             recycle_after: config.recycle_after,
-            rss_ceiling: config.rss_ceiling,
+            memory_limit: config.memory_limit,
             file_size_cap: config.max_output_bytes,
             cpu_budget: Some(cpu_budget(config.job_timeout)),
             scratch_cap: config.scratch_cap,
             unfit: Box::new(profile::unfit),
-            backoff: (Duration::from_millis(500), Duration::from_secs(30)),
+            backoff: Backoff {
+                first: Duration::from_millis(500),
+                longest: Duration::from_secs(30),
+            },
         };
         Ok(Pool {
             supervisor: Supervisor::start(spec, config.size),
             job_timeout: config.job_timeout,
-            memory_cap: config.rss_ceiling,
             max_output_bytes: config.max_output_bytes,
             max_pages: config.max_pages,
             limits: config.limits,
@@ -254,7 +256,7 @@ impl Pool {
             .call_in(prepare, self.job_timeout)
             .await
             .map_err(|error| self.call_failed(error))?;
-        self.answered(reply.value, reply.memory_peak)?;
+        self.answered(reply.value, reply.memory)?;
         // Out of the request directory at once: the slot waits for it back.
         match take_pdf(&reply.dir, output, self.max_output_bytes).await {
             Err(Taken::Misbehaved(error)) => {
@@ -292,7 +294,7 @@ impl Pool {
         match error {
             CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
             CallError::Died(cause) => ConvertError::Crashed(cause),
-            CallError::MemoryCap { peak, cap } => memory_cap_reached(peak, cap),
+            CallError::MemoryLimit(memory) => memory_limit_reached(memory),
             CallError::ScratchCap { held, cap } => ConvertError::ResourceLimit(format!(
                 "LibreOffice held {} MiB in files converting it, over the {} MiB a conversion may (SCRATCH_LIMIT_MIB)",
                 held >> 20,
@@ -316,14 +318,14 @@ impl Pool {
     /// What LibreOffice's answer means. A load or export that failed with
     /// the process at its memory cap failed for the cap, not the document's
     /// damage: the kernel refused LibreOffice the memory, and it gave up.
-    fn answered(&self, response: child::Response, memory_peak: Peak) -> Result<(), ConvertError> {
+    fn answered(&self, response: child::Response, memory: MemoryUse) -> Result<(), ConvertError> {
         match response {
             child::Response::Converted => Ok(()),
             child::Response::Encrypted => Err(ConvertError::Encrypted),
             child::Response::LoadFailed { .. } | child::Response::SaveFailed { .. }
-                if memory_peak.reached(self.memory_cap) =>
+                if memory.reached() =>
             {
-                Err(memory_cap_reached(memory_peak, self.memory_cap))
+                Err(memory_limit_reached(memory))
             }
             child::Response::LoadFailed { message } => Err(ConvertError::Corrupt(format!(
                 "LibreOffice could not read it ({message})"
@@ -368,10 +370,10 @@ fn cpu_budget(job_timeout: Duration) -> Duration {
     job_timeout * 2
 }
 
-fn memory_cap_reached(peak: Peak, cap: u64) -> ConvertError {
+fn memory_limit_reached(memory: MemoryUse) -> ConvertError {
     ConvertError::ResourceLimit(format!(
         "LibreOffice reached its memory cap converting it ({} MiB used of {} MiB; SLOT_MEMORY_LIMIT_MIB)",
-        peak.bytes >> 20,
-        cap >> 20
+        memory.peak.bytes >> 20,
+        memory.limit >> 20
     ))
 }

@@ -52,8 +52,25 @@ impl Peak {
     }
 
     /// Whether a failure at this peak is put down to `cap`.
-    pub fn reached(self, cap: u64) -> bool {
+    fn reached(self, cap: u64) -> bool {
         cap != u64::MAX && self.bytes as f64 >= cap as f64 * NEAR_THE_CAP
+    }
+}
+
+/// The private memory a child held during one request, against its limit
+/// (`Spec::memory_limit`).
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryUse {
+    pub peak: Peak,
+    pub limit: u64,
+}
+
+impl MemoryUse {
+    /// Whether a failure with this use is put down to the limit: the one
+    /// judgement, for a process that died and for one that answered that
+    /// it failed.
+    pub fn reached(self) -> bool {
+        self.peak.reached(self.limit)
     }
 }
 

@@ -48,7 +48,7 @@ mod request_dir;
 mod scratch;
 mod slot;
 pub use channel::ChildChannel;
-pub use limits::Peak;
+pub use limits::{MemoryUse, Peak};
 pub use request_dir::{LentDir, RequestDir};
 use slot::Slot;
 
@@ -71,10 +71,11 @@ pub struct Spec {
     pub start_timeout: Duration,
     /// Replace a process after it has answered this many requests.
     pub recycle_after: u64,
-    /// Replace a process whose resident memory exceeds this many bytes
-    /// between requests; during one, the kernel refuses it more private
-    /// memory (`RLIMIT_DATA`) than this. `u64::MAX`: no cap.
-    pub rss_ceiling: u64,
+    /// The memory limit, in bytes (`SLOT_MEMORY_LIMIT_MIB`): during a
+    /// request the kernel refuses a process more private memory
+    /// (`RLIMIT_DATA`) than this; between requests, a process whose
+    /// resident memory exceeds it is replaced. `u64::MAX`: no limit.
+    pub memory_limit: u64,
     /// The largest file a process may write (`RLIMIT_FSIZE`): past it, the
     /// write fails with `EFBIG`. `u64::MAX`: no cap.
     pub file_size_cap: u64,
@@ -90,8 +91,16 @@ pub struct Spec {
     /// that a request must not find.
     #[allow(clippy::type_complexity)]
     pub unfit: Box<dyn Fn(&Path) -> Option<&'static str> + Send + Sync>,
-    /// First and longest wait between failed starts.
-    pub backoff: (Duration, Duration),
+    /// The waits between failed starts.
+    pub backoff: Backoff,
+}
+
+/// The wait after a failed start: `first`, doubled after each further
+/// failure up to `longest`.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub first: Duration,
+    pub longest: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -146,11 +155,11 @@ pub enum CallError {
     #[error("the process died during the request ({0}); it is being replaced")]
     Died(String),
     #[error(
-        "the process died at its memory cap ({} MiB used of {} MiB); it is being replaced",
-        peak.bytes >> 20,
-        cap >> 20
+        "the process died at its memory limit ({} MiB used of {} MiB); it is being replaced",
+        .0.peak.bytes >> 20,
+        .0.limit >> 20
     )]
-    MemoryCap { peak: Peak, cap: u64 },
+    MemoryLimit(MemoryUse),
     #[error("the process used up its CPU time ({0:?} per request); it is being replaced")]
     CpuCap(Duration),
     #[error(
@@ -179,8 +188,9 @@ pub struct Reply<T> {
     pub slot: usize,
     pub queue_wait: Duration,
     pub run_time: Duration,
-    /// The most private memory the process held while it ran the request.
-    pub memory_peak: Peak,
+    /// The most private memory the process held while it ran the request,
+    /// and its limit.
+    pub memory: MemoryUse,
     /// The request's directory, with what the child left there. The slot
     /// takes no other request until this is dropped: take what you need
     /// first, through [`RequestDir::open_written`].

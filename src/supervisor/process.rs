@@ -242,14 +242,14 @@ fn spawn(spec: &Spec, scratch: &Path) -> anyhow::Result<Child> {
         .kill_on_drop(true)
         // Its own group, so a kill reaches anything the child spawned.
         .process_group(0);
-    let (memory_cap, file_size_cap) = (spec.rss_ceiling, spec.file_size_cap);
+    let (memory_limit, file_size_cap) = (spec.memory_limit, spec.file_size_cap);
     // SAFETY: only calls prctl, setrlimit, signal and seccomp, which are
     // async-signal-safe, and allocates nothing.
     unsafe {
         command.pre_exec(move || {
             // Children must not outlive us, even after a kill -9 of the parent.
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-            limits::apply(memory_cap, file_size_cap)?;
+            limits::apply(memory_limit, file_size_cap)?;
             // Last: from here on no limit can be changed.
             confinement.install()
         });

@@ -14,7 +14,7 @@ use super::limits::{self, CpuCap};
 use super::process::Process;
 use super::request_dir::{LentDir, Returned};
 use super::scratch;
-use super::{CallError, Peak, Queue, Reply, SlotState, SlotStatus, Spec, Task};
+use super::{Backoff, CallError, MemoryUse, Peak, Queue, Reply, SlotState, SlotStatus, Spec, Task};
 
 /// How one request went, and what its process was seen to use.
 struct Run<Resp> {
@@ -80,8 +80,11 @@ where
     }
 
     pub(super) async fn run(self) {
-        let (min_backoff, max_backoff) = self.spec.backoff;
-        let mut backoff = min_backoff;
+        let Backoff {
+            first: shortest,
+            longest,
+        } = self.spec.backoff;
+        let mut backoff = shortest;
         let mut first = true;
         while !self.stop.is_cancelled() {
             if !first {
@@ -95,12 +98,12 @@ where
             let mut process = match self.start(backoff).await {
                 Started::Ready(process) => *process,
                 Started::Failed => {
-                    backoff = (backoff * 2).min(max_backoff);
+                    backoff = (backoff * 2).min(longest);
                     continue;
                 }
                 Started::Stopped => break,
             };
-            backoff = min_backoff;
+            backoff = shortest;
             let end = self.serve(&mut process).await;
             if let End::Recycle(reason) = end {
                 tracing::info!(
@@ -222,13 +225,13 @@ where
             "{} process died during a request",
             self.spec.name
         );
-        let cap = self.spec.rss_ceiling;
+        let memory = MemoryUse {
+            peak: run.memory_peak,
+            limit: self.spec.memory_limit,
+        };
         match (run.cpu, self.spec.cpu_budget) {
             (Some(cpu), Some(budget)) if cpu.reached() => CallError::CpuCap(budget),
-            _ if run.memory_peak.reached(cap) => CallError::MemoryCap {
-                peak: run.memory_peak,
-                cap,
-            },
+            _ if memory.reached() => CallError::MemoryLimit(memory),
             _ => CallError::Died(cause),
         }
     }
@@ -323,7 +326,10 @@ where
             slot: self.id,
             queue_wait,
             run_time: started.elapsed(),
-            memory_peak: run.usage.memory_peak,
+            memory: MemoryUse {
+                peak: run.usage.memory_peak,
+                limit: self.spec.memory_limit,
+            },
             dir: LentDir {
                 dir,
                 returned: lent,
@@ -347,8 +353,8 @@ where
         let held = process.held_if_grown(allowed);
         let recycle = if answered >= self.spec.recycle_after {
             Some("request count")
-        } else if rss > self.spec.rss_ceiling {
-            Some("memory ceiling")
+        } else if rss > self.spec.memory_limit {
+            Some("memory limit")
         } else if held.is_some_and(|held| held.outside() > allowed) {
             Some("files left in its scratch")
         } else {

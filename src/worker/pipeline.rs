@@ -314,7 +314,10 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         metadata.extend([
             (storage::PAGES, fidelity.pages.to_string()),
             (storage::FONTS_SUBSTITUTED, fidelity.substituted()),
-            (storage::LAYOUT_RISK, fidelity.layout_risk.as_str().to_string()),
+            (
+                storage::LAYOUT_RISK,
+                fidelity.layout_risk.as_str().to_string(),
+            ),
         ]);
         let out = &self.output_bucket;
         let generation = self

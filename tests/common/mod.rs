@@ -332,7 +332,7 @@ pub fn pool_config() -> docx2pdf::office::PoolConfig {
         size: 1,
         job_timeout: std::time::Duration::from_secs(60),
         recycle_after: 200,
-        rss_ceiling: 1 << 30,
+        memory_limit: 1 << 30,
         max_output_bytes: 256 << 20,
         max_pages: 5000,
         scratch_cap: 512 << 20,
