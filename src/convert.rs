@@ -45,7 +45,7 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
     let config = PoolConfig::from_args(&args.pool)?;
-    let options = args.pdf.options()?;
+    let options = args.pdf.options();
     let parallel = config.size;
     let pool = Pool::start(config, Arc::new(Workspace::create()?))?;
     let started = Instant::now();

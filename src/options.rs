@@ -65,53 +65,56 @@ pub struct BadOption {
     pub allowed: String,
 }
 
-impl PdfOptions {
-    /// Applies option `name` with its text `value`, as metadata, the
-    /// environment or JSON give it.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), BadOption> {
-        let bad = |allowed: &str| BadOption {
+/// One option at a checked value, as a message, metadata, the environment
+/// or a flag asks for it: parsed once, where it comes in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Setting {
+    PdfA(Option<PdfA>),
+    PdfUa(bool),
+    Tagged(bool),
+    /// A checked range such as `1-3,7`; None: every page.
+    Pages(Option<String>),
+    SinglePageSheets(bool),
+}
+
+impl Setting {
+    /// Option `name` at its text `value`, as metadata, the environment or
+    /// JSON give it.
+    pub fn parse(name: &str, value: &str) -> Result<Setting, BadOption> {
+        let bad = |allowed: String| BadOption {
             name: name.to_string(),
             value: value.to_string(),
-            allowed: allowed.to_string(),
+            allowed,
         };
-        let flag = || match value.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" | "" => Ok(false),
-            _ => Err(bad("true or false")),
-        };
-        match name {
-            "pdfa" => {
-                self.pdfa = match value.trim().to_ascii_lowercase().as_str() {
-                    "" | "none" | "false" => None,
-                    "1b" => Some(PdfA::A1b),
-                    "2b" => Some(PdfA::A2b),
-                    "3b" => Some(PdfA::A3b),
-                    _ => return Err(bad("1b, 2b or 3b")),
-                }
-            }
-            "pdfua" => self.pdfua = flag()?,
-            "tagged" => self.tagged = flag()?,
-            "single-page-sheets" => self.single_page_sheets = flag()?,
-            "pages" => {
-                let range = value.replace(' ', "");
-                self.pages = match range.as_str() {
-                    "" | "all" => None,
-                    _ if range.len() <= LONGEST_RANGE && valid_range(&range) => Some(range),
-                    _ => {
-                        return Err(bad(&format!(
-                            "a page range such as 1-3,7 (pages count from 1), at most {LONGEST_RANGE} characters"
-                        )));
-                    }
-                }
-            }
+        Ok(match name {
+            "pdfa" => Setting::PdfA(parse_pdfa(value).map_err(bad)?),
+            "pdfua" => Setting::PdfUa(parse_flag(value).map_err(bad)?),
+            "tagged" => Setting::Tagged(parse_flag(value).map_err(bad)?),
+            "single-page-sheets" => Setting::SinglePageSheets(parse_flag(value).map_err(bad)?),
+            "pages" => Setting::Pages(parse_pages(value).map_err(bad)?),
             _ => {
-                return Err(BadOption {
-                    name: name.to_string(),
-                    value: value.to_string(),
-                    allowed: format!("no such option; the options are {}", NAMES.join(", ")),
-                });
+                let known = NAMES.join(", ");
+                return Err(bad(format!("no such option; the options are {known}")));
             }
+        })
+    }
+}
+
+impl PdfOptions {
+    /// Applies a setting over what is set.
+    pub fn apply(&mut self, setting: &Setting) {
+        match setting.clone() {
+            Setting::PdfA(pdfa) => self.pdfa = pdfa,
+            Setting::PdfUa(on) => self.pdfua = on,
+            Setting::Tagged(on) => self.tagged = on,
+            Setting::Pages(pages) => self.pages = pages,
+            Setting::SinglePageSheets(on) => self.single_page_sheets = on,
         }
+    }
+
+    /// Applies option `name` at its text `value` ([`Setting::parse`]).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), BadOption> {
+        self.apply(&Setting::parse(name, value)?);
         Ok(())
     }
 
@@ -128,9 +131,8 @@ impl PdfOptions {
         Ok(())
     }
 
-    /// One line that names the options in force, the same for equal
-    /// options: the PDF's provenance, compared to tell new work from done work.
-    pub fn describe(&self) -> String {
+    /// The options' canonical form: the same for equal options.
+    pub fn describe(&self) -> Canonical {
         let mut parts = Vec::new();
         if let Some(pdfa) = self.pdfa {
             parts.push(format!("pdfa={}", pdfa.as_str()));
@@ -148,9 +150,9 @@ impl PdfOptions {
             parts.push("single-page-sheets".to_string());
         }
         if parts.is_empty() {
-            "default".to_string()
+            Canonical(DEFAULT.to_string())
         } else {
-            parts.join(";")
+            Canonical(parts.join(";"))
         }
     }
 
@@ -203,6 +205,78 @@ impl PdfOptions {
     }
 }
 
+/// How the default options are written.
+const DEFAULT: &str = "default";
+
+/// The options in force, as one line: what the PDF's provenance records,
+/// what tells new work from work done, and part of a cache entry's key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Canonical(String);
+
+impl Canonical {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a PDF whose provenance records `recorded` was made with
+    /// these options; a PDF from before options were recorded was made
+    /// with the defaults.
+    pub fn is_recorded_as(&self, recorded: Option<&str>) -> bool {
+        recorded.unwrap_or(DEFAULT) == self.0
+    }
+}
+
+#[cfg(test)]
+impl Canonical {
+    /// The canonical form of the options `pairs` set.
+    pub(crate) fn of(pairs: &[(&str, &str)]) -> Canonical {
+        let mut options = PdfOptions::default();
+        for (name, value) in pairs {
+            options.set(name, value).unwrap();
+        }
+        options.describe()
+    }
+}
+
+impl std::fmt::Display for Canonical {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A `pdfa` value; on error, what is allowed.
+fn parse_pdfa(value: &str) -> Result<Option<PdfA>, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "none" | "false" => Ok(None),
+        "1b" => Ok(Some(PdfA::A1b)),
+        "2b" => Ok(Some(PdfA::A2b)),
+        "3b" => Ok(Some(PdfA::A3b)),
+        _ => Err("1b, 2b or 3b".into()),
+    }
+}
+
+/// A `pages` value, spaces dropped; None for every page; on error, what
+/// is allowed.
+fn parse_pages(value: &str) -> Result<Option<String>, String> {
+    let range = value.replace(' ', "");
+    match range.as_str() {
+        "" | "all" => Ok(None),
+        _ if range.len() <= LONGEST_RANGE && valid_range(&range) => Ok(Some(range)),
+        _ => Err(format!(
+            "a page range such as 1-3,7 (pages count from 1), at most {LONGEST_RANGE} characters"
+        )),
+    }
+}
+
+fn parse_flag(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err("true or false".into()),
+    }
+}
+
 /// The longest page range: it is written, as part of the options, into
 /// every PDF's metadata, which Cloud Storage caps at 8 KiB in all.
 const LONGEST_RANGE: usize = 256;
@@ -238,7 +312,7 @@ mod tests {
         assert!(options.tagged && options.single_page_sheets && !options.pdfua);
         assert_eq!(options.pages.as_deref(), Some("1-3,7"));
         assert_eq!(
-            options.describe(),
+            options.describe().as_str(),
             "pdfa=2b;tagged;pages=1-3,7;single-page-sheets"
         );
     }
@@ -316,6 +390,6 @@ mod tests {
             "PDF/UA implies tagged"
         );
         assert_eq!(data["PageRange"]["value"], "2");
-        assert_eq!(PdfOptions::default().describe(), "default");
+        assert_eq!(PdfOptions::default().describe().as_str(), "default");
     }
 }

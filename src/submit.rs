@@ -56,7 +56,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         Some(topic) => Some(services.publisher(topic).await?),
         None => None,
     };
-    let options = args.pdf.options()?.metadata();
+    let options = args.pdf.options().metadata();
     let submission = Submission {
         args,
         options,

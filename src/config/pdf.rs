@@ -3,13 +3,13 @@
 
 use clap::Args;
 
-use crate::options::PdfOptions;
+use crate::options::{BadOption, PdfOptions, Setting};
 
 #[derive(Clone, Debug, Args)]
 pub struct OptionArgs {
     /// Make PDF/A: 1b, 2b or 3b (fonts embedded)
-    #[arg(long, env = "PDFA")]
-    pub pdfa: Option<String>,
+    #[arg(long, env = "PDFA", value_parser = pdfa)]
+    pub pdfa: Option<Setting>,
     /// Make PDF/UA, the accessible PDF (implies --tagged)
     #[arg(long, env = "PDFUA")]
     pub pdfua: bool,
@@ -17,32 +17,33 @@ pub struct OptionArgs {
     #[arg(long, env = "TAGGED")]
     pub tagged: bool,
     /// Only these pages, such as 1-3,7
-    #[arg(long)]
-    pub pages: Option<String>,
+    #[arg(long, value_parser = pages)]
+    pub pages: Option<Setting>,
     /// Each sheet of a spreadsheet on one page
     #[arg(long, env = "SINGLE_PAGE_SHEETS")]
     pub single_page_sheets: bool,
 }
 
 impl OptionArgs {
-    /// The options, checked; a bad value names the flag and what is allowed.
-    pub fn options(&self) -> anyhow::Result<PdfOptions> {
-        let mut options = PdfOptions::default();
-        let flag = |on: bool| on.then_some("true");
-        let given = [
-            ("pdfa", self.pdfa.as_deref()),
-            ("pdfua", flag(self.pdfua)),
-            ("tagged", flag(self.tagged)),
-            ("pages", self.pages.as_deref()),
-            ("single-page-sheets", flag(self.single_page_sheets)),
-        ];
-        for (name, value) in given {
-            if let Some(value) = value {
-                options
-                    .set(name, value)
-                    .map_err(|e| anyhow::anyhow!("--{name}: {e}"))?;
-            }
+    /// The options, checked by clap as it read them.
+    pub fn options(&self) -> PdfOptions {
+        let mut options = PdfOptions {
+            pdfua: self.pdfua,
+            tagged: self.tagged,
+            single_page_sheets: self.single_page_sheets,
+            ..PdfOptions::default()
+        };
+        for setting in [&self.pdfa, &self.pages].into_iter().flatten() {
+            options.apply(setting);
         }
-        Ok(options)
+        options
     }
+}
+
+fn pdfa(value: &str) -> Result<Setting, BadOption> {
+    Setting::parse("pdfa", value)
+}
+
+fn pages(value: &str) -> Result<Setting, BadOption> {
+    Setting::parse("pages", value)
 }

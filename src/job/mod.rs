@@ -8,6 +8,7 @@
 //! - the original Cloud Run service's format: `bucketId` and `objectId` only;
 //! - a JSON body `{"bucket": ..., "name": ..., "generation": ...}`.
 
+use crate::options::Setting;
 use crate::outcome::ErrorKind;
 use crate::storage::ObjectRef;
 use std::collections::HashMap;
@@ -36,9 +37,9 @@ pub struct Job {
     pub size: Option<u64>,
     pub output: String,
     pub failure_record: String,
-    /// PDF options the job's message asked for (name, value), checked;
-    /// they override the worker's defaults and the object's metadata.
-    pub options: Vec<(String, String)>,
+    /// PDF options the job's message asked for, checked; they override
+    /// the worker's defaults and the object's metadata.
+    pub options: Vec<Setting>,
 }
 
 impl Job {
@@ -170,20 +171,21 @@ fn with_options(
     mut job: Job,
     requested: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Parsed, Rejected> {
-    let mut check = crate::options::PdfOptions::default();
     for (name, value) in requested {
         let text = match value {
             serde_json::Value::String(text) => text,
             other => other.to_string(),
         };
-        if let Err(bad) = check.set(&name, &text) {
-            return Err(Rejected {
-                reason: format!("{}: {bad}", job.source()),
-                kind: ErrorKind::BadOptions,
-                job: Some(Box::new(job)),
-            });
+        match Setting::parse(&name, &text) {
+            Ok(setting) => job.options.push(setting),
+            Err(bad) => {
+                return Err(Rejected {
+                    reason: format!("{}: {bad}", job.source()),
+                    kind: ErrorKind::BadOptions,
+                    job: Some(Box::new(job)),
+                });
+            }
         }
-        job.options.push((name, text));
     }
     Ok(Parsed::Convert(job))
 }

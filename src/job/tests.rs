@@ -1,5 +1,6 @@
 //! Messages in every format, and the names and refusals they lead to.
 use super::*;
+use crate::options::PdfA;
 
 fn routing() -> Routing {
     Routing {
@@ -182,14 +183,13 @@ fn a_json_job_asks_for_pdf_options_and_a_bad_one_is_recorded() {
         br#"{"bucket":"in","name":"a.xlsx","options":{"pdfa":"2b","tagged":true,"pages":"1-3"}}"#,
         &routing(),
     ));
-    let asked: Vec<(&str, &str)> = job
-        .options
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
     assert_eq!(
-        asked,
-        [("pages", "1-3"), ("pdfa", "2b"), ("tagged", "true")]
+        job.options,
+        [
+            Setting::Pages(Some("1-3".into())),
+            Setting::PdfA(Some(PdfA::A2b)),
+            Setting::Tagged(true)
+        ]
     );
     let rejected = parse(
         &attrs(&[]),

@@ -7,11 +7,8 @@
 //! write is conditional on the generation seen here, so two workers racing
 //! for one name cannot both win.
 
-use crate::storage::ObjectRef;
-use crate::storage::Provenance;
-
-/// What [`crate::options::PdfOptions::describe`] writes for the default options.
-const DEFAULT: &str = "default";
+use crate::options::Canonical;
+use crate::storage::{ObjectRef, Provenance};
 
 /// What a document may do with its output name.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,9 +27,8 @@ pub struct Source<'a> {
     pub bucket: &'a str,
     pub object: &'a str,
     pub generation: i64,
-    /// The options it would be made with, as
-    /// [`crate::options::PdfOptions::describe`] writes them.
-    pub options: &'a str,
+    /// The options it would be made with.
+    pub options: &'a Canonical,
 }
 
 /// The claim of `source` on a name that holds `existing`. The same
@@ -55,7 +51,7 @@ pub fn claim(source: Source<'_>, existing: Option<&Provenance>) -> Claim {
         };
         return Claim::Taken { owner };
     }
-    let same_options = existing.options.as_deref().unwrap_or(DEFAULT) == options;
+    let same_options = options.is_recorded_as(existing.options.as_deref());
     let done = match existing.source_generation {
         Some(made) if made > generation => true,
         Some(made) => made == generation && same_options,
@@ -85,21 +81,22 @@ mod tests {
     }
 
     fn claim(bucket: &str, object: &str, generation: i64, existing: Option<&Provenance>) -> Claim {
-        with_options(bucket, object, generation, "default", existing)
+        with_options(bucket, object, generation, &[], existing)
     }
 
     fn with_options(
         bucket: &str,
         object: &str,
         generation: i64,
-        options: &str,
+        options: &[(&str, &str)],
         existing: Option<&Provenance>,
     ) -> Claim {
+        let options = Canonical::of(options);
         let source = Source {
             bucket,
             object,
             generation,
-            options,
+            options: &options,
         };
         super::claim(source, existing)
     }
@@ -111,16 +108,16 @@ mod tests {
             ..made_from("in", "a.docx", Some(5))
         };
         assert_eq!(
-            with_options("in", "a.docx", 5, "pdfa=2b", Some(&pdf)),
+            with_options("in", "a.docx", 5, &[("pdfa", "2b")], Some(&pdf)),
             Claim::AlreadyDone
         );
         assert_eq!(
-            with_options("in", "a.docx", 5, "default", Some(&pdf)),
+            with_options("in", "a.docx", 5, &[], Some(&pdf)),
             Claim::Write { if_generation: 900 }
         );
         // An older event stays old, whatever its options.
         assert_eq!(
-            with_options("in", "a.docx", 4, "tagged", Some(&pdf)),
+            with_options("in", "a.docx", 4, &[("tagged", "true")], Some(&pdf)),
             Claim::AlreadyDone
         );
         // A PDF from before options were recorded was made with the defaults.

@@ -20,7 +20,7 @@ use super::report::Trace;
 use super::settings::Settings;
 use crate::job::{Job, Parsed, Rejected};
 use crate::office::Fidelity;
-use crate::options::PdfOptions;
+use crate::options::{Canonical, PdfOptions};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{self, Described, ObjectRef, Objects, Provenance, StorageError};
 use crate::telemetry::metrics::Metrics;
@@ -257,8 +257,8 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         if let Some(metadata) = metadata {
             (options.set_from_metadata(metadata)).or_end(|e| bad(format!("its metadata: {e}")))?;
         }
-        for (name, value) in &job.options {
-            options.set(name, value).or_end(|e| bad(e.to_string()))?;
+        for setting in &job.options {
+            options.apply(setting);
         }
         Continue(options)
     }
@@ -350,7 +350,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         &self,
         job: &Job,
         generation: i64,
-        options: &str,
+        options: &Canonical,
         existing: Option<&Provenance>,
     ) -> Step<i64> {
         let out = &self.output_bucket;
@@ -425,7 +425,7 @@ fn permanent(job: &Job, kind: ErrorKind, error: impl std::fmt::Display) -> Verdi
 
 /// The metadata naming a PDF's source (`generation` of the job's object)
 /// and the options it is made with.
-fn provenance(job: &Job, generation: i64, options: &str) -> Vec<(&'static str, String)> {
+fn provenance(job: &Job, generation: i64, options: &Canonical) -> Vec<(&'static str, String)> {
     vec![
         (storage::SOURCE_BUCKET, job.bucket.clone()),
         (storage::SOURCE_OBJECT, job.object.clone()),

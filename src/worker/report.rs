@@ -10,6 +10,7 @@ use super::disposition::Settled;
 use super::edges::Announce;
 use crate::job::Job;
 use crate::office::Fidelity;
+use crate::options::Canonical;
 use crate::outcome::{ErrorKind, FailureRecord, Outcome};
 use crate::storage::{self, ObjectRef, Objects, StorageError};
 
@@ -153,7 +154,7 @@ pub(super) struct Trace {
     pub(super) slot: Option<usize>,
     pub(super) queue_wait: Option<Duration>,
     /// The PDF options settled for it, once its metadata was read.
-    pub(super) options: Option<String>,
+    pub(super) options: Option<Canonical>,
     /// What the conversion says of its own faithfulness.
     pub(super) fidelity: Option<Fidelity>,
 }
@@ -175,7 +176,7 @@ impl Trace {
                     generation,
                     slot = self.slot,
                     queue_wait_ms = self.queue_wait.map(|d| d.as_millis() as u64),
-                    pdf_options = self.options.as_deref(),
+                    pdf_options = self.options.as_ref().map(Canonical::as_str),
                     pages = self.fidelity.as_ref().map(|f| f.pages),
                     layout_risk = self.fidelity.as_ref().map(|f| f.layout_risk.as_str()),
                     fonts_substituted = self.fidelity.as_ref().map(Fidelity::substituted),

@@ -46,7 +46,7 @@ impl Settings {
             },
             max_input_bytes: args.max_input_bytes,
             max_attempts: args.max_attempts,
-            default_options: args.pdf.options()?,
+            default_options: args.pdf.options(),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             ack_deadline: Duration::from_secs(args.ack_deadline),
             // One converting and one downloading per LibreOffice process.

@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 use super::intake::Permit;
 use super::object_locks::{ObjectGuard, ObjectLocks};
 use crate::job::Job;
+use crate::options::Canonical;
 use crate::storage::{self, ObjectRef, Objects, StorageError};
 
 /// Where the cache lives, and what its entries are keyed and sealed with.
@@ -102,9 +103,9 @@ impl CacheAt {
 
     /// The entry of a document whose bytes have the SHA-256 `sha256`, read
     /// as a `.read_as` file and made with `options` (described).
-    pub fn key(&self, read_as: &str, options: &str, sha256: &str) -> String {
+    pub fn key(&self, read_as: &str, options: &Canonical, sha256: &str) -> String {
         let mut digest = Sha256::new();
-        for field in [KEY_VERSION, read_as, options, &self.limits, sha256] {
+        for field in [KEY_VERSION, read_as, options.as_str(), &self.limits, sha256] {
             digest.update(field.as_bytes());
             digest.update(b"\n");
         }
@@ -168,7 +169,12 @@ impl Cache {
     /// The cache entry for `job`'s document, downloaded to `input`, made
     /// with `options`; None if the cache is off or the document's name says
     /// nothing we read (its conversion will say why).
-    pub(super) async fn entry(&self, job: &Job, input: &Path, options: &str) -> Option<Entry> {
+    pub(super) async fn entry(
+        &self,
+        job: &Job,
+        input: &Path,
+        options: &Canonical,
+    ) -> Option<Entry> {
         let cache = self.at.as_ref()?;
         let read_as = crate::office::inspect::extension(Path::new(&job.object)).ok()?;
         let sha256 = match sha256_of(input).await {
@@ -314,7 +320,8 @@ mod tests {
             key(1),
         );
         let sha = "ab".repeat(32);
-        let entry = cache.key("docx", "pdfa=2b;tagged", &sha);
+        let tagged_2b = Canonical::of(&[("pdfa", "2b"), ("tagged", "true")]);
+        let entry = cache.key("docx", &tagged_2b, &sha);
         assert!(
             entry.starts_with("docx2pdf-cache/lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd/"),
             "{entry}"
@@ -323,15 +330,15 @@ mod tests {
         // The same bytes read another way, with other options, under other
         // limits: each another entry.
         let others = [
-            cache.key("csv", "pdfa=2b;tagged", &sha),
-            cache.key("docx", "default", &sha),
+            cache.key("csv", &tagged_2b, &sha),
+            cache.key("docx", &Canonical::of(&[]), &sha),
             CacheAt::new(
                 "out",
                 "lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd",
                 "pages10",
                 key(1),
             )
-            .key("docx", "pdfa=2b;tagged", &sha),
+            .key("docx", &tagged_2b, &sha),
         ];
         assert!(others.iter().all(|other| *other != entry), "{others:?}");
     }

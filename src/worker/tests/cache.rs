@@ -2,6 +2,7 @@
 //! is never taken for a cache entry.
 
 use super::*;
+use crate::options::Canonical;
 
 fn cache() -> CacheAt {
     CacheAt::new(
@@ -145,7 +146,7 @@ async fn an_entry_planted_in_the_output_bucket_is_never_handed_out() {
     for (sealed_with, expected) in [(2u8, Outcome::Converted), (1u8, Outcome::Cached)] {
         let h = cached();
         let sha256 = sha256_hex(b"victim");
-        let entry = cache().key("docx", "default", &sha256);
+        let entry = cache().key("docx", &Canonical::of(&[]), &sha256);
         let planted = b"%PDF- the attacker's";
         let seal = SealKey::new(vec![sealed_with; 32])
             .unwrap()
@@ -201,7 +202,7 @@ async fn a_pdf_on_an_entrys_name_is_not_taken_for_an_entry() {
     let h = cached();
     let sha256 = sha256_hex(b"victim");
     let planted = cache()
-        .key("docx", "default", &sha256)
+        .key("docx", &Canonical::of(&[]), &sha256)
         .replace(".pdf", ".docx");
     h.objects.put("in", &planted, b"attacker", &[]);
     let generation = h.objects.get("in", &planted).unwrap().generation;

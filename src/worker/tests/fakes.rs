@@ -198,7 +198,10 @@ impl Converter for FakeConverter {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        self.options.lock().unwrap().push(options.describe());
+        self.options
+            .lock()
+            .unwrap()
+            .push(options.describe().to_string());
         self.calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         if let Some(error) = self.script.lock().unwrap().pop_front() {
