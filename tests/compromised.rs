@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::office::{ConvertError, Pool, PoolConfig};
 use docx2pdf::options::PdfOptions;
 
 mod common;
@@ -36,21 +36,11 @@ done
 }
 
 fn pool(program: PathBuf) -> Pool {
-    Pool::start(
-        PoolConfig {
-            program,
-            size: 1,
-            job_timeout: Duration::from_secs(20),
-            recycle_after: 200,
-            memory_limit: 1 << 30,
-            max_output_bytes: 1 << 20,
-            max_pages: 5000,
-            scratch_cap: 512 << 20,
-            limits: Limits::default(),
-        },
-        common::workspace(),
-    )
-    .expect("pool starts")
+    common::start_pool(PoolConfig {
+        job_timeout: Duration::from_secs(20),
+        max_output_bytes: 1 << 20,
+        ..PoolConfig::defaults(program)
+    })
 }
 
 /// What a PDF the stand-in writes looks like to the worker's check.

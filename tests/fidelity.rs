@@ -8,11 +8,7 @@ use docx2pdf::office::{Fidelity, LayoutRisk, Pool, substitutes};
 use docx2pdf::options::PdfOptions;
 
 mod common;
-use common::write_docx;
-
-fn pool() -> Pool {
-    Pool::start(common::pool_config(), common::workspace()).expect("pool starts")
-}
+use common::{pool, write_docx};
 
 /// A one-paragraph DOCX whose only run asks for `font`.
 async fn report_for(pool: &Pool, dir: &Path, font: &str) -> Fidelity {

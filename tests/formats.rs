@@ -10,28 +10,7 @@ use docx2pdf::office::{ConvertError, Pool};
 use docx2pdf::options::PdfOptions;
 
 mod common;
-use common::fixture;
-
-fn pool() -> Pool {
-    Pool::start(common::pool_config(), common::workspace()).expect("pool starts")
-}
-
-fn pdf_text(pdf: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn pdf_pages(pdf: &Path) -> u32 {
-    let out = Command::new("pdfinfo").arg(pdf).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
-        .expect("pdfinfo prints Pages")
-}
+use common::{fixture, pdf_pages, pdf_text, pool};
 
 async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<PathBuf, ConvertError> {
     let pdf = out.join(input.file_name().unwrap()).with_extension("pdf");

@@ -11,7 +11,7 @@ use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
 use docx2pdf::options::PdfOptions;
 
 mod common;
-use common::{fixture, linked_image, pool_config, write_docx};
+use common::{fixture, linked_image, pdf_text, pool_config, start_pool, write_docx};
 
 fn pool() -> Pool {
     capped_pool(1 << 30, Duration::from_secs(60))
@@ -20,15 +20,11 @@ fn pool() -> Pool {
 /// One LibreOffice process that may map at most `memory_cap` bytes of
 /// private memory (`u64::MAX`: no cap), with `deadline` per job.
 fn capped_pool(memory_cap: u64, deadline: Duration) -> Pool {
-    Pool::start(
-        PoolConfig {
-            job_timeout: deadline,
-            memory_limit: memory_cap,
-            ..pool_config()
-        },
-        common::workspace(),
-    )
-    .expect("pool starts")
+    start_pool(PoolConfig {
+        job_timeout: deadline,
+        memory_limit: memory_cap,
+        ..pool_config()
+    })
 }
 
 async fn convert(pool: &Pool, input: &Path) -> Result<std::path::PathBuf, ConvertError> {
@@ -62,15 +58,6 @@ async fn still_converts(pool: &Pool, dir: &Path) {
     convert(pool, &input)
         .await
         .expect("the pool converts the next document");
-}
-
-fn pdf_text(pdf: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg(pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn pdf_images(pdf: &Path) -> usize {

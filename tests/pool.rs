@@ -5,46 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use docx2pdf::office::{ConvertError, Limits, Pool, PoolConfig};
+use docx2pdf::office::{ConvertError, Pool, PoolConfig};
 use docx2pdf::options::PdfOptions;
 use docx2pdf::supervisor::SlotState;
 
 mod common;
-use common::fixture;
+use common::{fixture, pdf_pages};
 
 fn pool(size: usize, timeout: Duration, recycle_after: u64) -> Pool {
-    Pool::start(
-        PoolConfig {
-            program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-            size,
-            job_timeout: timeout,
-            recycle_after,
-            memory_limit: 1 << 30,
-            max_output_bytes: 256 << 20,
-            max_pages: 5000,
-            scratch_cap: 512 << 20,
-            limits: Limits::default(),
-        },
-        common::workspace(),
-    )
-    .expect("pool starts")
-}
-
-fn pdf_pages(pdf: &Path) -> u32 {
-    let out = Command::new("pdfinfo")
-        .arg(pdf)
-        .output()
-        .expect("pdfinfo runs (poppler-utils)");
-    assert!(
-        out.status.success(),
-        "pdfinfo rejects {}: {}",
-        pdf.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
-        .expect("pdfinfo prints Pages")
+    common::start_pool(PoolConfig {
+        size,
+        job_timeout: timeout,
+        recycle_after,
+        ..common::pool_config()
+    })
 }
 
 async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<u32, ConvertError> {

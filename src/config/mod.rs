@@ -17,6 +17,24 @@ mod push;
 pub use pdf::OptionArgs;
 pub use push::{PushArgs, PushAuth};
 
+/// Every default, in one place: clap applies and shows them, and
+/// [`crate::office::PoolConfig::defaults`] (which the tests start from)
+/// takes them. docs/operations.md's table says the same.
+pub mod defaults {
+    pub const JOB_TIMEOUT_SECS: u64 = 120;
+    pub const RECYCLE_AFTER: u64 = 200;
+    pub const SLOT_MEMORY_LIMIT_MIB: u64 = 1024;
+    pub const MAX_OUTPUT_BYTES: u64 = 256 << 20;
+    pub const MAX_PAGES: u64 = 5000;
+    pub const SCRATCH_LIMIT_MIB: u64 = 512;
+    pub const MAX_INPUT_BYTES: u64 = 100 << 20;
+    pub const MAX_ATTEMPTS: u32 = 5;
+    pub const PORT: u16 = 8080;
+    pub const SHUTDOWN_GRACE_SECS: u64 = 8;
+    pub const ACK_DEADLINE_SECS: u64 = 60;
+    pub const STORAGE_RETRY_SECONDS: u64 = 20;
+}
+
 /// The hidden subcommand each LibreOffice process of the pool runs as.
 pub const OFFICE_CHILD_SUBCOMMAND: &str = "office-child";
 
@@ -71,22 +89,22 @@ pub struct PoolArgs {
     #[arg(long = "jobs", short = 'j', visible_alias = "pool-size", env = "POOL_SIZE", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub pool_size: Option<u16>,
     /// Seconds one document may take before its LibreOffice process is killed
-    #[arg(long = "timeout", env = "JOB_TIMEOUT", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long = "timeout", env = "JOB_TIMEOUT", default_value_t = defaults::JOB_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub job_timeout: u64,
     /// Replace a LibreOffice process after this many documents
-    #[arg(long, env = "RECYCLE_AFTER", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "RECYCLE_AFTER", default_value_t = defaults::RECYCLE_AFTER, value_parser = clap::value_parser!(u64).range(1..))]
     pub recycle_after: u64,
     /// Cap on a LibreOffice process's private memory while it converts, in MiB; above it between documents, the process is replaced
-    #[arg(long, env = "SLOT_MEMORY_LIMIT_MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..))]
+    #[arg(long, env = "SLOT_MEMORY_LIMIT_MIB", default_value_t = defaults::SLOT_MEMORY_LIMIT_MIB, value_parser = clap::value_parser!(u64).range(64..))]
     pub slot_memory_limit_mib: u64,
     /// Largest PDF, or any other file, a LibreOffice process may write, in bytes
-    #[arg(long, env = "MAX_OUTPUT_BYTES", default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range((1 << 20)..))]
+    #[arg(long, env = "MAX_OUTPUT_BYTES", default_value_t = defaults::MAX_OUTPUT_BYTES, value_parser = clap::value_parser!(u64).range((1 << 20)..))]
     pub max_output_bytes: u64,
     /// Largest page count of a PDF; more is refused
-    #[arg(long, env = "MAX_PAGES", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "MAX_PAGES", default_value_t = defaults::MAX_PAGES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pages: u64,
     /// Cap on what a LibreOffice process holds in files while it converts (its profile, temp files, the document and the PDF), in MiB: on Cloud Run files are memory
-    #[arg(long, env = "SCRATCH_LIMIT_MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..))]
+    #[arg(long, env = "SCRATCH_LIMIT_MIB", default_value_t = defaults::SCRATCH_LIMIT_MIB, value_parser = clap::value_parser!(u64).range(64..))]
     pub scratch_limit_mib: u64,
 }
 
@@ -166,22 +184,22 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub pool: PoolArgs,
     /// Documents larger than this are refused without being downloaded
-    #[arg(long, env = "MAX_INPUT_BYTES", default_value_t = 100 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "MAX_INPUT_BYTES", default_value_t = defaults::MAX_INPUT_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_input_bytes: u64,
     /// Deliveries after which a transient failure counts as permanent
-    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = defaults::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
     /// Port for /healthz, /readyz, /metrics and Pub/Sub push requests (POST /)
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, env = "PORT", default_value_t = defaults::PORT)]
     pub port: u16,
     /// Seconds in-flight jobs get to finish after SIGTERM (Cloud Run allows 10 in all)
-    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = 8, value_parser = clap::value_parser!(u64).range(0..=600))]
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = defaults::SHUTDOWN_GRACE_SECS, value_parser = clap::value_parser!(u64).range(0..=600))]
     pub shutdown_grace: u64,
     /// Seconds Pub/Sub waits to hear from a crashed worker before redelivering (10-600)
-    #[arg(long, env = "ACK_DEADLINE", default_value_t = 60, value_parser = clap::value_parser!(u64).range(10..=600))]
+    #[arg(long, env = "ACK_DEADLINE", default_value_t = defaults::ACK_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(10..=600))]
     pub ack_deadline: u64,
     /// Seconds one Cloud Storage call keeps retrying before the message is nacked
-    #[arg(long, env = "STORAGE_RETRY_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "STORAGE_RETRY_SECONDS", default_value_t = defaults::STORAGE_RETRY_SECONDS, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub storage_retry_seconds: u64,
     /// Topic that gets one event per finished message (outcome, source, result)
     #[arg(long, env = "RESULT_TOPIC")]
@@ -313,7 +331,7 @@ pub struct RequestArgs {
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// The worker's port
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, env = "PORT", default_value_t = defaults::PORT)]
     pub port: u16,
 }
 

@@ -33,7 +33,7 @@ pub use error::ConvertError;
 pub use fidelity::{Fidelity, FontUse, LayoutRisk, substitutes};
 pub use inspect::Limits;
 
-use crate::config::{OFFICE_CHILD_SUBCOMMAND, PoolArgs};
+use crate::config::{OFFICE_CHILD_SUBCOMMAND, PoolArgs, defaults};
 use crate::options::PdfOptions;
 use crate::supervisor::{
     Backoff, CallError, MemoryUse, RequestDir, SlotState, SlotStatus, Spec, Supervisor,
@@ -61,6 +61,22 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
+    /// One process of `program` (run as `office-child`), with every other
+    /// setting at its default (`config::defaults`).
+    pub fn defaults(program: PathBuf) -> PoolConfig {
+        PoolConfig {
+            program,
+            size: 1,
+            job_timeout: Duration::from_secs(defaults::JOB_TIMEOUT_SECS),
+            recycle_after: defaults::RECYCLE_AFTER,
+            memory_limit: defaults::SLOT_MEMORY_LIMIT_MIB << 20,
+            max_output_bytes: defaults::MAX_OUTPUT_BYTES,
+            max_pages: defaults::MAX_PAGES,
+            scratch_cap: defaults::SCRATCH_LIMIT_MIB << 20,
+            limits: Limits::default(),
+        }
+    }
+
     /// The pool `args` describe, of our own executable's LibreOffice processes.
     pub fn from_args(args: &PoolArgs) -> anyhow::Result<PoolConfig> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

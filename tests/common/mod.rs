@@ -7,6 +7,7 @@ pub mod emulators;
 pub mod vba;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -328,14 +329,46 @@ pub fn workspace() -> std::sync::Arc<docx2pdf::workspace::Workspace> {
 /// One LibreOffice process with a minute per job and the default caps.
 pub fn pool_config() -> docx2pdf::office::PoolConfig {
     docx2pdf::office::PoolConfig {
-        program: env!("CARGO_BIN_EXE_docx2pdf").into(),
-        size: 1,
         job_timeout: std::time::Duration::from_secs(60),
-        recycle_after: 200,
-        memory_limit: 1 << 30,
-        max_output_bytes: 256 << 20,
-        max_pages: 5000,
-        scratch_cap: 512 << 20,
-        limits: docx2pdf::office::Limits::default(),
+        ..docx2pdf::office::PoolConfig::defaults(env!("CARGO_BIN_EXE_docx2pdf").into())
     }
+}
+
+/// A pool as `config` says, in a work directory of its own.
+pub fn start_pool(config: docx2pdf::office::PoolConfig) -> docx2pdf::office::Pool {
+    docx2pdf::office::Pool::start(config, workspace()).expect("pool starts")
+}
+
+/// One LibreOffice process as [`pool_config`] says.
+pub fn pool() -> docx2pdf::office::Pool {
+    start_pool(pool_config())
+}
+
+/// The text of a PDF, as pdftotext (poppler-utils) reads it.
+pub fn pdf_text(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page count of a PDF, as pdfinfo (poppler-utils) reads it; the PDF
+/// must be one.
+pub fn pdf_pages(pdf: &Path) -> u32 {
+    let out = Command::new("pdfinfo")
+        .arg(pdf)
+        .output()
+        .expect("pdfinfo runs (poppler-utils)");
+    assert!(
+        out.status.success(),
+        "pdfinfo rejects {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+        .expect("pdfinfo prints Pages")
 }
