@@ -1,9 +1,17 @@
-# Shared by dev/run and dev/bench: start the emulators on free loopback ports
-# and talk to them. Source it; it adds to `pids`, which the caller kills.
+# Shared by dev/run, dev/bench and dev/chaos: build the release, start the
+# emulators on free loopback ports and talk to them. Source it from the
+# repository's root; it adds to `pids`, which the caller kills.
 # shellcheck shell=bash
 
 pids=()
 EMULATOR_PROJECT=${EMULATOR_PROJECT:-docx2pdf-local}
+
+# Installs what is missing and builds the release binary: $bin.
+build_release() {
+  ./dev/setup
+  cargo build --release --quiet
+  bin=$(pwd)/target/release/docx2pdf
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -47,16 +55,34 @@ pubsub_rest() { # method path [json]
 
 
 # Starts fake-gcs-server on port 80 of its own loopback address (the Rust
-# storage crate drops the port from Host; root may bind port 80), with the
-# buckets and objects found in data-dir, publishing OBJECT_FINALIZE
-# notifications to topic. Exports STORAGE_EMULATOR_HOST.
-start_gcs() { # host data-dir topic log-file
-  [ "$(id -u)" -eq 0 ] || { echo "fake-gcs-server must listen on port 80 of $1: run as root" >&2; exit 1; }
-  ensure_free "$1" 80 "fake-gcs-server"
-  .dev/fake-gcs-server -scheme http -host "$1" -port 80 -backend memory -data "$2" \
-    -event.pubsub-project-id "$EMULATOR_PROJECT" -event.pubsub-topic "$3" -event.list finalize \
-    >"$4" 2>&1 &
+# storage crate drops the port from Host; root may bind port 80) with the
+# given options, appending to log-file. Exports STORAGE_EMULATOR_HOST.
+start_gcs_with() { # host log-file option...
+  local host=$1 log=$2; shift 2
+  [ "$(id -u)" -eq 0 ] || { echo "fake-gcs-server must listen on port 80 of $host: run as root" >&2; exit 1; }
+  ensure_free "$host" 80 "fake-gcs-server"
+  .dev/fake-gcs-server -scheme http -host "$host" -port 80 "$@" >>"$log" 2>&1 &
   pids+=($!)
-  wait_port "$1" 80 "fake-gcs-server"
-  export STORAGE_EMULATOR_HOST=http://$1
+  wait_port "$host" 80 "fake-gcs-server"
+  export STORAGE_EMULATOR_HOST=http://$host
+}
+
+# fake-gcs-server in memory, with the buckets and objects found in
+# data-dir, publishing OBJECT_FINALIZE notifications to topic.
+start_gcs() { # host data-dir topic log-file
+  start_gcs_with "$1" "$4" -backend memory -data "$2" \
+    -event.pubsub-project-id "$EMULATOR_PROJECT" -event.pubsub-topic "$3" -event.list finalize
+}
+
+# Publishes one JSON job per object name to topic, 200 to a request.
+publish_jobs() { # topic bucket name...
+  local topic=$1 bucket=$2; shift 2
+  while [ $# -gt 0 ]; do
+    local batch=("${@:1:200}") messages
+    shift $(( $# < 200 ? $# : 200 ))
+    messages=$(for name in "${batch[@]}"; do
+      printf '{"data":"%s"}\n' "$(printf '{"bucket":"%s","name":"%s"}' "$bucket" "$name" | base64 -w0)"
+    done | paste -sd, -)
+    pubsub_rest POST "topics/$topic:publish" "{\"messages\": [$messages]}"
+  done
 }
