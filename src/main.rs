@@ -68,7 +68,7 @@ fn main() -> ExitCode {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let pool_config = PoolConfig::from_args(&args.pool)?;
-    let settings = Settings::from_args(&args, pool_config.size)?;
+    let settings = Settings::from_args(&args, pool_config.size, Pool::engine_identity())?;
     let push_auth = args.push.auth()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await

@@ -9,7 +9,8 @@ use std::time::Duration;
 pub const OUTCOME_HEADER: &str = "x-docx2pdf-outcome";
 
 /// How a message ended, as logs, metrics, push replies and `request` name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Converted,
     /// The PDF of the same bytes and options, made before, copied.
@@ -174,6 +175,15 @@ mod tests {
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
             assert_eq!(serde_json::from_str::<ErrorKind>(&json).unwrap(), kind);
+        }
+    }
+
+    /// Result events carry the outcome by the name its metric label has.
+    #[test]
+    fn each_outcome_is_written_as_its_name() {
+        for outcome in Outcome::ALL {
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{}\"", outcome.as_str()));
         }
     }
 }

@@ -11,7 +11,7 @@
 //! failures mean).
 
 mod child;
-pub mod engine;
+mod engine;
 mod environment;
 mod error;
 mod fidelity;
@@ -150,6 +150,12 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// What makes this pool's PDFs, as one name (LibreOffice's version,
+    /// ours, the fonts): the content cache keys on it.
+    pub fn engine_identity() -> anyhow::Result<String> {
+        engine::identity()
+    }
+
     /// Starts the processes; they warm up in the background and conversions
     /// queue until one is ready.
     pub fn start(config: PoolConfig, workspace: Arc<Workspace>) -> anyhow::Result<Pool> {

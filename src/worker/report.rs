@@ -44,15 +44,15 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
         };
         let outcome = settled.outcome;
         let source = (settled.source.clone()).or_else(|| trace.job.as_ref().map(Job::source_uri));
-        let event = serde_json::json!({
-            "message_id": message_id,
-            "outcome": outcome.as_str(),
-            "source": source,
-            "result": settled.result,
-            "options": trace.options,
-            "fidelity": trace.fidelity,
-            "seconds": elapsed.as_secs_f64(),
-        });
+        let event = ResultEvent {
+            message_id,
+            outcome,
+            source,
+            result: settled.result.as_deref(),
+            options: trace.options.as_ref(),
+            fidelity: trace.fidelity.as_ref(),
+            seconds: elapsed.as_secs_f64(),
+        };
         let event = serde_json::to_vec(&event).expect("JSON of plain values");
         if let Err(error) = results.announce(outcome.as_str(), event).await {
             tracing::warn!(%error, message_id, "could not publish the result event");
@@ -143,6 +143,20 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
         );
         Ok(None)
     }
+}
+
+/// The event on `RESULT_TOPIC` for a finished message.
+#[derive(serde::Serialize)]
+struct ResultEvent<'a> {
+    message_id: &'a str,
+    outcome: Outcome,
+    /// `gs://bucket/name` of the document, when the message named one.
+    source: Option<String>,
+    /// The PDF's or the failure record's URI.
+    result: Option<&'a str>,
+    options: Option<&'a Canonical>,
+    fidelity: Option<&'a Fidelity>,
+    seconds: f64,
 }
 
 /// What one message's log line says about it, filled in as work goes.

@@ -29,8 +29,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings `args` give, checked, for a pool of `pool_size`.
-    pub fn from_args(args: &WorkerArgs, pool_size: usize) -> anyhow::Result<Settings> {
+    /// The settings `args` give, checked, for a pool of `pool_size` whose
+    /// engine is `engine` (`Pool::engine_identity`, which the cache keys on).
+    pub fn from_args(
+        args: &WorkerArgs,
+        pool_size: usize,
+        engine: anyhow::Result<String>,
+    ) -> anyhow::Result<Settings> {
         args.validate()?;
         Ok(Settings {
             subscription: args.subscription.clone(),
@@ -51,19 +56,19 @@ impl Settings {
             ack_deadline: Duration::from_secs(args.ack_deadline),
             // One converting and one downloading per LibreOffice process.
             max_outstanding: pool_size * 2,
-            cache: cache(args)?,
+            cache: cache(args, engine)?,
         })
     }
 }
 
 /// Where the content cache lives, if it is on ([`CacheAt::configured`]).
-fn cache(args: &WorkerArgs) -> anyhow::Result<Option<CacheAt>> {
+fn cache(args: &WorkerArgs, engine: anyhow::Result<String>) -> anyhow::Result<Option<CacheAt>> {
     let limits = format!(
         "pages{}-output{}-input{}",
         args.pool.max_pages, args.pool.max_output_bytes, args.max_input_bytes
     );
     let key_file = args.cache_key_file.as_deref();
-    CacheAt::configured(args.cache, key_file, &args.output_bucket, &limits)
+    CacheAt::configured(args.cache, key_file, &args.output_bucket, &limits, engine)
 }
 
 #[cfg(test)]
@@ -79,7 +84,8 @@ mod tests {
 
     fn settings(extra: &[&str]) -> anyhow::Result<Settings> {
         let args = ["worker", "--output-bucket", "out"].iter().chain(extra);
-        Settings::from_args(&Worker::try_parse_from(args).unwrap().args, 2)
+        let engine = Ok("lo25.2.3.2-docx2pdf0.1.0-fonts1234abcd".to_string());
+        Settings::from_args(&Worker::try_parse_from(args).unwrap().args, 2, engine)
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub struct CacheAt {
 }
 
 impl CacheAt {
-    /// The cache of the engine `engine` (office::engine::identity) in
+    /// The cache of the engine `engine` (`Pool::engine_identity`) in
     /// `bucket`, for documents converted under `limits`.
     pub fn new(bucket: &str, engine: &str, limits: &str, seal: SealKey) -> CacheAt {
         CacheAt {
@@ -68,16 +68,17 @@ impl CacheAt {
         }
     }
 
-    /// The cache of this engine in `bucket`, for documents converted under
+    /// The cache of `engine` in `bucket`, for documents converted under
     /// `limits`, sealed with the key in `key_file`; None when it is off
     /// (`on` false), when there is no key to seal entries with, or when the
-    /// engine it keys on cannot be named (each said once, at start). A key
-    /// file that cannot be used is an error naming `CACHE_KEY_FILE`.
+    /// engine it keys on could not be named (each said once, at start). A
+    /// key file that cannot be used is an error naming `CACHE_KEY_FILE`.
     pub fn configured(
         on: bool,
         key_file: Option<&Path>,
         bucket: &str,
         limits: &str,
+        engine: anyhow::Result<String>,
     ) -> anyhow::Result<Option<CacheAt>> {
         if !on {
             return Ok(None);
@@ -92,7 +93,7 @@ impl CacheAt {
             .map_err(anyhow::Error::from)
             .and_then(|bytes| SealKey::new(bytes.trim_ascii().to_vec()))
             .map_err(|e| e.context(format!("CACHE_KEY_FILE={}", key_file.display())))?;
-        match crate::office::engine::identity() {
+        match engine {
             Ok(engine) => Ok(Some(CacheAt::new(bucket, &engine, limits, key))),
             Err(error) => {
                 tracing::warn!("the content cache is off: cannot name the engine: {error:#}");
