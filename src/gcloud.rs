@@ -53,7 +53,7 @@ impl Services {
             .context("connecting to Cloud Storage")?;
         let endpoint = self.storage_emulator.as_deref().map(emulator_endpoint);
         let json = JsonApi::new(endpoint, credentials, retry_limit)?;
-        Ok(Store::new(client, json))
+        Ok(Store::new(client, json, retry_limit))
     }
 
     pub async fn publisher(&self, topic: &str) -> anyhow::Result<Publisher> {

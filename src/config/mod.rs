@@ -186,6 +186,9 @@ pub struct WorkerArgs {
     /// Documents larger than this are refused without being downloaded
     #[arg(long, env = "MAX_INPUT_BYTES", default_value_t = defaults::MAX_INPUT_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_input_bytes: u64,
+    /// Messages worked on at once (their Cloud Storage calls overlap with conversions) [default: 8 per LibreOffice process]
+    #[arg(long, env = "MAX_MESSAGES", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_messages: Option<u16>,
     /// Deliveries after which a transient failure counts as permanent
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = defaults::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,

@@ -34,6 +34,9 @@ pub(super) struct Resource {
     pub generation: i64,
     /// Base64; absent for composite objects.
     pub md5_hash: Option<String>,
+    /// Bytes, written as a string.
+    #[serde(default)]
+    pub size: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
 }

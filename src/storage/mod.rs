@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use base64::Engine;
 use google_cloud_storage::client::Storage;
@@ -75,6 +76,8 @@ pub struct Described {
     pub generation: i64,
     /// Hex; None for composite objects, which have only a CRC32C.
     pub md5: Option<String>,
+    /// Its size in bytes, when Cloud Storage says.
+    pub size: Option<u64>,
     pub metadata: HashMap<String, String>,
 }
 
@@ -100,12 +103,42 @@ fn bucket_path(bucket: &str) -> String {
 pub struct Store {
     client: Storage,
     json: JsonApi,
+    /// How long a call may wait on Cloud Storage without progress
+    /// (`STORAGE_RETRY_SECONDS`): its answer, or the next part of a body.
+    /// A connection gone silent (a black-holed NAT mapping) fails the call
+    /// instead of holding its message.
+    patience: Duration,
 }
+
+/// A body goes at least this fast, or its upload fails: on top of the
+/// patience, one second per MiB.
+const SLOWEST_UPLOAD_BYTES_PER_SECOND: u64 = 1 << 20;
 
 impl Store {
     /// Built by [`crate::gcloud::Services::store`].
-    pub(crate) fn new(client: Storage, json: JsonApi) -> Store {
-        Store { client, json }
+    pub(crate) fn new(client: Storage, json: JsonApi, patience: Duration) -> Store {
+        Store {
+            client,
+            json,
+            patience,
+        }
+    }
+
+    /// `step` (an answer, or the next part of a body), or `Unavailable`
+    /// if it does not come within the patience.
+    async fn within<T>(
+        &self,
+        uri: &str,
+        wait: Duration,
+        step: impl Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        match tokio::time::timeout(wait, step).await {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Unavailable {
+                uri: uri.to_string(),
+                message: format!("no answer from Cloud Storage within {wait:?}"),
+            }),
+        }
     }
 
     /// The source generation recorded on an existing output, or `None` when
@@ -122,14 +155,14 @@ impl Store {
     /// An object's contents, for objects known to be small (failure records).
     pub async fn read(&self, bucket: &str, object: &str) -> Result<Vec<u8>, StorageError> {
         let uri = ObjectRef::new(bucket, object).to_string();
-        let mut response = self
-            .client
-            .read_object(bucket_path(bucket), object)
-            .send()
-            .await
-            .map_err(|e| classify(&uri, e))?;
+        let request = self.client.read_object(bucket_path(bucket), object);
+        let sent = async { request.send().await.map_err(|e| classify(&uri, e)) };
+        let mut response = self.within(&uri, self.patience, sent).await?;
         let mut body = Vec::new();
-        while let Some(chunk) = response.next().await {
+        while let Some(chunk) = self
+            .within(&uri, self.patience, async { Ok(response.next().await) })
+            .await?
+        {
             body.extend_from_slice(&chunk.map_err(|e| classify(&uri, e))?);
         }
         Ok(body)
@@ -153,7 +186,8 @@ impl Objects for Store {
         if let Some(generation) = generation {
             request = request.set_generation(generation);
         }
-        let mut response = request.send().await.map_err(|e| classify(&uri, e))?;
+        let sent = async { request.send().await.map_err(|e| classify(&uri, e)) };
+        let mut response = self.within(&uri, self.patience, sent).await?;
         let highlights = response.object();
         // The emulator reports 0 here; real Cloud Storage the true size.
         if highlights.size > 0 && highlights.size as u64 > limit {
@@ -168,7 +202,10 @@ impl Objects for Store {
         };
         let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
         let mut bytes = 0u64;
-        while let Some(chunk) = response.next().await {
+        while let Some(chunk) = self
+            .within(&uri, self.patience, async { Ok(response.next().await) })
+            .await?
+        {
             let chunk = chunk.map_err(|e| classify(&uri, e))?;
             bytes += chunk.len() as u64;
             if bytes > limit {
@@ -194,6 +231,7 @@ impl Objects for Store {
         Ok(found.map(|resource| Described {
             generation: resource.generation,
             md5: resource.md5_hash.as_deref().and_then(hex_of_base64),
+            size: resource.size.and_then(|size| size.parse().ok()),
             metadata: resource.metadata,
         }))
     }
@@ -228,6 +266,8 @@ impl Objects for Store {
         if_generation: Option<i64>,
     ) -> Result<i64, StorageError> {
         let uri = ObjectRef::new(bucket, object).to_string();
+        let wait = self.patience
+            + Duration::from_secs(body.len() as u64 / SLOWEST_UPLOAD_BYTES_PER_SECOND);
         let mut request = self
             .client
             .write_object(bucket_path(bucket), object, body)
@@ -236,11 +276,12 @@ impl Objects for Store {
         if let Some(generation) = if_generation {
             request = request.set_if_generation_match(generation);
         }
-        request
-            .send_buffered()
-            .await
-            .map(|object| object.generation)
-            .map_err(|e| classify(&uri, e))
+        let sent = async {
+            (request.send_buffered().await)
+                .map(|object| object.generation)
+                .map_err(|e| classify(&uri, e))
+        };
+        self.within(&uri, wait, sent).await
     }
 }
 

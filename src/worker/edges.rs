@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use google_cloud_pubsub::client::Publisher;
 use google_cloud_pubsub::model::Message;
@@ -69,14 +70,20 @@ impl Converter for Pool {
     }
 }
 
+/// How long publishing a result event may take: the event is best effort,
+/// and the message's reply waits for it.
+const ANNOUNCE_DEADLINE: Duration = Duration::from_secs(10);
+
 impl Announce for Publisher {
     async fn announce(&self, outcome: &'static str, event: Vec<u8>) -> Result<(), String> {
         let message = Message::new()
             .set_data(event)
             .set_attributes([("outcome", outcome)]);
-        self.publish(message)
-            .await
-            .map(drop)
-            .map_err(|error| error.to_string())
+        match tokio::time::timeout(ANNOUNCE_DEADLINE, self.publish(message)).await {
+            Ok(published) => published.map(drop).map_err(|error| error.to_string()),
+            Err(_) => Err(format!(
+                "no answer from Pub/Sub within {ANNOUNCE_DEADLINE:?}"
+            )),
+        }
     }
 }

@@ -48,7 +48,7 @@ use cache::Cache;
 pub use cache::{CacheAt, SealKey};
 use disposition::{Delivery, Disposition};
 pub use edges::{Announce, Converter, Edges, Objects};
-use intake::{Intake, NackHold, Permit};
+use intake::{Bounds, Intake, NackHold, Permit};
 use pipeline::Pipeline;
 use report::{Reporter, Trace};
 pub use settings::Settings;
@@ -74,7 +74,11 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             &settings,
         );
         Worker {
-            intake: Intake::new(settings.max_outstanding),
+            intake: Intake::new(Bounds {
+                messages: settings.max_messages,
+                conversions: settings.max_conversions,
+                bytes: settings.max_held_bytes,
+            }),
             pipeline,
             cache: Cache::new(settings.cache.clone()),
             reporter: Reporter::new(objects, edges.results, out),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::cache::{Cache, Entry, Lookup};
 use super::disposition::Verdict;
 use super::edges::Converter;
-use super::intake::Permit;
+use super::intake::{HeldBytes, Permit};
 use super::object_locks::ObjectGuard;
 use super::ownership::{self, Claim, Source};
 use super::report::Trace;
@@ -122,19 +122,26 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         permit: &mut Permit,
         trace: &mut Trace,
     ) -> Step<Converted> {
-        let ready = self.prepare(job, cache, permit, trace).await?;
+        let mut ready = self.prepare(job, cache, permit, trace).await?;
         let pdf = ready.dir.path().join("output.pdf");
-        let conversion = self
-            .converter
+        // Fetching and storing need no turn: other messages' calls go on
+        // while this one converts.
+        let turn = permit.conversion_turn().await;
+        let converted = (self.converter)
             .convert(&ready.input, Path::new(&job.object), &pdf, &ready.options)
-            .await
-            .or_end(|error| {
-                if error.is_permanent() {
-                    permanent(job, error.kind(), &error)
-                } else {
-                    transient(job, error.kind(), format!("{}: {error}", job.source()))
-                }
-            })?;
+            .await;
+        drop(turn);
+        let conversion = converted.or_end(|error| {
+            if error.is_permanent() {
+                permanent(job, error.kind(), &error)
+            } else {
+                transient(job, error.kind(), format!("{}: {error}", job.source()))
+            }
+        })?;
+        // Only the PDF is left to store: the document's bytes go back to the
+        // budget (the PDF's are waited for with no turn held).
+        let _ = tokio::fs::remove_file(&ready.input).await;
+        ready.held.hold_only(conversion.pdf_bytes).await;
         trace.slot = Some(conversion.slot);
         trace.queue_wait = Some(conversion.queue_wait);
         self.metrics
@@ -193,6 +200,9 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // The write's precondition catches anything written since the read.
         let if_generation = self.claim(job, source.generation, &described, existing.as_ref())?;
         let provenance = provenance(job, source.generation, &described);
+        // Its download and rebuilt package, on a disk that is memory.
+        let size = source.size.filter(|&size| size > 0);
+        let held = (permit.hold_bytes(2 * size.unwrap_or(self.max_input_bytes))).await;
         let dir = (self.workspace.job_dir()).or_end(|e| {
             transient(
                 job,
@@ -221,6 +231,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             if_generation,
             entry,
             _turn: turn,
+            held,
         })
     }
 
@@ -397,6 +408,8 @@ struct Ready<'w> {
     entry: Option<Entry>,
     /// Held until the entry is filled: copies here wait for it.
     _turn: Option<ObjectGuard<'w>>,
+    /// Its share of the byte budget, while its files are on disk.
+    held: HeldBytes,
 }
 
 fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> Verdict {

@@ -8,6 +8,11 @@ use crate::config::WorkerArgs;
 use crate::job::Routing;
 use crate::options::PdfOptions;
 
+/// Messages worked on at once per LibreOffice process, by default: enough
+/// that the next documents are fetched and the last ones stored while a
+/// slot converts, with Cloud Storage tens of milliseconds away.
+const MESSAGES_PER_SLOT: usize = 8;
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// None: push requests only, the original service's deployment.
@@ -22,7 +27,11 @@ pub struct Settings {
     /// message: the lease we keep extending while a job runs.
     pub ack_deadline: Duration,
     /// Messages worked on at once; also the flow control asked of the server.
-    pub max_outstanding: usize,
+    pub max_messages: usize,
+    /// Documents handed to the pool at once (converting or queued).
+    pub max_conversions: usize,
+    /// Bytes of documents held on disk between download and conversion.
+    pub max_held_bytes: u64,
     /// Where converted PDFs are kept for copies of the same document; None
     /// with `CACHE=off`.
     pub cache: Option<CacheAt>,
@@ -54,8 +63,15 @@ impl Settings {
             default_options: args.pdf.options(),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             ack_deadline: Duration::from_secs(args.ack_deadline),
-            // One converting and one downloading per LibreOffice process.
-            max_outstanding: pool_size * 2,
+            max_messages: args
+                .max_messages
+                .map_or(pool_size * MESSAGES_PER_SLOT, usize::from),
+            // One converting and one waiting per LibreOffice process.
+            max_conversions: pool_size * 2,
+            // What the sizing gives the worker's job files: per message of
+            // the two per slot it once held, a download and its rebuilt
+            // package.
+            max_held_bytes: (pool_size * 2 * 2) as u64 * args.max_input_bytes,
             cache: cache(args, engine)?,
         })
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod emulators;
+pub mod stalling_proxy;
 pub mod vba;
 
 use std::path::{Path, PathBuf};

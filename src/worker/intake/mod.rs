@@ -1,13 +1,19 @@
-//! The intake's state, apart from its loop (`pull.rs`): the permits that
-//! bound how many messages are worked on at once, the per-object locks
-//! that make copies of one message wait before taking one, delivery
-//! counts, the tasks in flight, and readiness.
+//! The intake's state, apart from its loop (`pull.rs`): the limits on the
+//! work in flight, the per-object locks that make copies of one message
+//! wait before taking a permit, delivery counts, the tasks in flight, and
+//! readiness.
 //!
-//! The only code that acquires, lends or returns a permit. A message holds
-//! one [`Permit`] from admission to its reply; a wait on other work (a
-//! copy waiting for the first one's PDF) lends it back through
-//! [`Permit::lend_while`]. Separate limits for I/O and for conversions
-//! would be a second semaphore here and a second kind of permit.
+//! The only code that acquires, lends or returns a permit. Three limits,
+//! so that a slot never waits on the network: messages worked on at once
+//! (`MAX_MESSAGES`, what Pub/Sub is asked for; their calls to Cloud
+//! Storage overlap with conversions), bytes of documents held on disk
+//! between download and conversion (the same budget the sizing counts),
+//! and conversions handed to the pool at once (two per slot: one
+//! converting, one waiting, so the pool's queue never holds more). A
+//! message holds one [`Permit`] from admission to reply; through it, it
+//! holds bytes ([`Permit::hold_bytes`]), takes a conversion turn
+//! ([`Permit::conversion_turn`]), and lends the permit back while it waits
+//! for another copy ([`Permit::lend_while`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,9 +34,29 @@ use attempts::Attempts;
 /// a retry cycle, and a bound on what push callers (who choose ids) can fill.
 const ATTEMPTS_REMEMBERED: usize = 10_000;
 
+/// How much may be in flight at once.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Bounds {
+    /// Messages worked on (described, downloaded, converted, stored).
+    pub(super) messages: usize,
+    /// Conversions handed to the pool, converting or queued.
+    pub(super) conversions: usize,
+    /// Bytes of documents held between download and conversion.
+    pub(super) bytes: u64,
+}
+
+/// The semaphores behind the bounds, shared with the permits.
+struct Limits {
+    messages: Arc<Semaphore>,
+    conversions: Arc<Semaphore>,
+    /// In KiB: a semaphore counts in `u32`-sized steps.
+    kib: Arc<Semaphore>,
+    /// The whole byte budget, in KiB: one document may need all of it.
+    kib_budget: u32,
+}
+
 pub(super) struct Intake {
-    /// One per message being worked on (downloaded, converted, uploaded).
-    permits: Arc<Semaphore>,
+    limits: Arc<Limits>,
     objects: ObjectLocks,
     attempts: Attempts,
     /// True once the subscription answered and messages can flow.
@@ -57,9 +83,16 @@ pub(super) enum NackHold {
 }
 
 impl Intake {
-    pub(super) fn new(max_outstanding: usize) -> Intake {
+    pub(super) fn new(bounds: Bounds) -> Intake {
+        let kib_budget = u32::try_from(bounds.bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let limits = Limits {
+            messages: Arc::new(Semaphore::new(bounds.messages)),
+            conversions: Arc::new(Semaphore::new(bounds.conversions)),
+            kib: Arc::new(Semaphore::new(kib_budget as usize)),
+            kib_budget,
+        };
         Intake {
-            permits: Arc::new(Semaphore::new(max_outstanding)),
+            limits: Arc::new(limits),
             objects: ObjectLocks::default(),
             attempts: Attempts::new(ATTEMPTS_REMEMBERED),
             subscribed: AtomicBool::new(false),
@@ -81,7 +114,7 @@ impl Intake {
                 Some(source) => Some(self.objects.lock(source).await),
                 None => None,
             };
-            let permit = Permit::acquire(&self.permits).await;
+            let permit = Permit::acquire(&self.limits).await;
             Admitted { object, permit }
         };
         tokio::select! {
@@ -117,7 +150,7 @@ impl Intake {
 
     #[cfg(test)]
     pub(super) fn available_permits(&self) -> usize {
-        self.permits.available_permits()
+        self.limits.messages.available_permits()
     }
 }
 
@@ -141,16 +174,51 @@ impl Admitted<'_> {
 
 /// One of the intake's permits, held by a message being worked on.
 pub(super) struct Permit {
-    permits: Arc<Semaphore>,
+    limits: Arc<Limits>,
     /// None while lent back.
     held: Option<OwnedSemaphorePermit>,
 }
 
+/// Bytes of the byte budget, held until dropped.
+pub(super) struct HeldBytes {
+    limits: Arc<Limits>,
+    kib: OwnedSemaphorePermit,
+}
+
+impl HeldBytes {
+    /// Holds `bytes` instead: what is held beyond goes back at once, more
+    /// is waited for. Called with no conversion turn held, so the wait
+    /// never keeps a turn from a message that would free bytes.
+    pub(super) async fn hold_only(&mut self, bytes: u64) {
+        let wanted = kib_of(bytes, &self.limits) as usize;
+        let held = self.kib.num_permits();
+        if wanted < held {
+            drop(self.kib.split(held - wanted));
+        } else if wanted > held {
+            let more = (self.limits.kib.clone())
+                .acquire_many_owned((wanted - held) as u32)
+                .await;
+            self.kib.merge(more.expect("the semaphore is never closed"));
+        }
+    }
+}
+
+/// `bytes` in KiB of the budget: at least one, at most all of it.
+fn kib_of(bytes: u64, limits: &Limits) -> u32 {
+    let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+    kib.clamp(1, limits.kib_budget.max(1))
+}
+
+/// A turn to hand a document to the pool, until dropped.
+pub(super) struct ConversionTurn {
+    _turn: OwnedSemaphorePermit,
+}
+
 impl Permit {
-    async fn acquire(permits: &Arc<Semaphore>) -> Permit {
-        let held = permits.clone().acquire_owned().await;
+    async fn acquire(limits: &Arc<Limits>) -> Permit {
+        let held = limits.messages.clone().acquire_owned().await;
         Permit {
-            permits: permits.clone(),
+            limits: limits.clone(),
             held: Some(held.expect("the semaphore is never closed")),
         }
     }
@@ -162,7 +230,26 @@ impl Permit {
     pub(super) async fn lend_while<T>(&mut self, wait: impl Future<Output = T>) -> T {
         self.held = None;
         let out = wait.await;
-        *self = Permit::acquire(&self.permits).await;
+        *self = Permit::acquire(&self.limits).await;
         out
+    }
+
+    /// Waits until `bytes` of the byte budget are free (all of it, for a
+    /// document larger than the budget), and holds them.
+    pub(super) async fn hold_bytes(&self, bytes: u64) -> HeldBytes {
+        let kib = kib_of(bytes, &self.limits);
+        let held = self.limits.kib.clone().acquire_many_owned(kib).await;
+        HeldBytes {
+            limits: self.limits.clone(),
+            kib: held.expect("the semaphore is never closed"),
+        }
+    }
+
+    /// Waits for a turn to hand a document to the pool.
+    pub(super) async fn conversion_turn(&self) -> ConversionTurn {
+        let turn = self.limits.conversions.clone().acquire_owned().await;
+        ConversionTurn {
+            _turn: turn.expect("the semaphore is never closed"),
+        }
     }
 }

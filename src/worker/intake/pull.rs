@@ -43,7 +43,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         {
             let mut stream = subscriber
                 .subscribe(subscription)
-                .set_max_outstanding_messages(self.settings.max_outstanding as i64)
+                .set_max_outstanding_messages(self.settings.max_messages as i64)
                 .set_max_lease_extension(self.settings.ack_deadline)
                 .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
                 .build();
@@ -167,11 +167,11 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         }
     }
 
-    /// Real Pub/Sub sends at most max_outstanding messages; the emulator
+    /// Real Pub/Sub sends at most max_messages messages; the emulator
     /// sends all it has, and the crate does not extend the lease of what it
     /// buffers (each was redelivered about ten times in ./dev/chaos
     /// hygiene). So every message is taken, its handler keeps its lease, and
-    /// the work waits for one of max_outstanding permits.
+    /// the work waits for one of max_messages permits.
     async fn pulled(&self, message: Message, handler: Handler, shutdown: &CancellationToken) {
         let attempt = handler.delivery_attempt();
         let hold = NackHold::KeepingThePermit;

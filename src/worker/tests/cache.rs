@@ -309,5 +309,5 @@ async fn a_copy_cancelled_while_it_waits_leaves_the_permits_as_they_were() {
     let (first, ()) = tokio::join!(first, cancelled);
     assert_eq!(first, Outcome::Converted);
     tokio::task::yield_now().await;
-    assert_eq!(h.worker.intake.available_permits(), 4, "max_outstanding");
+    assert_eq!(h.worker.intake.available_permits(), 4, "max_messages");
 }

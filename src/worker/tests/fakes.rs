@@ -113,6 +113,7 @@ impl Objects for Arc<FakeObjects> {
             .map(|stored| Described {
                 generation: stored.generation,
                 md5: stored.md5,
+                size: Some(stored.body.len() as u64),
                 metadata: stored.metadata,
             }))
     }
@@ -179,6 +180,9 @@ pub(super) struct FakeConverter {
     /// The options of each conversion, described.
     pub(super) options: Mutex<Vec<String>>,
     pub(super) delay: Duration,
+    /// Conversions running now, and the most that ran at once.
+    pub(super) running: AtomicU32,
+    pub(super) most_at_once: AtomicU32,
 }
 
 impl FakeConverter {
@@ -203,7 +207,10 @@ impl Converter for FakeConverter {
             .unwrap()
             .push(options.describe().to_string());
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
         if let Some(error) = self.script.lock().unwrap().pop_front() {
             return Err(error);
         }
