@@ -19,6 +19,12 @@ struct OutcomeLabel {
     outcome: &'static str,
 }
 
+/// A kind of Cloud Storage call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabel {
+    call: &'static str,
+}
+
 /// Why a message failed ([`ErrorKind`]).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
@@ -63,6 +69,7 @@ pub struct Metrics {
     registry: Registry,
     messages: Family<OutcomeLabel, Counter>,
     failures: Family<KindLabel, Counter>,
+    storage_calls: Family<CallLabel, Counter>,
     pub conversion_seconds: Histogram,
     pub queue_wait_seconds: Histogram,
     pub bytes_in: Counter,
@@ -88,6 +95,7 @@ impl Metrics {
             registry: Registry::with_prefix("docx2pdf"),
             messages: Family::default(),
             failures: Family::default(),
+            storage_calls: Family::default(),
             conversion_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             queue_wait_seconds: Histogram::new(exponential_buckets(0.001, 4.0, 10)),
             bytes_in: Counter::default(),
@@ -116,6 +124,11 @@ impl Metrics {
             "failures",
             "Failed deliveries (retried or recorded), by kind",
             self.failures.clone(),
+        );
+        registry.register(
+            "storage_calls",
+            "Calls to Cloud Storage, by kind (describe, download, upload, copy)",
+            self.storage_calls.clone(),
         );
         registry.register(
             "conversion_seconds",
@@ -213,6 +226,11 @@ impl Metrics {
         self.failures.get_or_create(&label).inc();
     }
 
+    /// A call to Cloud Storage of kind `call`.
+    pub fn storage_call(&self, call: &'static str) {
+        self.storage_calls.get_or_create(&CallLabel { call }).inc();
+    }
+
     /// A message was taken from the subscription or pushed to us.
     pub fn message_started(&self) {
         self.in_flight.inc();
@@ -262,6 +280,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.count(Outcome::Converted);
         metrics.failed(ErrorKind::Timeout);
+        metrics.storage_call("download");
         metrics.message_started();
         metrics.message_finished();
         metrics.protection("landlock_files", true);
@@ -270,6 +289,7 @@ mod tests {
         for name in [
             "messages",
             "failures",
+            "storage_calls",
             "conversion_seconds",
             "queue_wait_seconds",
             "input_bytes",
@@ -296,6 +316,8 @@ mod tests {
         assert!(text.contains("docx2pdf_messages_in_flight_max 1"), "{text}");
         let timeout = r#"docx2pdf_failures_total{kind="timeout"} 1"#;
         assert!(text.contains(timeout), "{text}");
+        let download = r#"docx2pdf_storage_calls_total{call="download"} 1"#;
+        assert!(text.contains(download), "{text}");
         let risk =
             r#"docx2pdf_conversions_by_layout_risk_total{layout_risk="metric-compatible"} 1"#;
         assert!(text.contains(risk), "{text}");

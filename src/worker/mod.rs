@@ -19,7 +19,8 @@
 //! - `report`: failure records, result events, the log line.
 //!
 //! Beside them `disposition`, the one place that decides ack or nack (a
-//! pure function), `settings`, `edges` and `object_locks`.
+//! pure function), `settings`, `edges`, `counted` (storage calls counted)
+//! and `object_locks`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ use crate::supervisor::SlotStatus;
 use crate::telemetry::metrics::Metrics;
 
 mod cache;
+mod counted;
 mod disposition;
 mod edges;
 mod intake;
@@ -46,6 +48,7 @@ mod report;
 mod settings;
 use cache::Cache;
 pub use cache::{CacheAt, SealKey};
+use counted::Counted;
 use disposition::{Delivery, Disposition};
 pub use edges::{Announce, Converter, Edges, Objects};
 use intake::{Bounds, Intake, NackHold, Permit};
@@ -55,16 +58,16 @@ pub use settings::Settings;
 
 pub struct Worker<O = Store, C = Pool, A = Publisher> {
     intake: Intake,
-    pipeline: Pipeline<O, C>,
+    pipeline: Pipeline<Counted<O>, C>,
     cache: Cache,
-    reporter: Reporter<O, A>,
+    reporter: Reporter<Counted<O>, A>,
     metrics: Arc<Metrics>,
     settings: Settings,
 }
 
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     pub fn new(edges: Edges<O, C, A>, metrics: Arc<Metrics>, settings: Settings) -> Self {
-        let objects = Arc::new(edges.objects);
+        let objects = Arc::new(Counted::new(edges.objects, metrics.clone()));
         let out = settings.routing.output_bucket.clone();
         let pipeline = Pipeline::new(
             objects.clone(),

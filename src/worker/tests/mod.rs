@@ -303,6 +303,27 @@ async fn documents_on_disk_are_bounded_by_their_bytes() {
     );
 }
 
+/// The calls a converted message makes, as `/metrics` counts them: the
+/// output's provenance and the source described, the download, the upload.
+#[tokio::test(start_paused = true)]
+async fn a_converted_message_makes_four_storage_calls() {
+    let h = harness(FakeConverter::default());
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    assert_eq!(
+        h.push(&notification("m1", generation), 1).await.0,
+        Outcome::Converted
+    );
+    let text = h.worker.metrics.encode(&[]);
+    for line in [
+        r#"docx2pdf_storage_calls_total{call="describe"} 2"#,
+        r#"docx2pdf_storage_calls_total{call="download"} 1"#,
+        r#"docx2pdf_storage_calls_total{call="upload"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(!text.contains(r#"call="copy""#), "{text}");
+}
+
 /// Each failed delivery is counted by its kind, the one its record and
 /// log line carry: a retry as what went wrong, the last as `gave_up`.
 #[tokio::test(start_paused = true)]
