@@ -3,26 +3,30 @@
 //! download, convert and upload. Its verdict goes to the one place that
 //! decides ack or nack (`disposition`). Each step either goes on with what
 //! it made or ends the message early with a verdict
-//! (`ControlFlow::Break`).
+//! (`ControlFlow::Break`). Here the flow; the document's side (options,
+//! description, download) in `source.rs`, the output's (claim, upload,
+//! provenance) in `output.rs`.
 
-use std::collections::HashMap;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod output;
+mod source;
+
+use output::provenance;
 
 use super::cache::{Cache, Entry, Lookup};
 use super::disposition::Verdict;
 use super::edges::Converter;
 use super::intake::{HeldBytes, Permit};
 use super::object_locks::ObjectGuard;
-use super::ownership::{self, Claim, Source};
 use super::report::Trace;
 use super::settings::Settings;
 use crate::job::{Job, Parsed, Rejected};
-use crate::office::Fidelity;
-use crate::options::{Canonical, PdfOptions};
+use crate::options::PdfOptions;
 use crate::outcome::{ErrorKind, Outcome};
-use crate::storage::{self, Described, ObjectRef, Objects, Provenance, StorageError};
+use crate::storage::{ObjectRef, Objects};
 use crate::telemetry::metrics::Metrics;
 use crate::workspace::Workspace;
 
@@ -259,139 +263,6 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             Lookup::Convert => Continue(()),
         }
     }
-
-    /// The job's PDF options: the worker's defaults, then the object's
-    /// `docx2pdf-*` metadata (when known), then what its message asked.
-    fn options(&self, job: &Job, metadata: Option<&HashMap<String, String>>) -> Step<PdfOptions> {
-        let bad = |reason: String| permanent(job, ErrorKind::BadOptions, reason);
-        let mut options = self.default_options.clone();
-        if let Some(metadata) = metadata {
-            (options.set_from_metadata(metadata)).or_end(|e| bad(format!("its metadata: {e}")))?;
-        }
-        for setting in &job.options {
-            options.apply(setting);
-        }
-        Continue(options)
-    }
-
-    /// The job's document as Cloud Storage describes it (the generation it
-    /// names, else the live one). A stale event, or an object missing or
-    /// refused, ends the message.
-    async fn describe_source(&self, job: &Job) -> Step<Described> {
-        (self.objects)
-            .describe(&job.bucket, &job.object, job.generation)
-            .await
-            .and_then(|found| found.ok_or_else(|| StorageError::NotFound(job.source_uri())))
-            .or_end(|error| source_error(job, error))
-    }
-
-    /// Downloads the job's document, at the generation described, to
-    /// `input`. Too large, or replaced since it was described, ends the
-    /// message.
-    async fn fetch(&self, job: &Job, input: &Path, generation: i64) -> Step<()> {
-        let limit = self.max_input_bytes;
-        let bytes = self
-            .objects
-            .download(&job.bucket, &job.object, Some(generation), input, limit)
-            .await
-            .or_end(|error| match error {
-                // Replaced or deleted since: the next attempt describes it again.
-                StorageError::NotFound(_) if job.generation.is_none() => transient(
-                    job,
-                    ErrorKind::Storage,
-                    format!("{} changed while we read it", job.source_uri()),
-                ),
-                error => source_error(job, error),
-            })?;
-        self.metrics.bytes_in.inc_by(bytes);
-        Continue(())
-    }
-
-    /// Uploads the PDF at `pdf`, made as `ready` says, if its name still
-    /// holds the generation claimed; its URI.
-    async fn store_pdf(
-        &self,
-        job: &Job,
-        pdf: &Path,
-        ready: &Ready<'_>,
-        cache: &Cache,
-        fidelity: &Fidelity,
-    ) -> Step<String> {
-        let body = (tokio::fs::read(pdf).await)
-            .or_end(|e| transient(job, ErrorKind::Disk, format!("reading the PDF back: {e}")))?;
-        // What the cache entry's seal covers; nothing to hash without one.
-        let pdf_md5 = ready.entry.as_ref().map(|_| super::cache::md5_hex(&body));
-        let mut metadata = ready.provenance.clone();
-        metadata.extend([
-            (storage::PAGES, fidelity.pages.to_string()),
-            (storage::FONTS_SUBSTITUTED, fidelity.substituted()),
-            (
-                storage::LAYOUT_RISK,
-                fidelity.layout_risk.as_str().to_string(),
-            ),
-        ]);
-        let out = &self.output_bucket;
-        let generation = self
-            .objects
-            .upload(
-                out,
-                &job.output,
-                body.into(),
-                "application/pdf",
-                &metadata,
-                Some(ready.if_generation),
-            )
-            .await
-            .or_end(|error| transient(job, ErrorKind::Storage, error))?;
-        let at = ObjectRef::new(out, &job.output);
-        if let (Some(entry), Some(pdf_md5)) = (&ready.entry, &pdf_md5) {
-            let objects = &*self.objects;
-            cache
-                .fill(objects, entry, at, generation, &metadata, pdf_md5)
-                .await;
-        }
-        Continue(at.to_string())
-    }
-
-    /// What the output name, holding `existing`, allows this generation
-    /// made with `options`: the generation to write it over, or the verdict
-    /// ending the message (a duplicate delivery, an event older than the PDF
-    /// there, or another source's PDF).
-    fn claim(
-        &self,
-        job: &Job,
-        generation: i64,
-        options: &Canonical,
-        existing: Option<&Provenance>,
-    ) -> Step<i64> {
-        let out = &self.output_bucket;
-        let source = Source {
-            bucket: &job.bucket,
-            object: &job.object,
-            generation,
-            options,
-        };
-        match ownership::claim(source, existing) {
-            Claim::Write { if_generation } => Continue(if_generation),
-            Claim::AlreadyDone => Break(done(
-                Outcome::Skipped,
-                format!(
-                    "{} generation {generation} is already converted ({options})",
-                    job.source_uri()
-                ),
-                Some(ObjectRef::new(out, &job.output).to_string()),
-            )),
-            Claim::Taken { owner } => Break(permanent(
-                job,
-                ErrorKind::NameTaken,
-                format!(
-                    "{} was made from {owner}, and {} would replace it: give one of the two another name",
-                    ObjectRef::new(out, &job.output),
-                    job.source()
-                ),
-            )),
-        }
-    }
 }
 
 /// A job ready to convert.
@@ -433,34 +304,5 @@ fn permanent(job: &Job, kind: ErrorKind, error: impl std::fmt::Display) -> Verdi
         kind,
         reason: format!("{}: {error}", job.source_uri()),
         job: Some(job.clone()),
-    }
-}
-
-/// The metadata naming a PDF's source (`generation` of the job's object)
-/// and the options it is made with.
-fn provenance(job: &Job, generation: i64, options: &Canonical) -> Vec<(&'static str, String)> {
-    vec![
-        (storage::SOURCE_BUCKET, job.bucket.clone()),
-        (storage::SOURCE_OBJECT, job.object.clone()),
-        (storage::SOURCE_GENERATION, generation.to_string()),
-        (storage::PDF_OPTIONS, options.to_string()),
-    ]
-}
-
-/// How a failure to read the job's document ends its message.
-fn source_error(job: &Job, error: StorageError) -> Verdict {
-    match error {
-        StorageError::NotFound(uri) if job.generation.is_some() => done(
-            Outcome::Skipped,
-            format!("{uri} at that generation is gone: a stale event"),
-            None,
-        ),
-        StorageError::NotFound(_) => permanent(job, ErrorKind::NotFound, error),
-        StorageError::Rejected { .. } => permanent(job, ErrorKind::Rejected, error),
-        StorageError::TooLarge { .. } => permanent(job, ErrorKind::TooLarge, error),
-        // A missing grant is the deployment's, and often only early.
-        StorageError::Unavailable { .. }
-        | StorageError::Forbidden { .. }
-        | StorageError::Changed(_) => transient(job, ErrorKind::Storage, error),
     }
 }

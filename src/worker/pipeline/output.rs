@@ -1,0 +1,119 @@
+//! The output's side of a message's work: whether its name may be
+//! written ([`super::super::ownership`]), the PDF stored there with its
+//! provenance, and the cache entry filled from it.
+
+use std::ops::ControlFlow::{Break, Continue};
+use std::path::Path;
+
+use super::{OrEnd, Pipeline, Ready, Step, done, permanent, transient};
+use crate::job::Job;
+use crate::office::Fidelity;
+use crate::options::Canonical;
+use crate::outcome::{ErrorKind, Outcome};
+use crate::storage::{self, ObjectRef, Objects, Provenance};
+use crate::worker::cache::{self, Cache};
+use crate::worker::edges::Converter;
+use crate::worker::ownership::{self, Claim, Source};
+
+impl<O: Objects, C: Converter> Pipeline<O, C> {
+    /// Uploads the PDF at `pdf`, made as `ready` says, if its name still
+    /// holds the generation claimed; its URI.
+    pub(super) async fn store_pdf(
+        &self,
+        job: &Job,
+        pdf: &Path,
+        ready: &Ready<'_>,
+        cache: &Cache,
+        fidelity: &Fidelity,
+    ) -> Step<String> {
+        let body = (tokio::fs::read(pdf).await)
+            .or_end(|e| transient(job, ErrorKind::Disk, format!("reading the PDF back: {e}")))?;
+        // What the cache entry's seal covers; nothing to hash without one.
+        let pdf_md5 = ready.entry.as_ref().map(|_| cache::md5_hex(&body));
+        let mut metadata = ready.provenance.clone();
+        metadata.extend([
+            (storage::PAGES, fidelity.pages.to_string()),
+            (storage::FONTS_SUBSTITUTED, fidelity.substituted()),
+            (
+                storage::LAYOUT_RISK,
+                fidelity.layout_risk.as_str().to_string(),
+            ),
+        ]);
+        let out = &self.output_bucket;
+        let generation = self
+            .objects
+            .upload(
+                out,
+                &job.output,
+                body.into(),
+                "application/pdf",
+                &metadata,
+                Some(ready.if_generation),
+            )
+            .await
+            .or_end(|error| transient(job, ErrorKind::Storage, error))?;
+        let at = ObjectRef::new(out, &job.output);
+        if let (Some(entry), Some(pdf_md5)) = (&ready.entry, &pdf_md5) {
+            let objects = &*self.objects;
+            cache
+                .fill(objects, entry, at, generation, &metadata, pdf_md5)
+                .await;
+        }
+        Continue(at.to_string())
+    }
+
+    /// What the output name, holding `existing`, allows this generation
+    /// made with `options`: the generation to write it over, or the verdict
+    /// ending the message (a duplicate delivery, an event older than the PDF
+    /// there, or another source's PDF).
+    pub(super) fn claim(
+        &self,
+        job: &Job,
+        generation: i64,
+        options: &Canonical,
+        existing: Option<&Provenance>,
+    ) -> Step<i64> {
+        let out = &self.output_bucket;
+        let source = Source {
+            bucket: &job.bucket,
+            object: &job.object,
+            generation,
+            options,
+        };
+        match ownership::claim(source, existing) {
+            Claim::Write { if_generation } => Continue(if_generation),
+            Claim::AlreadyDone => Break(done(
+                Outcome::Skipped,
+                format!(
+                    "{} generation {generation} is already converted ({options})",
+                    job.source_uri()
+                ),
+                Some(ObjectRef::new(out, &job.output).to_string()),
+            )),
+            Claim::Taken { owner } => Break(permanent(
+                job,
+                ErrorKind::NameTaken,
+                format!(
+                    "{} was made from {owner}, and {} would replace it: give one of the two another name",
+                    ObjectRef::new(out, &job.output),
+                    job.source()
+                ),
+            )),
+        }
+    }
+}
+
+/// The metadata naming a PDF's source (`generation` of the job's object)
+/// and the options it is made with.
+pub(super) fn provenance(
+    job: &Job,
+    generation: i64,
+    options: &Canonical,
+) -> Vec<(&'static str, String)> {
+    vec![
+        (storage::SOURCE_BUCKET, job.bucket.clone()),
+        (storage::SOURCE_OBJECT, job.object.clone()),
+        (storage::SOURCE_GENERATION, generation.to_string()),
+        (storage::PDF_OPTIONS, options.to_string()),
+    ]
+}
