@@ -272,18 +272,14 @@ async fn a_document_whose_files_fan_out_is_stopped_at_its_scratch_budget() {
     common::write_pptx_with_media_fan_out(&input, 10, 15 << 20);
     assert!(std::fs::metadata(&input).unwrap().len() < 100 << 10);
 
-    let roomy = Pool::start(pool_config(), common::workspace()).expect("pool starts");
+    let roomy = start_pool(pool_config());
     convert(&roomy, &input).await.expect("the control converts");
     roomy.shutdown().await;
 
-    let tight = Pool::start(
-        PoolConfig {
-            scratch_cap: 96 << 20,
-            ..pool_config()
-        },
-        common::workspace(),
-    )
-    .expect("pool starts");
+    let tight = start_pool(PoolConfig {
+        scratch_cap: 96 << 20,
+        ..pool_config()
+    });
     let started = std::time::Instant::now();
     let error = convert(&tight, &input).await.unwrap_err();
     assert_eq!(error.kind(), "resource_limit", "{error}");
@@ -691,14 +687,10 @@ async fn a_pdf_over_the_output_cap_is_refused_and_the_pool_goes_on() {
     assert!(size > cap, "the control's PDF is {size} bytes");
     pool.shutdown().await;
 
-    let pool = Pool::start(
-        PoolConfig {
-            max_output_bytes: cap,
-            ..pool_config()
-        },
-        common::workspace(),
-    )
-    .unwrap();
+    let pool = start_pool(PoolConfig {
+        max_output_bytes: cap,
+        ..pool_config()
+    });
     let error = convert(&pool, &input).await.unwrap_err();
     assert_eq!(error.kind(), "resource_limit", "{error}");
     assert!(error.to_string().contains("MAX_OUTPUT_BYTES"), "{error}");
@@ -719,24 +711,14 @@ async fn a_pdf_over_the_page_limit_is_refused_and_the_pool_goes_on() {
     // The control: with the default limit, every page is in the PDF.
     let pool = pool();
     let pdf = convert(&pool, &input).await.unwrap();
-    let out = Command::new("pdfinfo").arg(&pdf).output().unwrap();
-    let info = String::from_utf8_lossy(&out.stdout).into_owned();
-    let pages = info
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:"))
-        .map(str::trim);
-    assert_eq!(pages, Some("1500"), "{info}");
+    assert_eq!(common::pdf_pages(&pdf), 1500);
     pool.shutdown().await;
 
-    let pool = Pool::start(
-        PoolConfig {
-            max_pages: 1000,
-            scratch_cap: 512 << 20,
-            ..pool_config()
-        },
-        common::workspace(),
-    )
-    .unwrap();
+    let pool = start_pool(PoolConfig {
+        max_pages: 1000,
+        scratch_cap: 512 << 20,
+        ..pool_config()
+    });
     let error = convert(&pool, &input).await.unwrap_err();
     assert_eq!(error.kind(), "resource_limit", "{error}");
     assert!(
@@ -786,14 +768,10 @@ async fn a_picture_of_too_many_pixels_is_refused_from_its_header() {
         max_picture_pixels: u64::MAX,
         ..Limits::default()
     };
-    let unlimited_pool = Pool::start(
-        PoolConfig {
-            limits: unlimited,
-            ..pool_config()
-        },
-        common::workspace(),
-    )
-    .unwrap();
+    let unlimited_pool = start_pool(PoolConfig {
+        limits: unlimited,
+        ..pool_config()
+    });
     let started = std::time::Instant::now();
     let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
     let control = started.elapsed();
@@ -835,14 +813,10 @@ async fn a_picture_of_too_many_pixels_in_rtf_is_refused_from_its_header() {
         max_picture_pixels: u64::MAX,
         ..Limits::default()
     };
-    let unlimited_pool = Pool::start(
-        PoolConfig {
-            limits: unlimited,
-            ..pool_config()
-        },
-        common::workspace(),
-    )
-    .unwrap();
+    let unlimited_pool = start_pool(PoolConfig {
+        limits: unlimited,
+        ..pool_config()
+    });
     let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
     unlimited_pool.shutdown().await;
     eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
@@ -874,17 +848,13 @@ async fn rtf_groups_nested_without_end_are_refused() {
     std::fs::write(&input, rtf).unwrap();
 
     // The control: with no depth limit, LibreOffice's memory grows with it.
-    let unlimited_pool = Pool::start(
-        PoolConfig {
-            limits: Limits {
-                max_rtf_depth: usize::MAX,
-                ..Limits::default()
-            },
-            ..pool_config()
+    let unlimited_pool = start_pool(PoolConfig {
+        limits: Limits {
+            max_rtf_depth: usize::MAX,
+            ..Limits::default()
         },
-        common::workspace(),
-    )
-    .unwrap();
+        ..pool_config()
+    });
     let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
     unlimited_pool.shutdown().await;
     eprintln!("no depth limit: {result:?}, peak {} MiB", peak >> 20);
