@@ -186,20 +186,15 @@ pub(super) struct HeldBytes {
 }
 
 impl HeldBytes {
-    /// Holds `bytes` instead: what is held beyond goes back at once, more
-    /// is waited for. Called with no conversion turn held, so the wait
-    /// never keeps a turn from a message that would free bytes.
-    pub(super) async fn hold_only(&mut self, bytes: u64) {
-        let wanted = kib_of(bytes, &self.limits) as usize;
-        let held = self.kib.num_permits();
-        if wanted < held {
-            drop(self.kib.split(held - wanted));
-        } else if wanted > held {
-            let more = (self.limits.kib.clone())
-                .acquire_many_owned((wanted - held) as u32)
-                .await;
-            self.kib.merge(more.expect("the semaphore is never closed"));
+    /// Keeps only `bytes` of what is held, the rest going back at once;
+    /// false, keeping everything, if `bytes` is more than is held.
+    pub(super) fn shrink_to(&mut self, bytes: u64) -> bool {
+        let (wanted, held) = (kib_of(bytes, &self.limits) as usize, self.kib.num_permits());
+        if wanted > held {
+            return false;
         }
+        drop(self.kib.split(held - wanted));
+        true
     }
 }
 
@@ -251,5 +246,34 @@ impl Permit {
         ConversionTurn {
             _turn: turn.expect("the semaphore is never closed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a conversion the PDF's bytes take the document's place: less
+    /// gives the rest back; more keeps all and says so (the caller then
+    /// keeps its conversion turn instead of waiting for bytes).
+    #[tokio::test]
+    async fn held_bytes_shrink_to_the_pdf_or_are_kept_whole() {
+        let bounds = Bounds {
+            messages: 1,
+            conversions: 1,
+            bytes: 10 << 10,
+        };
+        let intake = Intake::new(bounds);
+        let admitted = intake.admit(None, &CancellationToken::new()).await;
+        let permit = admitted.expect("admitted").permit;
+        let mut held = permit.hold_bytes(4 << 10).await;
+        let free = || intake.limits.kib.available_permits();
+        assert_eq!(free(), 6);
+        assert!(!held.shrink_to(8 << 10));
+        assert_eq!(free(), 6);
+        assert!(held.shrink_to(1 << 10));
+        assert_eq!(free(), 9);
+        drop(held);
+        assert_eq!(free(), 10);
     }
 }

@@ -131,21 +131,22 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // Fetching and storing need no turn: other messages' calls go on
         // while this one converts.
         let turn = permit.conversion_turn().await;
-        let converted = (self.converter)
+        let conversion = (self.converter)
             .convert(&ready.input, Path::new(&job.object), &pdf, &ready.options)
-            .await;
-        drop(turn);
-        let conversion = converted.or_end(|error| {
-            if error.is_permanent() {
-                permanent(job, error.kind(), &error)
-            } else {
-                transient(job, error.kind(), format!("{}: {error}", job.source()))
-            }
-        })?;
-        // Only the PDF is left to store: the document's bytes go back to the
-        // budget (the PDF's are waited for with no turn held).
+            .await
+            .or_end(|error| {
+                if error.is_permanent() {
+                    permanent(job, error.kind(), &error)
+                } else {
+                    transient(job, error.kind(), format!("{}: {error}", job.source()))
+                }
+            })?;
+        // Only the PDF is left to store: the document goes, and the PDF
+        // takes its place in the budget. A PDF larger than that keeps its
+        // turn until it is stored, so the PDFs over the budget are never
+        // more than the turns, and nothing waits for bytes holding a turn.
         let _ = tokio::fs::remove_file(&ready.input).await;
-        ready.held.hold_only(conversion.pdf_bytes).await;
+        let _kept = (!ready.held.shrink_to(conversion.pdf_bytes)).then_some(turn);
         trace.slot = Some(conversion.slot);
         trace.queue_wait = Some(conversion.queue_wait);
         self.metrics
