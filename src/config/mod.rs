@@ -29,6 +29,10 @@ pub mod defaults {
     pub const SCRATCH_LIMIT_MIB: u64 = 512;
     pub const MAX_INPUT_BYTES: u64 = 100 << 20;
     pub const MAX_ATTEMPTS: u32 = 5;
+    /// `MAX_MESSAGES` per LibreOffice process: enough that the next
+    /// documents are fetched and the last ones stored while a slot
+    /// converts, with Cloud Storage tens of milliseconds away.
+    pub const MESSAGES_PER_SLOT: usize = 8;
     pub const PORT: u16 = 8080;
     pub const SHUTDOWN_GRACE_SECS: u64 = 8;
     pub const ACK_DEADLINE_SECS: u64 = 60;

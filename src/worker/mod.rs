@@ -1,9 +1,11 @@
 //! Messages in, PDFs out. Messages come from a streaming pull, or from Pub/Sub push requests
 //! that `http` hands to [`Worker::push`]: both take the same path.
 //!
-//! Flow control holds at most two messages per LibreOffice process (one
-//! converting, one downloading), so a busy instance never hoards work
-//! another instance could take. A message is acked only once its PDF (or its
+//! Flow control holds at most `MAX_MESSAGES` (8 per LibreOffice process):
+//! enough that Cloud Storage calls overlap with conversions, few enough
+//! that a busy instance does not hoard work another instance could take;
+//! conversions and the bytes on disk have bounds of their own (`intake`).
+//! A message is acked only once its PDF (or its
 //! failure record) is stored. Permanent failures are acked with a failure
 //! record; transient ones are nacked so the subscription's retry policy and
 //! dead-letter topic apply, until `max_attempts` makes them permanent.

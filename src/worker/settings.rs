@@ -4,14 +4,9 @@
 use std::time::Duration;
 
 use super::cache::CacheAt;
-use crate::config::WorkerArgs;
+use crate::config::{WorkerArgs, defaults};
 use crate::job::Routing;
 use crate::options::PdfOptions;
-
-/// Messages worked on at once per LibreOffice process, by default: enough
-/// that the next documents are fetched and the last ones stored while a
-/// slot converts, with Cloud Storage tens of milliseconds away.
-const MESSAGES_PER_SLOT: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -65,7 +60,7 @@ impl Settings {
             ack_deadline: Duration::from_secs(args.ack_deadline),
             max_messages: args
                 .max_messages
-                .map_or(pool_size * MESSAGES_PER_SLOT, usize::from),
+                .map_or(pool_size * defaults::MESSAGES_PER_SLOT, usize::from),
             // One converting and one waiting per LibreOffice process.
             max_conversions: pool_size * 2,
             // What the sizing gives the worker's job files: per message of
