@@ -10,7 +10,7 @@
 
 use crate::options::Setting;
 use crate::outcome::ErrorKind;
-use crate::storage::ObjectRef;
+use crate::storage::{Described, ObjectRef, hex_of_base64};
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -33,8 +33,10 @@ pub struct Job {
     pub object: String,
     /// The generation named by the message; `None` means the live one.
     pub generation: Option<i64>,
-    /// The size announced by the notification, checked before downloading.
-    pub size: Option<u64>,
+    /// What a Cloud Storage notification's payload says of the object at
+    /// its generation: it stands in for asking Cloud Storage, and the
+    /// download is checked against its size and MD5.
+    pub announced: Option<Box<Described>>,
     pub output: String,
     pub failure_record: String,
     /// PDF options the job's message asked for, checked; they override
@@ -96,6 +98,11 @@ struct Body {
     /// Cloud Storage writes numbers as strings in JSON_API_V1; apps may not.
     generation: Option<NumberOrString>,
     size: Option<NumberOrString>,
+    /// Base64, in a notification's payload.
+    #[serde(rename = "md5Hash")]
+    md5_hash: Option<String>,
+    /// The object's custom metadata, in a notification's payload.
+    metadata: Option<HashMap<String, String>>,
     /// PDF options for this job: `{"pdfa": "2b", "pages": "1-3"}`.
     options: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -105,6 +112,31 @@ struct Body {
 enum NumberOrString {
     Number(i64),
     String(String),
+}
+
+impl Body {
+    fn names(&self, bucket: &str, object: &str) -> bool {
+        self.bucket.as_deref() == Some(bucket) && self.name.as_deref() == Some(object)
+    }
+
+    /// The object at `generation` as a notification's payload describes
+    /// it; `None` unless it has all a description needs (a composite
+    /// object has no MD5: it is described by asking).
+    fn described(&self, generation: i64) -> Result<Option<Box<Described>>, Rejected> {
+        let (Some(size), Some(md5)) = (&self.size, &self.md5_hash) else {
+            return Ok(None);
+        };
+        let size = u64::try_from(size.parse("size")?)
+            .map_err(|_| Rejected::malformed("negative \"size\""))?;
+        Ok(hex_of_base64(md5).map(|md5| {
+            Box::new(Described {
+                generation,
+                md5: Some(md5),
+                size: Some(size),
+                metadata: self.metadata.clone().unwrap_or_default(),
+            })
+        }))
+    }
 }
 
 impl NumberOrString {
@@ -147,17 +179,16 @@ pub fn parse(
         (None, Some(g)) => Some(g.parse("generation")?),
         (None, None) => None,
     };
-    let size = match body.as_ref().and_then(|b| b.size.as_ref()) {
-        Some(size) => Some(
-            u64::try_from(size.parse("size")?)
-                .map_err(|_| Rejected::malformed("negative \"size\""))?,
-        ),
-        None => None,
+    let announced = match (attribute("eventType"), &body, generation) {
+        (Some(_), Some(body), Some(generation)) if body.names(&bucket, &object) => {
+            body.described(generation)?
+        }
+        _ => None,
     };
 
     let requested = body.and_then(|b| b.options);
     match (
-        job_for(bucket, object, generation, size, routing)?,
+        job_for(bucket, object, generation, announced, routing)?,
         requested,
     ) {
         (Parsed::Convert(job), Some(requested)) => with_options(job, requested),
@@ -225,7 +256,7 @@ pub fn job_for(
     bucket: String,
     object: String,
     generation: Option<i64>,
-    size: Option<u64>,
+    announced: Option<Box<Described>>,
     routing: &Routing,
 ) -> Result<Parsed, Rejected> {
     if let Some(problem) = invalid_name(&object) {
@@ -249,7 +280,7 @@ pub fn job_for(
         bucket,
         object,
         generation,
-        size,
+        announced,
         options: Vec::new(),
     };
     if job.output.len() > MAX_NAME_BYTES {

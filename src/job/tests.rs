@@ -33,14 +33,44 @@ fn gcs_notification_with_json_payload() {
         ("objectGeneration", "1700000000000001"),
         ("payloadFormat", "JSON_API_V1"),
     ]);
-    let data = br#"{"kind":"storage#object","bucket":"in","name":"reports/q1.docx","generation":"1700000000000001","size":"37029"}"#;
+    let data = br#"{"kind":"storage#object","bucket":"in","name":"reports/q1.docx","generation":"1700000000000001","size":"37029","md5Hash":"sZRqySSS0jR8YjW00mERhA==","metadata":{"docx2pdf-pdfa":"2b"}}"#;
     let job = job(parse(&a, data, &routing()));
     assert_eq!(job.bucket, "in");
     assert_eq!(job.object, "reports/q1.docx");
     assert_eq!(job.generation, Some(1_700_000_000_000_001));
-    assert_eq!(job.size, Some(37029));
+    let announced = job.announced.expect("the payload describes the object");
+    assert_eq!(announced.generation, 1_700_000_000_000_001);
+    assert_eq!(announced.size, Some(37029));
+    assert_eq!(
+        announced.md5.as_deref(),
+        Some("b1946ac92492d2347c6235b4d2611184")
+    );
+    assert_eq!(announced.metadata["docx2pdf-pdfa"], "2b");
     assert_eq!(job.output, "pdf/reports/q1.pdf");
     assert_eq!(job.failure_record, "pdf/reports/q1.docx.error.json");
+}
+
+#[test]
+fn a_payload_describes_only_what_it_fully_names() {
+    let a = attrs(&[
+        ("eventType", "OBJECT_FINALIZE"),
+        ("bucketId", "in"),
+        ("objectId", "a.docx"),
+        ("objectGeneration", "7"),
+    ]);
+    let described = |data: &str| job(parse(&a, data.as_bytes(), &routing())).announced;
+    let full = r#"{"bucket":"in","name":"a.docx","generation":"7","size":"5","md5Hash":"sZRqySSS0jR8YjW00mERhA=="}"#;
+    assert!(described(full).is_some());
+    // A composite object has only a CRC32C: Cloud Storage is asked.
+    assert_eq!(
+        described(&full.replace(r#","md5Hash":"sZRqySSS0jR8YjW00mERhA==""#, "")),
+        None
+    );
+    // A payload about another object describes nothing here.
+    assert_eq!(described(&full.replace(r#""a.docx""#, r#""b.docx""#)), None);
+    // Nor does a JSON job body, which Cloud Storage did not write.
+    let body = job(parse(&HashMap::new(), full.as_bytes(), &routing()));
+    assert_eq!(body.announced, None);
 }
 
 #[test]
@@ -53,7 +83,7 @@ fn gcs_notification_without_payload() {
         ("payloadFormat", "NONE"),
     ]);
     let job = job(parse(&a, b"", &routing()));
-    assert_eq!((job.generation, job.size), (Some(7), None));
+    assert_eq!((job.generation, job.announced), (Some(7), None));
 }
 
 #[test]

@@ -305,7 +305,7 @@ fn by_status(uri: String, status: Option<u16>, message: String) -> StorageError 
 }
 
 /// `md5Hash` as the JSON API writes it (base64) in hex.
-fn hex_of_base64(text: &str) -> Option<String> {
+pub fn hex_of_base64(text: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
         .ok()?;

@@ -160,7 +160,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
         let attempt = self.intake.attempt(id, delivery_attempt);
         let mut trace = Trace::default();
         let verdict = (self.pipeline)
-            .process(parsed, &self.cache, permit, &mut trace)
+            .process(parsed, attempt == 1, &self.cache, permit, &mut trace)
             .await;
         let delivery = Delivery {
             attempt,

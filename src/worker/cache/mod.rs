@@ -26,8 +26,8 @@
 //! holding a permit, so other documents go on meanwhile. Instances do not
 //! coordinate: each converts a document at most once at a time.
 //!
-//! It answers "a hit, or convert" ([`Lookup`]); what a hit means for the
-//! message is the pipeline's to say.
+//! It finds an entry, then copies it ([`Lookup`]: a hit, or convert); what
+//! a hit means for the message is the pipeline's to say.
 
 use std::path::Path;
 
@@ -41,7 +41,7 @@ use super::intake::Permit;
 use super::object_locks::{ObjectGuard, ObjectLocks};
 use crate::job::Job;
 use crate::options::Canonical;
-use crate::storage::{self, ObjectRef, Objects, StorageError};
+use crate::storage::{self, Described, ObjectRef, Objects, StorageError};
 
 /// Where the cache lives, and what its entries are keyed and sealed with.
 #[derive(Clone, Debug)]
@@ -202,38 +202,45 @@ impl Cache {
             .await
     }
 
-    /// Copies the entry's PDF to `to` with the new source's metadata
-    /// (`source`), if the entry is there and ours and `to` still holds
-    /// `if_generation`. A lookup that fails, or an entry gone meanwhile,
-    /// answers `Convert`; only a copy that fails otherwise is an error.
-    pub(super) async fn lookup(
+    /// The entry's PDF as Cloud Storage describes it, if it is there and
+    /// ours. A lookup that fails answers nothing: the document converts.
+    pub(super) async fn find(&self, objects: &impl Objects, entry: &Entry) -> Option<Described> {
+        let from = entry.at();
+        match objects.describe(from.bucket, from.name, None).await {
+            Ok(Some(found)) if sealed_by_us(entry, &found) => Some(found),
+            Ok(Some(_)) => {
+                tracing::warn!(entry = %from, "an object on a cache entry's name is not sealed by this worker's key; converting instead");
+                None
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(%error, "cache lookup failed; converting instead");
+                None
+            }
+        }
+    }
+
+    /// Copies the entry's PDF, `found`, to `to` with the new source's
+    /// metadata (`source`), if `to` still holds `if_generation`. An entry
+    /// gone meanwhile answers `Convert`; a copy that fails otherwise is an
+    /// error.
+    pub(super) async fn copy(
         &self,
         objects: &impl Objects,
         entry: &Entry,
+        found: &Described,
         to: ObjectRef<'_>,
         source: &[(&'static str, String)],
         if_generation: i64,
     ) -> Result<Lookup, StorageError> {
         let from = entry.at();
-        let found = match objects.describe(from.bucket, from.name, None).await {
-            Ok(Some(found)) if sealed_by_us(entry, &found) => found,
-            Ok(Some(_)) => {
-                tracing::warn!(entry = %from, "an object on a cache entry's name is not sealed by this worker's key; converting instead");
-                return Ok(Lookup::Convert);
-            }
-            Ok(None) => return Ok(Lookup::Convert),
-            Err(error) => {
-                tracing::warn!(%error, "cache lookup failed; converting instead");
-                return Ok(Lookup::Convert);
-            }
-        };
         let mut metadata = source.to_vec();
         for key in CARRIED {
             if let Some(value) = found.metadata.get(key) {
                 metadata.push((key, value.clone()));
             }
         }
-        // The generation whose metadata was just checked, nothing else.
+        // The generation whose metadata was checked, nothing else.
         let copied = objects
             .copy(from, found.generation, to, &metadata, Some(if_generation))
             .await;
@@ -275,7 +282,7 @@ impl Cache {
 
 /// Whether `found`, at the entry's name, carries a seal made with our key
 /// over that name and the MD5 Cloud Storage computed of its bytes.
-fn sealed_by_us(entry: &Entry, found: &storage::Described) -> bool {
+fn sealed_by_us(entry: &Entry, found: &Described) -> bool {
     match (found.metadata.get(ENTRY_SEAL), &found.md5) {
         (Some(seal), Some(md5)) => entry.seal.verifies(&entry.key, md5, seal),
         _ => false,

@@ -7,7 +7,7 @@ fn job() -> Job {
         bucket: "in".into(),
         object: "a.docx".into(),
         generation: Some(7),
-        size: Some(100),
+        announced: None,
         output: "a.pdf".into(),
         failure_record: "a.docx.error.json".into(),
         options: Vec::new(),

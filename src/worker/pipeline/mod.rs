@@ -14,7 +14,7 @@ use std::sync::Arc;
 mod output;
 mod source;
 
-use output::provenance;
+use output::{Seen, Write, provenance};
 
 use super::cache::{Cache, Entry, Lookup};
 use super::disposition::Verdict;
@@ -24,7 +24,7 @@ use super::object_locks::ObjectGuard;
 use super::report::Trace;
 use super::settings::Settings;
 use crate::job::{Job, Parsed, Rejected};
-use crate::options::PdfOptions;
+use crate::options::{Canonical, PdfOptions};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{ObjectRef, Objects};
 use crate::telemetry::metrics::Metrics;
@@ -89,11 +89,13 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         &self.converter
     }
 
-    /// `parsed`: the message, as admission read it; `permit`: the one it
-    /// was admitted with, lent back while it waits for another copy.
+    /// `parsed`: the message, as admission read it, delivered for the
+    /// first time or not; `permit`: the one it was admitted with, lent
+    /// back while it waits for another copy.
     pub(super) async fn process(
         &self,
         parsed: Result<Parsed, Rejected>,
+        first_delivery: bool,
         cache: &Cache,
         permit: &mut Permit,
         trace: &mut Trace,
@@ -112,7 +114,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             }
         };
         trace.job = Some(job.clone());
-        match self.work(&job, cache, permit, trace).await {
+        match self.work(&job, first_delivery, cache, permit, trace).await {
             Continue(made) => done(Outcome::Converted, made.detail, Some(made.output)),
             Break(verdict) => verdict,
         }
@@ -122,11 +124,12 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
     async fn work(
         &self,
         job: &Job,
+        first_delivery: bool,
         cache: &Cache,
         permit: &mut Permit,
         trace: &mut Trace,
     ) -> Step<Converted> {
-        let mut ready = self.prepare(job, cache, permit, trace).await?;
+        let mut ready = (self.prepare(job, first_delivery, cache, permit, trace)).await?;
         let pdf = ready.dir.path().join("output.pdf");
         // Fetching and storing need no turn: other messages' calls go on
         // while this one converts.
@@ -179,20 +182,23 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
     async fn prepare<'c>(
         &self,
         job: &Job,
+        first_delivery: bool,
         cache: &'c Cache,
         permit: &mut Permit,
         trace: &mut Trace,
     ) -> Step<Ready<'c>> {
-        let out = &self.output_bucket;
-        // One read of what the output name holds, for both claims below.
-        let existing = (self.objects.describe(out, &job.output, None).await)
-            .or_end(|error| transient(job, ErrorKind::Storage, error))?
-            .map(|output| output.provenance());
+        // A first delivery writes as if its name were free, and reads what
+        // the name holds only if the write finds it is not: a new document
+        // costs no read. A redelivery, likely done already, reads it first.
+        let seen = match first_delivery {
+            true => Seen::Unread,
+            false => Seen::Read(self.read_output(job).await?),
+        };
         // A notification names its generation: a redelivery, or another
         // source's name, ends here before anything else is read. The
         // object's metadata may add options, so this can only skip work
         // whose options are known without it.
-        if let Some(generation) = job.generation {
+        if let (Some(generation), Seen::Read(existing)) = (job.generation, &seen) {
             let asked = self.options(job, None)?.describe();
             trace.options = Some(asked.clone());
             self.claim(job, generation, &asked, existing.as_ref())?;
@@ -203,7 +209,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let described = options.describe();
         trace.options = Some(described.clone());
         // The write's precondition catches anything written since the read.
-        let if_generation = self.claim(job, source.generation, &described, existing.as_ref())?;
+        let if_generation = self.claim(job, source.generation, &described, seen.holding())?;
         let provenance = provenance(job, source.generation, &described);
         // Its download and rebuilt package, on a disk that is memory.
         let size = source.size.filter(|&size| size > 0);
@@ -218,22 +224,30 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
         // The generation described is the one converted (and cached).
-        self.fetch(job, &input, source.generation).await?;
+        self.fetch(job, &input, &source).await?;
         // Keyed on the downloaded bytes: a hit costs the download, never a
         // conversion.
         let entry = cache.entry(job, &input, &described).await;
         let mut turn = None;
         if let Some(entry) = &entry {
             turn = Some(cache.turn(entry, permit).await);
-            self.reuse(job, cache, entry, &provenance, if_generation)
-                .await?;
+            let write = Write {
+                source_generation: source.generation,
+                options: &described,
+                if_generation,
+                seen: &seen,
+            };
+            self.reuse(job, cache, entry, &provenance, write).await?;
         }
         Continue(Ready {
             dir,
             input,
             options,
             provenance,
+            source_generation: source.generation,
+            described,
             if_generation,
+            seen,
             entry,
             _turn: turn,
             held,
@@ -248,14 +262,21 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         cache: &Cache,
         entry: &Entry,
         provenance: &[(&'static str, String)],
-        if_generation: i64,
+        write: Write<'_>,
     ) -> Step<()> {
         let to = ObjectRef::new(&self.output_bucket, &job.output);
-        let lookup = cache.lookup(&*self.objects, entry, to, provenance, if_generation);
-        match lookup
-            .await
-            .or_end(|error| transient(job, ErrorKind::Storage, error))?
-        {
+        let objects = &*self.objects;
+        let Some(found) = cache.find(objects, entry).await else {
+            return Continue(());
+        };
+        // Bytes converted before are often a copy of a message done
+        // already: the name is read before anything is copied onto it.
+        let if_generation = match write.seen {
+            Seen::Unread => self.reclaim(job, &write).await?,
+            Seen::Read(_) => write.if_generation,
+        };
+        let copied = cache.copy(objects, entry, &found, to, provenance, if_generation);
+        match (copied.await).or_end(|error| transient(job, ErrorKind::Storage, error))? {
             Lookup::Hit { from } => Break(done(
                 Outcome::Cached,
                 format!("{} -> {to} (copied from {from})", job.source()),
@@ -274,14 +295,32 @@ struct Ready<'w> {
     options: PdfOptions,
     /// The PDF's metadata naming its source and options.
     provenance: Vec<(&'static str, String)>,
+    /// The generation of the document converted.
+    source_generation: i64,
+    /// Its options, as the PDF records them.
+    described: Canonical,
     /// The generation the output name must still hold when the PDF is written.
     if_generation: i64,
+    /// Whether that generation was read, or assumed.
+    seen: Seen,
     /// Where its PDF is kept for the next copy of the same document.
     entry: Option<Entry>,
     /// Held until the entry is filled: copies here wait for it.
     _turn: Option<ObjectGuard<'w>>,
     /// Its share of the byte budget, while its files are on disk.
     held: HeldBytes,
+}
+
+impl Ready<'_> {
+    /// The PDF's write, as prepared.
+    fn write(&self) -> Write<'_> {
+        Write {
+            source_generation: self.source_generation,
+            options: &self.described,
+            if_generation: self.if_generation,
+            seen: &self.seen,
+        }
+    }
 }
 
 fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> Verdict {

@@ -10,7 +10,7 @@ use crate::job::Job;
 use crate::office::Fidelity;
 use crate::options::Canonical;
 use crate::outcome::{ErrorKind, Outcome};
-use crate::storage::{self, ObjectRef, Objects, Provenance};
+use crate::storage::{self, ObjectRef, Objects, Provenance, StorageError};
 use crate::worker::cache::{self, Cache};
 use crate::worker::edges::Converter;
 use crate::worker::ownership::{self, Claim, Source};
@@ -40,18 +40,27 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             ),
         ]);
         let out = &self.output_bucket;
-        let generation = self
-            .objects
-            .upload(
+        let body = bytes::Bytes::from(body);
+        // On the heap: the client's upload is large, and two of them in
+        // this future overflowed a worker thread's stack (debug build).
+        let upload = |if_generation| {
+            let body = body.clone();
+            Box::pin((self.objects).upload(
                 out,
                 &job.output,
-                body.into(),
+                body,
                 "application/pdf",
                 &metadata,
-                Some(ready.if_generation),
-            )
-            .await
-            .or_end(|error| transient(job, ErrorKind::Storage, error))?;
+                Some(if_generation),
+            ))
+        };
+        let stored = match upload(ready.if_generation).await {
+            Err(StorageError::Changed(_)) if ready.seen.is_unread() => {
+                upload(self.reclaim(job, &ready.write()).await?).await
+            }
+            stored => stored,
+        };
+        let generation = stored.or_end(|error| transient(job, ErrorKind::Storage, error))?;
         let at = ObjectRef::new(out, &job.output);
         if let (Some(entry), Some(pdf_md5)) = (&ready.entry, &pdf_md5) {
             let objects = &*self.objects;
@@ -60,6 +69,26 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
                 .await;
         }
         Continue(at.to_string())
+    }
+
+    /// What the output name holds now: where its PDF came from, if there is one.
+    pub(super) async fn read_output(&self, job: &Job) -> Step<Option<Provenance>> {
+        let out = &self.output_bucket;
+        let described = (self.objects.describe(out, &job.output, None).await)
+            .or_end(|error| transient(job, ErrorKind::Storage, error))?;
+        Continue(described.map(|output| output.provenance()))
+    }
+
+    /// The name was not free, as `write` assumed: the generation to write
+    /// over now, or the verdict ending the message.
+    pub(super) async fn reclaim(&self, job: &Job, write: &Write<'_>) -> Step<i64> {
+        let existing = self.read_output(job).await?;
+        self.claim(
+            job,
+            write.source_generation,
+            write.options,
+            existing.as_ref(),
+        )
     }
 
     /// What the output name, holding `existing`, allows this generation
@@ -101,6 +130,36 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             )),
         }
     }
+}
+
+/// What the output name holds, as far as the message knows.
+pub(super) enum Seen {
+    /// Not read: the name is written as if free, and read if it is not.
+    Unread,
+    Read(Option<Provenance>),
+}
+
+impl Seen {
+    pub(super) fn is_unread(&self) -> bool {
+        matches!(self, Seen::Unread)
+    }
+
+    /// What the name was seen to hold; nothing when it was not read.
+    pub(super) fn holding(&self) -> Option<&Provenance> {
+        match self {
+            Seen::Read(existing) => existing.as_ref(),
+            Seen::Unread => None,
+        }
+    }
+}
+
+/// A write of a PDF made from `source_generation` with `options`, on the
+/// condition that its name holds `if_generation`, as `seen` says.
+pub(super) struct Write<'a> {
+    pub(super) source_generation: i64,
+    pub(super) options: &'a Canonical,
+    pub(super) if_generation: i64,
+    pub(super) seen: &'a Seen,
 }
 
 /// The metadata naming a PDF's source (`generation` of the job's object)

@@ -3,7 +3,7 @@
 //! says of it, and its download.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow::Continue;
+use std::ops::ControlFlow::{Break, Continue};
 use std::path::Path;
 
 use super::{OrEnd, Pipeline, Step, done, permanent, transient};
@@ -34,9 +34,13 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
     }
 
     /// The job's document as Cloud Storage describes it (the generation it
-    /// names, else the live one). A stale event, or an object missing or
-    /// refused, ends the message.
+    /// names, else the live one): by its notification, when that says it
+    /// all, else by asking. A stale event, or an object missing or refused,
+    /// ends the message.
     pub(super) async fn describe_source(&self, job: &Job) -> Step<Described> {
+        if let Some(announced) = &job.announced {
+            return Continue((**announced).clone());
+        }
         (self.objects)
             .describe(&job.bucket, &job.object, job.generation)
             .await
@@ -44,11 +48,14 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             .or_end(|error| source_error(job, error))
     }
 
-    /// Downloads the job's document, at the generation described, to
-    /// `input`. Too large, or replaced since it was described, ends the
-    /// message.
-    pub(super) async fn fetch(&self, job: &Job, input: &Path, generation: i64) -> Step<()> {
-        let limit = self.max_input_bytes;
+    /// Downloads the job's document, as `source` describes it, to `input`.
+    /// Too large, replaced since it was described, or not what its
+    /// notification announced, ends the message.
+    pub(super) async fn fetch(&self, job: &Job, input: &Path, source: &Described) -> Step<()> {
+        let generation = source.generation;
+        // What a notification announced bounds the bytes its budget holds.
+        let announced = job.announced.as_ref().and_then(|a| a.size);
+        let limit = announced.map_or(self.max_input_bytes, |size| size.min(self.max_input_bytes));
         let bytes = self
             .objects
             .download(&job.bucket, &job.object, Some(generation), input, limit)
@@ -60,11 +67,50 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
                     ErrorKind::Storage,
                     format!("{} changed while we read it", job.source_uri()),
                 ),
+                StorageError::TooLarge { .. }
+                    if announced.is_some_and(|size| size < self.max_input_bytes) =>
+                {
+                    not_as_announced(job, "is larger than")
+                }
                 error => source_error(job, error),
             })?;
         self.metrics.bytes_in.inc_by(bytes);
+        if let Some(announced) = &job.announced {
+            let md5 = (file_md5_hex(input).await).or_end(|e| {
+                transient(
+                    job,
+                    ErrorKind::Disk,
+                    format!("reading the download back: {e}"),
+                )
+            })?;
+            if Some(bytes) != announced.size || announced.md5.as_ref() != Some(&md5) {
+                return Break(not_as_announced(job, "differs from"));
+            }
+        }
         Continue(())
     }
+}
+
+/// A notification whose payload is not the object it names at its
+/// generation, which Cloud Storage never sends: someone else published it.
+fn not_as_announced(job: &Job, how: &str) -> Verdict {
+    let reason = format!(
+        "the object {how} what its notification says (size, MD5): Cloud Storage did not write that message"
+    );
+    permanent(job, ErrorKind::MalformedMessage, reason)
+}
+
+/// The MD5 of the file at `path` in hex, as Cloud Storage reports it,
+/// read off the async threads.
+async fn file_md5_hex(path: &Path) -> std::io::Result<String> {
+    let path = path.to_owned();
+    let digest = tokio::task::spawn_blocking(move || {
+        let (mut context, mut file) = (md5::Context::new(), std::fs::File::open(path)?);
+        std::io::copy(&mut file, &mut context)?;
+        Ok::<_, std::io::Error>(context.finalize())
+    });
+    let digest = digest.await.map_err(std::io::Error::other)??;
+    Ok(format!("{digest:x}"))
 }
 
 /// How a failure to read the job's document ends its message.

@@ -94,6 +94,20 @@ fn notification_of(object: &str, id: &str, generation: i64) -> Message {
     ])
 }
 
+/// The same, with the JSON payload Cloud Storage sends, describing an
+/// object whose bytes are `body`.
+fn notification_with_payload(object: &str, id: &str, generation: i64, body: &[u8]) -> Message {
+    use base64::Engine;
+    let md5 = base64::engine::general_purpose::STANDARD.encode(md5::compute(body).0);
+    let payload = serde_json::json!({
+        "kind": "storage#object", "bucket": "in", "name": object,
+        "generation": generation.to_string(), "size": body.len().to_string(),
+        "md5Hash": md5,
+    });
+    let message = notification_of(object, id, generation);
+    message.set_data(payload.to_string())
+}
+
 impl Harness {
     async fn push(&self, message: &Message, attempt: i32) -> (Outcome, Reply) {
         let running = CancellationToken::new();
@@ -219,6 +233,8 @@ async fn a_failure_while_stopping_is_left_for_the_next_instance() {
     assert_eq!(h.recorded_kind(), None);
 }
 
+/// A first delivery writes as if its name were free; the write finds
+/// another source's PDF there, and the message reads whose it is.
 #[tokio::test(start_paused = true)]
 async fn another_sources_pdf_is_never_replaced() {
     let h = harness(FakeConverter::default());
@@ -236,7 +252,27 @@ async fn another_sources_pdf_is_never_replaced() {
         h.objects.get("out", "a.pdf").unwrap().body,
         b"%PDF- the .doc's"
     );
+    // A redelivery reads the name first, and converts nothing.
+    let answer = h.push(&notification("m1", generation), 2).await;
+    assert_eq!(answer, (Outcome::FailedPermanent, Reply::Ack));
+    assert_eq!(h.calls(), 1);
+}
+
+/// A payload that is not the object it names at its generation (Cloud
+/// Storage never sends one) is refused after the download, before any
+/// conversion. (Control: an honest payload converts, in `bounds`.)
+#[tokio::test(start_paused = true)]
+async fn a_payload_unlike_its_object_is_refused() {
+    let h = harness(FakeConverter::default());
+    let generation = h.objects.put("in", "a.docx", b"document", &[]);
+    for (id, claimed) in [("m1", &b"documenT"[..]), ("m2", b"doc")] {
+        let lying = notification_with_payload("a.docx", id, generation, claimed);
+        let answer = h.push(&lying, 1).await;
+        assert_eq!(answer, (Outcome::FailedPermanent, Reply::Ack), "{id}");
+        assert_eq!(h.recorded_kind().as_deref(), Some("malformed_message"));
+    }
     assert_eq!(h.calls(), 0);
+    assert!(h.objects.get("out", "a.pdf").is_none());
 }
 
 #[tokio::test(start_paused = true)]
