@@ -74,6 +74,29 @@ start_gcs() { # host data-dir topic log-file
     -event.pubsub-project-id "$EMULATOR_PROJECT" -event.pubsub-topic "$3" -event.list finalize
 }
 
+# Publishes a Cloud Storage notification (OBJECT_FINALIZE, JSON_API_V1) for
+# each object named, its payload the object's resource as the emulator
+# describes it (generation, size, MD5), 200 to a request.
+publish_notifications() { # topic bucket name...
+  local topic=$1 bucket=$2; shift 2
+  curl -sf "$STORAGE_EMULATOR_HOST/storage/v1/b/$bucket/o?maxResults=100000" |
+    python3 -c '
+import base64, json, sys
+names, listed = set(sys.argv[1:]), json.load(sys.stdin)["items"]
+items = [o for o in listed if o["name"] in names]
+def message(o):
+    attributes = {"eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1",
+                  "bucketId": o["bucket"], "objectId": o["name"], "objectGeneration": str(o["generation"])}
+    return {"attributes": attributes, "data": base64.b64encode(json.dumps(o).encode()).decode()}
+for i in range(0, len(items), 200):
+    print(json.dumps({"messages": [message(o) for o in items[i:i + 200]]}))' "$@" |
+    while read -r batch; do
+      # Too long for an argument: curl reads it from a file.
+      printf '%s' "$batch" >"${TMPDIR:-/tmp}/docx2pdf-batch.json"
+      pubsub_rest POST "topics/$topic:publish" "@${TMPDIR:-/tmp}/docx2pdf-batch.json"
+    done
+}
+
 # Publishes one JSON job per object name to topic, 200 to a request.
 publish_jobs() { # topic bucket name...
   local topic=$1 bucket=$2; shift 2
