@@ -41,6 +41,7 @@ RUN echo "deb http://deb.debian.org/debian bookworm-backports main" \
       fonts-dejavu-core=2.37-6 \
       fonts-noto-core=20201225-1 \
       fonts-sil-charis=6.101-1 \
+      fonts-noto-cjk=1:20220127+repack1-1 \
       libjemalloc2=5.3.0-1 \
       tini=0.19.0-1+b3 \
       ca-certificates \

@@ -37,6 +37,7 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
         "output": output,
         "pages": fidelity.pages,
         "fonts": fidelity.fonts,
+        "missing_glyphs": fidelity.missing_glyphs,
         "layout_risk": fidelity.layout_risk,
     })
     .to_string()

@@ -30,6 +30,8 @@ pub const PDF_OPTIONS: &str = "pdf-options";
 pub const PAGES: &str = "pages";
 pub const FONTS_SUBSTITUTED: &str = "fonts-substituted";
 pub const LAYOUT_RISK: &str = "layout-risk";
+/// Characters no installed font has, by script (`Hangul:120`), or `none`.
+pub const MISSING_GLYPHS: &str = "missing-glyphs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

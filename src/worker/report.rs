@@ -194,6 +194,7 @@ impl Trace {
                     pages = self.fidelity.as_ref().map(|f| f.pages),
                     layout_risk = self.fidelity.as_ref().map(|f| f.layout_risk.as_str()),
                     fonts_substituted = self.fidelity.as_ref().map(Fidelity::substituted),
+                    missing_glyphs = self.fidelity.as_ref().map(Fidelity::missing),
                     duration_ms = elapsed.as_millis() as u64,
                     outcome = outcome.as_str(),
                     error_kind = error_kind.map(ErrorKind::as_str),

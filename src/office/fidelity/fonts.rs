@@ -2,9 +2,10 @@
 //! and runs (and the theme fonts they refer to), Excel's style sheet,
 //! PowerPoint's slides, layouts, masters and theme, OpenDocument's font
 //! declarations, RTF's font table. Binary Office 97 files and plain text
-//! name none that is read here.
+//! name none that is read here. And the characters its text is made of
+//! (OOXML, OpenDocument, plain text), for [`super::scripts`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
@@ -15,6 +16,8 @@ use std::path::Path;
 const OOXML_PARTS: &[&str] = &[
     "word/",
     "xl/styles.xml",
+    "xl/sharedStrings.xml",
+    "xl/worksheets/",
     "ppt/slides/",
     "ppt/slideLayouts/",
     "ppt/slideMasters/",
@@ -23,22 +26,84 @@ const OOXML_PARTS: &[&str] = &[
 /// How much of one part is read for font names.
 const PART_LIMIT: u64 = 16 << 20;
 
-/// The font families the document at `path` (read as `extension`) asks
-/// for, sorted; empty where the format names none we read, or on damage
-/// (the conversion has already judged the document).
-pub fn requested(path: &Path, extension: &str) -> Vec<String> {
-    let names = match extension {
-        "docx" | "docm" | "dotx" | "dotm" | "xlsx" | "xlsm" | "pptx" | "ppsx" => ooxml(path),
-        "odt" | "ott" | "ods" | "odp" | "odg" => odf(path),
-        "rtf" => rtf(path),
-        _ => None,
-    };
-    names.unwrap_or_default().into_iter().collect()
+/// What a document asks of the fonts.
+#[derive(Debug, Default)]
+pub struct Asked {
+    /// The font families it names, sorted.
+    pub fonts: Vec<String>,
+    /// The characters of its text beyond ASCII, each with its count.
+    pub characters: BTreeMap<char, u64>,
 }
 
-fn ooxml(path: &Path) -> Option<BTreeSet<String>> {
+/// What the document at `path` (read as `extension`) asks of the fonts;
+/// nothing where the format says nothing we read, or on damage (the
+/// conversion has already judged the document).
+pub fn requested(path: &Path, extension: &str) -> Asked {
+    let asked = match extension {
+        "docx" | "docm" | "dotx" | "dotm" | "xlsx" | "xlsm" | "pptx" | "ppsx" => ooxml(path),
+        "odt" | "ott" | "ods" | "odp" | "odg" => odf(path),
+        "rtf" => rtf(path).map(|fonts| (fonts, BTreeMap::new())),
+        "txt" | "csv" | "tsv" => plain(path).map(|characters| (BTreeSet::new(), characters)),
+        _ => None,
+    };
+    let (fonts, characters) = asked.unwrap_or_default();
+    Asked {
+        fonts: fonts.into_iter().collect(),
+        characters,
+    }
+}
+
+/// The characters of an XML part's text (outside its tags), beyond ASCII.
+fn count_text(xml: &str, characters: &mut BTreeMap<char, u64>) {
+    let mut in_tag = false;
+    for c in xml.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag && !c.is_ascii() => *characters.entry(c).or_insert(0) += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Whether `characters` hold text in the East Asian slots of a run (Han,
+/// kana, Hangul), or in its complex-script slots (right to left, Indic,
+/// Thai).
+fn slots_used(characters: &BTreeMap<char, u64>) -> (bool, bool) {
+    let script = |c: &char| super::scripts::script_of(*c);
+    let east_asian = characters.keys().map(script).any(|s| {
+        [
+            "Han",
+            "Kana",
+            "Hangul",
+            "CJK punctuation",
+            "Fullwidth forms",
+        ]
+        .contains(&s)
+    });
+    let complex = (characters.keys().map(script)).any(|s| {
+        [
+            "Arabic",
+            "Hebrew",
+            "Devanagari",
+            "Bengali",
+            "Tamil",
+            "Thai",
+            "Lao",
+            "Khmer",
+            "Myanmar",
+        ]
+        .contains(&s)
+    });
+    (east_asian, complex)
+}
+
+fn ooxml(path: &Path) -> Option<(BTreeSet<String>, BTreeMap<char, u64>)> {
     let mut zip = crate::office::inspect::lenient::open(std::fs::File::open(path).ok()?).ok()?;
-    let mut names = BTreeSet::new();
+    let (mut names, mut characters) = (BTreeSet::new(), BTreeMap::new());
+    // Fonts of the East Asian and complex-script slots count only when the
+    // text has such characters: Word's own templates name them everywhere.
+    let (mut east_asian, mut complex) = (BTreeSet::new(), BTreeSet::new());
     // The theme first: parts refer to its fonts wherever it is in the archive.
     let theme = ["word/theme/theme1.xml", "ppt/theme/theme1.xml"]
         .iter()
@@ -58,11 +123,24 @@ fn ooxml(path: &Path) -> Option<BTreeSet<String>> {
         }
         let mut text = String::new();
         part.take(PART_LIMIT).read_to_string(&mut text).ok()?;
-        // Latin text only: bullets and symbols (a:buFont, a:sym) and East
-        // Asian or complex-script faces do not move Latin lines.
-        for attribute in ["w:ascii", "w:hAnsi", "<a:latin typeface"] {
-            let named = values(&text, attribute).into_iter();
-            names.extend(named.filter(|v| !v.starts_with('+')).map(String::from));
+        count_text(&text, &mut characters);
+        // Bullets and symbols (a:buFont, a:sym) move no line.
+        let named = |attributes: &[&str]| -> Vec<String> {
+            let values = attributes.iter().flat_map(|a| values(&text, a));
+            values
+                .filter(|v| !v.starts_with('+'))
+                .map(String::from)
+                .collect()
+        };
+        names.extend(named(&["w:ascii", "w:hAnsi", "<a:latin typeface"]));
+        east_asian.extend(named(&["<a:ea typeface"]));
+        complex.extend(named(&["<a:cs typeface"]));
+        // In a run's fonts only: `w:lang` has a `w:eastAsia` too.
+        for fonts in text.split("<w:rFonts ").skip(1) {
+            let fonts = fonts.split('>').next().unwrap_or_default();
+            let named = |attribute| values(fonts, attribute).into_iter().map(String::from);
+            east_asian.extend(named("w:eastAsia").filter(|v| !v.starts_with('+')));
+            complex.extend(named("w:cs").filter(|v| !v.starts_with('+')));
         }
         // Excel: <font><name val="Calibri"/>.
         names.extend(values(&text, "<name val").into_iter().map(String::from));
@@ -73,8 +151,15 @@ fn ooxml(path: &Path) -> Option<BTreeSet<String>> {
             names.extend(theme_font(theme.as_deref(), "a:majorFont"));
         }
     }
+    let (has_east_asian, has_complex) = slots_used(&characters);
+    if has_east_asian {
+        names.extend(east_asian);
+    }
+    if has_complex {
+        names.extend(complex);
+    }
     names.retain(|n| !n.is_empty());
-    Some(names)
+    Some((names, characters))
 }
 
 /// The Latin typeface of the theme's minor or major font.
@@ -86,15 +171,17 @@ fn theme_font(theme: Option<&str>, which: &str) -> Option<String> {
 /// The faces an OpenDocument's styles use (`style:font-name`), by the
 /// family each declares (`svg:font-family`): declared but unused faces
 /// (LibreOffice declares many) are left out.
-fn odf(path: &Path) -> Option<BTreeSet<String>> {
+fn odf(path: &Path) -> Option<(BTreeSet<String>, BTreeMap<char, u64>)> {
     let mut zip = crate::office::inspect::lenient::open(std::fs::File::open(path).ok()?).ok()?;
     let (mut used, mut families) = (BTreeSet::new(), Vec::new());
+    let mut characters = BTreeMap::new();
     for part in ["content.xml", "styles.xml"] {
         let Ok(file) = zip.by_name(part) else {
             continue;
         };
         let mut text = String::new();
         file.take(PART_LIMIT).read_to_string(&mut text).ok()?;
+        count_text(&text, &mut characters);
         used.extend(values(&text, " style:font-name").into_iter().map(unescape));
         for face in text.split("<style:font-face ").skip(1) {
             let face = face.split('>').next().unwrap_or_default();
@@ -111,7 +198,25 @@ fn odf(path: &Path) -> Option<BTreeSet<String>> {
         .map(|(_, family)| family.trim_matches(|c| c == '\'' || c == '"').to_string())
         .filter(|family| !family.is_empty())
         .collect();
-    Some(names)
+    Some((names, characters))
+}
+
+/// A plain text file's characters beyond ASCII (as UTF-8; LibreOffice
+/// reads other encodings too, which this does not guess).
+fn plain(path: &Path) -> Option<BTreeMap<char, u64>> {
+    let mut bytes = Vec::new();
+    (std::fs::File::open(path).ok()?.take(PART_LIMIT))
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut characters = BTreeMap::new();
+    for c in text
+        .chars()
+        .filter(|c| !c.is_ascii() && *c != char::REPLACEMENT_CHARACTER)
+    {
+        *characters.entry(c).or_insert(0) += 1;
+    }
+    Some(characters)
 }
 
 /// XML's entities in an attribute value.
@@ -172,14 +277,14 @@ mod tests {
 
     #[test]
     fn each_container_names_its_fonts() {
-        let docx = requested(&fixture("one_page.docx"), "docx");
+        let docx = requested(&fixture("one_page.docx"), "docx").fonts;
         assert!(docx.contains(&"Courier".to_string()), "{docx:?}");
         assert!(!docx.iter().any(|f| f.starts_with('+')), "{docx:?}");
-        let xlsx = requested(&fixture("one_sheet.xlsx"), "xlsx");
+        let xlsx = requested(&fixture("one_sheet.xlsx"), "xlsx").fonts;
         assert!(!xlsx.is_empty(), "{xlsx:?}");
-        let odp = requested(&fixture("one_slide.odp"), "odp");
+        let odp = requested(&fixture("one_slide.odp"), "odp").fonts;
         assert!(!odp.is_empty(), "{odp:?}");
-        assert!(requested(&fixture("one_page.txt"), "txt").is_empty());
+        assert!(requested(&fixture("one_page.txt"), "txt").fonts.is_empty());
     }
 
     #[test]
@@ -188,6 +293,6 @@ mod tests {
         let path = dir.path().join("a.rtf");
         let rtf = r"{\rtf1{\fonttbl{\f0\froman\fcharset0 Times New Roman;}{\f1\fswiss Aptos;}}\f1 Hello\par}";
         std::fs::write(&path, rtf).unwrap();
-        assert_eq!(requested(&path, "rtf"), ["Aptos", "Times New Roman"]);
+        assert_eq!(requested(&path, "rtf").fonts, ["Aptos", "Times New Roman"]);
     }
 }

@@ -3,14 +3,15 @@
 //! that is not installed, what stood in for it and whether that font has the
 //! same metrics (then lines and pages break where they did for the author).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
 mod fonts;
+mod scripts;
 pub mod substitutes;
-pub use fonts::requested;
+pub use fonts::{Asked, requested};
 
 /// Free fonts with the metrics of the fonts Office documents ask for most.
 const METRIC_TWINS: &[(&str, &str)] = &[
@@ -25,10 +26,13 @@ const METRIC_TWINS: &[(&str, &str)] = &[
     ("Courier", "Liberation Mono"),
 ];
 
-/// How much the layout may differ from the author's.
+/// How much the layout may differ from the author's, the worst first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LayoutRisk {
+    /// Text that no installed font can draw: it shows as empty boxes,
+    /// whatever the fonts' metrics.
+    MissingGlyphs,
     /// Every font asked for is installed.
     None,
     /// Some were replaced, each by a font of the same metrics.
@@ -41,6 +45,7 @@ pub enum LayoutRisk {
 impl LayoutRisk {
     pub fn as_str(self) -> &'static str {
         match self {
+            LayoutRisk::MissingGlyphs => "missing-glyphs",
             LayoutRisk::None => "none",
             LayoutRisk::MetricCompatible => "metric-compatible",
             LayoutRisk::DifferentMetrics => "different-metrics",
@@ -67,10 +72,24 @@ pub struct Fidelity {
     pub fonts: Vec<FontUse>,
     /// The font families the PDF embeds.
     pub embedded: Vec<String>,
+    /// Characters of the text no installed font has, counted by script.
+    pub missing_glyphs: BTreeMap<String, u64>,
     pub layout_risk: LayoutRisk,
 }
 
 impl Fidelity {
+    /// `Hangul:120,Han:3`, or `none`: for object metadata.
+    pub fn missing(&self) -> String {
+        if self.missing_glyphs.is_empty() {
+            return "none".into();
+        }
+        let counted = self
+            .missing_glyphs
+            .iter()
+            .map(|(script, n)| format!("{script}:{n}"));
+        counted.collect::<Vec<_>>().join(",")
+    }
+
     /// `Calibri->Carlito,Aptos->Carlito (closest width)`, or `none`: for
     /// object metadata.
     pub fn substituted(&self) -> String {
@@ -107,9 +126,10 @@ impl Fidelity {
 /// The most of `fonts-substituted` written: the first fonts, then a count.
 const LONGEST_SUBSTITUTED: usize = 1024;
 
-/// The report for a document that asked for `requested` and became a PDF
-/// of `pages` embedding the PostScript fonts `embedded`.
-pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity {
+/// The report for a document that asked for `asked` and became a PDF of
+/// `pages` embedding the PostScript fonts `embedded`.
+pub fn report(asked: &Asked, pages: u64, embedded: &[String]) -> Fidelity {
+    let requested = &asked.fonts;
     let installed = installed();
     let families: Vec<String> = embedded.iter().map(|ps| family_of(ps, installed)).collect();
     let embedded: Vec<String> = families
@@ -144,7 +164,10 @@ pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity
         .zip(used)
         .map(|(font, used)| font_use(font, used.unwrap_or_default()))
         .collect();
-    let layout_risk = if fonts.iter().all(|f| f.used == f.requested) {
+    let missing_glyphs = scripts::installed().missing(&asked.characters);
+    let layout_risk = if !missing_glyphs.is_empty() {
+        LayoutRisk::MissingGlyphs
+    } else if fonts.iter().all(|f| f.used == f.requested) {
         LayoutRisk::None
     } else if fonts.iter().all(|f| f.metric_compatible) {
         LayoutRisk::MetricCompatible
@@ -155,6 +178,7 @@ pub fn report(requested: &[String], pages: u64, embedded: &[String]) -> Fidelity
         pages,
         fonts,
         embedded,
+        missing_glyphs,
         layout_risk,
     }
 }
@@ -274,6 +298,7 @@ mod tests {
                 font("Verdana", "DejaVu Sans", true),
             ],
             embedded: vec!["Carlito".into(), "DejaVu Sans".into()],
+            missing_glyphs: BTreeMap::new(),
             layout_risk: LayoutRisk::DifferentMetrics,
         };
         assert_eq!(
@@ -299,6 +324,7 @@ mod tests {
             pages: 1,
             fonts,
             embedded: vec![],
+            missing_glyphs: BTreeMap::new(),
             layout_risk: LayoutRisk::DifferentMetrics,
         };
         let said = report.substituted();

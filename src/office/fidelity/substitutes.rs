@@ -1,5 +1,6 @@
 //! Our stand-ins for Office fonts without a free metric-compatible twin
-//! (Aptos, Verdana, Tahoma, Segoe UI, Georgia), chosen by width. The table
+//! (Aptos, Verdana, Tahoma, Segoe UI, Georgia, chosen by width; the East
+//! Asian faces, by style and language). The table
 //! is `fonts/30-docx2pdf-substitutes.conf`, which fontconfig applies for
 //! LibreOffice; it is read here from the same file, so the fidelity report
 //! can say that a font was replaced by our closest-width choice, which is
@@ -57,7 +58,7 @@ mod tests {
             .map(|s| (s.original.as_str(), s.stand_in.as_str()))
             .collect();
         assert_eq!(
-            pairs,
+            pairs[..5],
             [
                 ("Aptos", "Carlito"),
                 ("Verdana", "DejaVu Sans"),
@@ -66,6 +67,19 @@ mod tests {
                 ("Georgia", "Charis SIL"),
             ]
         );
+        // East Asian faces, by style and language, under either name.
+        for pair in [
+            ("ＭＳ 明朝", "Noto Serif CJK JP"),
+            ("Yu Gothic", "Noto Sans CJK JP"),
+            ("맑은 고딕", "Noto Sans CJK KR"),
+            ("Batang", "Noto Serif CJK KR"),
+            ("SimSun", "Noto Serif CJK SC"),
+            ("Microsoft YaHei", "Noto Sans CJK SC"),
+            ("PMingLiU", "Noto Serif CJK TC"),
+            ("Aptos Display", "Carlito"),
+        ] {
+            assert!(pairs.contains(&pair), "{pair:?}");
+        }
     }
 
     #[test]

@@ -122,10 +122,11 @@ const ENTRY_SEAL: &str = "cache-entry-seal";
 /// On an entry: how its document was read, for whoever looks.
 const ENTRY_READ_AS: &str = "cache-entry-read-as";
 /// What an entry keeps of its conversion and gives every copy.
-const CARRIED: [&str; 4] = [
+const CARRIED: [&str; 5] = [
     storage::PDF_OPTIONS,
     storage::PAGES,
     storage::FONTS_SUBSTITUTED,
+    storage::MISSING_GLYPHS,
     storage::LAYOUT_RISK,
 ];
 

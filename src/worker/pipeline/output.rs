@@ -34,6 +34,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         metadata.extend([
             (storage::PAGES, fidelity.pages.to_string()),
             (storage::FONTS_SUBSTITUTED, fidelity.substituted()),
+            (storage::MISSING_GLYPHS, fidelity.missing()),
             (
                 storage::LAYOUT_RISK,
                 fidelity.layout_risk.as_str().to_string(),

@@ -224,6 +224,7 @@ impl Converter for FakeConverter {
                 pages: 1,
                 fonts: Vec::new(),
                 embedded: Vec::new(),
+                missing_glyphs: Default::default(),
                 layout_risk: LayoutRisk::None,
             },
         })

@@ -1,0 +1,149 @@
+//! Which characters of a document no installed font can draw. LibreOffice
+//! draws each character in the font asked for, or else in any installed
+//! font that has it; a character that no font has is drawn as an empty box
+//! while the PDF's text layer still holds it, so only the fonts tell. The
+//! machine's fonts are read once from fontconfig (each font's character
+//! set), and a document's characters are checked against their union.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Named writing systems, for saying which text could not be drawn:
+/// `(name, first, last)`, by Unicode block.
+const SCRIPTS: &[(&str, u32, u32)] = &[
+    ("Latin", 0x0000, 0x024F),
+    ("Greek", 0x0370, 0x03FF),
+    ("Cyrillic", 0x0400, 0x052F),
+    ("Armenian", 0x0530, 0x058F),
+    ("Hebrew", 0x0590, 0x05FF),
+    ("Arabic", 0x0600, 0x06FF),
+    ("Arabic", 0x0750, 0x077F),
+    ("Devanagari", 0x0900, 0x097F),
+    ("Bengali", 0x0980, 0x09FF),
+    ("Tamil", 0x0B80, 0x0BFF),
+    ("Thai", 0x0E00, 0x0E7F),
+    ("Lao", 0x0E80, 0x0EFF),
+    ("Myanmar", 0x1000, 0x109F),
+    ("Georgian", 0x10A0, 0x10FF),
+    ("Hangul", 0x1100, 0x11FF),
+    ("Ethiopic", 0x1200, 0x137F),
+    ("Khmer", 0x1780, 0x17FF),
+    ("CJK punctuation", 0x3000, 0x303F),
+    ("Kana", 0x3040, 0x30FF),
+    ("Hangul", 0x3130, 0x318F),
+    ("Han", 0x3400, 0x4DBF),
+    ("Han", 0x4E00, 0x9FFF),
+    ("Hangul", 0xAC00, 0xD7AF),
+    ("Han", 0xF900, 0xFAFF),
+    ("Arabic", 0xFB50, 0xFDFF),
+    ("Arabic", 0xFE70, 0xFEFF),
+    ("Fullwidth forms", 0xFF00, 0xFFEF),
+    ("Emoji", 0x1F300, 0x1FAFF),
+    ("Han", 0x20000, 0x3FFFF),
+];
+
+/// The writing system `c` belongs to, as [`SCRIPTS`] names it.
+pub fn script_of(c: char) -> &'static str {
+    let code = c as u32;
+    (SCRIPTS.iter())
+        .find(|(_, first, last)| (*first..=*last).contains(&code))
+        .map_or("other", |(name, _, _)| name)
+}
+
+/// Whether `c` needs a glyph at all: not a control, a space, a joiner or
+/// mark of direction, nor a private-use code, which symbol fonts map and
+/// LibreOffice draws from its own.
+pub fn needs_glyph(c: char) -> bool {
+    let code = c as u32;
+    !(c.is_control()
+        || c.is_whitespace()
+        || (0x200B..=0x200F).contains(&code)
+        || (0x202A..=0x202E).contains(&code)
+        || (0x2060..=0x206F).contains(&code)
+        || (0xE000..=0xF8FF).contains(&code)
+        || (0xFE00..=0xFE0F).contains(&code)
+        || code == 0xFEFF
+        || code >= 0xF0000)
+}
+
+/// Code points some installed font has: sorted, disjoint ranges.
+pub struct Coverage(Vec<(u32, u32)>);
+
+impl Coverage {
+    /// From fontconfig's character sets, one font per line, each a list of
+    /// hex code points and ranges (`20-7e a0 ...`).
+    pub fn parse(listing: &str) -> Coverage {
+        let mut ranges: Vec<(u32, u32)> = listing
+            .split_whitespace()
+            .filter_map(|item| {
+                let (first, last) = item.split_once('-').unwrap_or((item, item));
+                let first = u32::from_str_radix(first, 16).ok()?;
+                Some((first, u32::from_str_radix(last, 16).ok()?))
+            })
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some(open) if first <= open.1.saturating_add(1) => open.1 = open.1.max(last),
+                _ => merged.push((first, last)),
+            }
+        }
+        Coverage(merged)
+    }
+
+    pub fn has(&self, c: char) -> bool {
+        let code = c as u32;
+        let at = self.0.partition_point(|&(_, last)| last < code);
+        self.0.get(at).is_some_and(|&(first, _)| first <= code)
+    }
+
+    /// Of `characters` (each with its count), those no installed font
+    /// has, counted by script.
+    pub fn missing(&self, characters: &BTreeMap<char, u64>) -> BTreeMap<String, u64> {
+        let mut missing = BTreeMap::new();
+        for (&c, &count) in characters {
+            if needs_glyph(c) && !self.has(c) {
+                *missing.entry(script_of(c).to_string()).or_insert(0) += count;
+            }
+        }
+        missing
+    }
+}
+
+/// The installed fonts' coverage, read once.
+pub fn installed() -> &'static Coverage {
+    static INSTALLED: OnceLock<Coverage> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let out = std::process::Command::new("fc-list")
+            .args(["--format", "%{charset}\n"])
+            .output();
+        let listing = out.map(|o| o.stdout).unwrap_or_default();
+        Coverage::parse(&String::from_utf8_lossy(&listing))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn character_sets_are_merged_and_searched() {
+        let coverage = Coverage::parse("20-7e a0\n41-5a 400-4ff\nac00-d7a3\n");
+        assert!(coverage.has('A') && coverage.has('~') && coverage.has('\u{a0}'));
+        assert!(coverage.has('Ж') && coverage.has('한'));
+        assert!(!coverage.has('\u{7f}') && !coverage.has('ا') && !coverage.has('漢'));
+    }
+
+    #[test]
+    fn what_no_font_has_is_counted_by_script() {
+        let coverage = Coverage::parse("20-7e");
+        let mut characters = BTreeMap::new();
+        for c in "Hi 한국어 漢字, مرحبا \u{200d}\u{f020}\n".chars() {
+            *characters.entry(c).or_insert(0) += 1;
+        }
+        let missing = coverage.missing(&characters);
+        let counts: Vec<(&str, u64)> = missing.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        assert_eq!(counts, [("Arabic", 5), ("Han", 2), ("Hangul", 3)]);
+    }
+}
