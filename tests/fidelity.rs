@@ -65,6 +65,29 @@ async fn a_font_nobody_has_is_replaced_by_one_of_other_metrics() {
     pool.shutdown().await;
 }
 
+/// A list of alternatives is set in its first, installed or not
+/// (fontconfig matches any name), and the report judges that one: the
+/// list that starts with an installed font carries no risk, the one that
+/// starts with a font nobody has is replaced, the second never reached.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_of_fonts_is_judged_by_its_first() {
+    let pool = pool();
+    let dir = tempfile::tempdir().unwrap();
+    let report = report_for(&pool, dir.path(), "Liberation Serif;Nonexistent Grotesk").await;
+    assert_eq!(report.fonts[0].used, "Liberation Serif", "{report:?}");
+    assert_eq!(report.layout_risk, LayoutRisk::None);
+    used_is_embedded(&report);
+    let report = report_for(&pool, dir.path(), "Nonexistent Grotesk;Liberation Serif").await;
+    assert_eq!(
+        report.fonts[0].requested, "Nonexistent Grotesk",
+        "{report:?}"
+    );
+    assert_ne!(report.fonts[0].used, "Liberation Serif", "{report:?}");
+    assert_eq!(report.layout_risk, LayoutRisk::DifferentMetrics);
+    used_is_embedded(&report);
+    pool.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn installed_fonts_carry_no_risk() {
     let pool = pool();
