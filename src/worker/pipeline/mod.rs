@@ -14,7 +14,7 @@ use std::sync::Arc;
 mod output;
 mod source;
 
-use output::{Seen, Write, provenance};
+use output::{Seen, Target};
 
 use super::cache::{Cache, Entry, Lookup};
 use super::disposition::Verdict;
@@ -24,7 +24,7 @@ use super::object_locks::ObjectGuard;
 use super::report::Trace;
 use super::settings::Settings;
 use crate::job::{Job, Parsed, Rejected};
-use crate::options::{Canonical, PdfOptions};
+use crate::options::PdfOptions;
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{ObjectRef, Objects};
 use crate::telemetry::metrics::Metrics;
@@ -161,7 +161,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         self.metrics
             .layout_risk(conversion.fidelity.layout_risk.as_str());
         let output = self
-            .store_pdf(job, &pdf, &ready, cache, &conversion.fidelity)
+            .store_pdf(job, &pdf, &mut ready, cache, &conversion.fidelity)
             .await?;
         trace.fidelity = Some(conversion.fidelity);
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
@@ -210,7 +210,12 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         trace.options = Some(described.clone());
         // The write's precondition catches anything written since the read.
         let if_generation = self.claim(job, source.generation, &described, seen.holding())?;
-        let provenance = provenance(job, source.generation, &described);
+        let mut target = Target {
+            source_generation: source.generation,
+            options: described,
+            if_generation,
+            read: !seen.is_unread(),
+        };
         // Its download and rebuilt package, on a disk that is memory.
         let size = source.size.filter(|&size| size > 0);
         let held = (permit.hold_bytes(2 * size.unwrap_or(self.max_input_bytes))).await;
@@ -227,27 +232,17 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         self.fetch(job, &input, &source).await?;
         // Keyed on the downloaded bytes: a hit costs the download, never a
         // conversion.
-        let entry = cache.entry(job, &input, &described).await;
+        let entry = cache.entry(job, &input, &target.options).await;
         let mut turn = None;
         if let Some(entry) = &entry {
             turn = Some(cache.turn(entry, permit).await);
-            let write = Write {
-                source_generation: source.generation,
-                options: &described,
-                if_generation,
-                seen: &seen,
-            };
-            self.reuse(job, cache, entry, &provenance, write).await?;
+            self.reuse(job, cache, entry, &mut target).await?;
         }
         Continue(Ready {
             dir,
             input,
             options,
-            provenance,
-            source_generation: source.generation,
-            described,
-            if_generation,
-            seen,
+            target,
             entry,
             _turn: turn,
             held,
@@ -261,8 +256,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         job: &Job,
         cache: &Cache,
         entry: &Entry,
-        provenance: &[(&'static str, String)],
-        write: Write<'_>,
+        target: &mut Target,
     ) -> Step<()> {
         let to = ObjectRef::new(&self.output_bucket, &job.output);
         let objects = &*self.objects;
@@ -271,11 +265,11 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         };
         // Bytes converted before are often a copy of a message done
         // already: the name is read before anything is copied onto it.
-        let if_generation = match write.seen {
-            Seen::Unread => self.reclaim(job, &write).await?,
-            Seen::Read(_) => write.if_generation,
-        };
-        let copied = cache.copy(objects, entry, &found, to, provenance, if_generation);
+        if !target.read {
+            self.reclaim(job, target).await?;
+        }
+        let source = target.provenance(job);
+        let copied = cache.copy(objects, entry, &found, to, &source, target.if_generation);
         match (copied.await).or_end(|error| transient(job, ErrorKind::Storage, error))? {
             Lookup::Hit { from } => Break(done(
                 Outcome::Cached,
@@ -293,34 +287,14 @@ struct Ready<'w> {
     dir: tempfile::TempDir,
     input: PathBuf,
     options: PdfOptions,
-    /// The PDF's metadata naming its source and options.
-    provenance: Vec<(&'static str, String)>,
-    /// The generation of the document converted.
-    source_generation: i64,
-    /// Its options, as the PDF records them.
-    described: Canonical,
-    /// The generation the output name must still hold when the PDF is written.
-    if_generation: i64,
-    /// Whether that generation was read, or assumed.
-    seen: Seen,
+    /// Where its PDF goes, and on what condition.
+    target: Target,
     /// Where its PDF is kept for the next copy of the same document.
     entry: Option<Entry>,
     /// Held until the entry is filled: copies here wait for it.
     _turn: Option<ObjectGuard<'w>>,
     /// Its share of the byte budget, while its files are on disk.
     held: HeldBytes,
-}
-
-impl Ready<'_> {
-    /// The PDF's write, as prepared.
-    fn write(&self) -> Write<'_> {
-        Write {
-            source_generation: self.source_generation,
-            options: &self.described,
-            if_generation: self.if_generation,
-            seen: &self.seen,
-        }
-    }
 }
 
 fn done(outcome: Outcome, detail: impl Into<String>, output: Option<String>) -> Verdict {

@@ -22,7 +22,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         &self,
         job: &Job,
         pdf: &Path,
-        ready: &Ready<'_>,
+        ready: &mut Ready<'_>,
         cache: &Cache,
         fidelity: &Fidelity,
     ) -> Step<String> {
@@ -30,7 +30,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             .or_end(|e| transient(job, ErrorKind::Disk, format!("reading the PDF back: {e}")))?;
         // What the cache entry's seal covers; nothing to hash without one.
         let pdf_md5 = ready.entry.as_ref().map(|_| cache::md5_hex(&body));
-        let mut metadata = ready.provenance.clone();
+        let mut metadata = ready.target.provenance(job);
         metadata.extend([
             (storage::PAGES, fidelity.pages.to_string()),
             (storage::FONTS_SUBSTITUTED, fidelity.substituted()),
@@ -55,9 +55,10 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
                 Some(if_generation),
             ))
         };
-        let stored = match upload(ready.if_generation).await {
-            Err(StorageError::Changed(_)) if ready.seen.is_unread() => {
-                upload(self.reclaim(job, &ready.write()).await?).await
+        let stored = match upload(ready.target.if_generation).await {
+            Err(StorageError::Changed(_)) if !ready.target.read => {
+                self.reclaim(job, &mut ready.target).await?;
+                upload(ready.target.if_generation).await
             }
             stored => stored,
         };
@@ -80,16 +81,14 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         Continue(described.map(|output| output.provenance()))
     }
 
-    /// The name was not free, as `write` assumed: the generation to write
-    /// over now, or the verdict ending the message.
-    pub(super) async fn reclaim(&self, job: &Job, write: &Write<'_>) -> Step<i64> {
+    /// Reads what the output name holds, and settles `target`'s condition
+    /// on it, or ends the message (already done, or another source's).
+    pub(super) async fn reclaim(&self, job: &Job, target: &mut Target) -> Step<()> {
         let existing = self.read_output(job).await?;
-        self.claim(
-            job,
-            write.source_generation,
-            write.options,
-            existing.as_ref(),
-        )
+        let (generation, options) = (target.source_generation, &target.options);
+        target.if_generation = self.claim(job, generation, options, existing.as_ref())?;
+        target.read = true;
+        Continue(())
     }
 
     /// What the output name, holding `existing`, allows this generation
@@ -154,26 +153,28 @@ impl Seen {
     }
 }
 
-/// A write of a PDF made from `source_generation` with `options`, on the
-/// condition that its name holds `if_generation`, as `seen` says.
-pub(super) struct Write<'a> {
+/// Where a PDF goes and on what condition: made from generation
+/// `source_generation` with `options`, written only if its name holds
+/// `if_generation`, which was `read`, or assumed (0: free) until a write
+/// is refused.
+pub(super) struct Target {
     pub(super) source_generation: i64,
-    pub(super) options: &'a Canonical,
+    pub(super) options: Canonical,
     pub(super) if_generation: i64,
-    pub(super) seen: &'a Seen,
+    pub(super) read: bool,
 }
 
-/// The metadata naming a PDF's source (`generation` of the job's object)
-/// and the options it is made with.
-pub(super) fn provenance(
-    job: &Job,
-    generation: i64,
-    options: &Canonical,
-) -> Vec<(&'static str, String)> {
-    vec![
-        (storage::SOURCE_BUCKET, job.bucket.clone()),
-        (storage::SOURCE_OBJECT, job.object.clone()),
-        (storage::SOURCE_GENERATION, generation.to_string()),
-        (storage::PDF_OPTIONS, options.to_string()),
-    ]
+impl Target {
+    /// The metadata naming the PDF's source and options.
+    pub(super) fn provenance(&self, job: &Job) -> Vec<(&'static str, String)> {
+        vec![
+            (storage::SOURCE_BUCKET, job.bucket.clone()),
+            (storage::SOURCE_OBJECT, job.object.clone()),
+            (
+                storage::SOURCE_GENERATION,
+                self.source_generation.to_string(),
+            ),
+            (storage::PDF_OPTIONS, self.options.to_string()),
+        ]
+    }
 }
