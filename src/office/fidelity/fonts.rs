@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 
+use super::scripts::{Slot, script_of};
+
 /// The parts of an OOXML package that name fonts, by prefix: Word's styles,
 /// body, headers, footers, notes and comments (its font table and theme
 /// are read otherwise; its numbering names the symbol fonts of bullets,
@@ -70,32 +72,11 @@ fn count_text(xml: &str, characters: &mut BTreeMap<char, u64>) {
 /// kana, Hangul), or in its complex-script slots (right to left, Indic,
 /// Thai).
 fn slots_used(characters: &BTreeMap<char, u64>) -> (bool, bool) {
-    let script = |c: &char| super::scripts::script_of(*c);
-    let east_asian = characters.keys().map(script).any(|s| {
-        [
-            "Han",
-            "Kana",
-            "Hangul",
-            "CJK punctuation",
-            "Fullwidth forms",
-        ]
-        .contains(&s)
-    });
-    let complex = (characters.keys().map(script)).any(|s| {
-        [
-            "Arabic",
-            "Hebrew",
-            "Devanagari",
-            "Bengali",
-            "Tamil",
-            "Thai",
-            "Lao",
-            "Khmer",
-            "Myanmar",
-        ]
-        .contains(&s)
-    });
-    (east_asian, complex)
+    let slots: Vec<Slot> = characters.keys().map(|&c| script_of(c).1).collect();
+    (
+        slots.contains(&Slot::EastAsian),
+        slots.contains(&Slot::Complex),
+    )
 }
 
 fn ooxml(path: &Path) -> Option<(BTreeSet<String>, BTreeMap<char, u64>)> {
@@ -285,6 +266,34 @@ mod tests {
         let odp = requested(&fixture("one_slide.odp"), "odp").fonts;
         assert!(!odp.is_empty(), "{odp:?}");
         assert!(requested(&fixture("one_page.txt"), "txt").fonts.is_empty());
+    }
+
+    /// A DOCX of one run in `text`, asking for Calibri and, in its East
+    /// Asian slot, for Malgun Gothic (a `w:lang` names a language there too).
+    fn docx_with_east_asian_font(dir: &Path, text: &str) -> std::path::PathBuf {
+        let path = dir.join("a.docx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        zip.start_file(
+            "word/document.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        let run = format!(
+            r#"<w:document><w:body><w:p><w:r><w:rPr><w:rFonts w:ascii="Calibri" w:eastAsia="Malgun Gothic"/><w:lang w:eastAsia="ko-KR"/></w:rPr><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
+        );
+        std::io::Write::write_all(&mut zip, run.as_bytes()).unwrap();
+        zip.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn east_asian_fonts_count_only_with_east_asian_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let english = requested(&docx_with_east_asian_font(dir.path(), "Hello"), "docx");
+        assert_eq!(english.fonts, ["Calibri"]);
+        let korean = requested(&docx_with_east_asian_font(dir.path(), "안녕"), "docx");
+        assert_eq!(korean.fonts, ["Calibri", "Malgun Gothic"]);
+        assert_eq!(korean.characters.get(&'안'), Some(&1));
     }
 
     #[test]

@@ -8,46 +8,58 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+/// Which of a run's font slots Word sets a script in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// `w:eastAsia`, `a:ea`: Han, kana, Hangul.
+    EastAsian,
+    /// `w:cs`, `a:cs`: right to left, Indic, Thai and its neighbours.
+    Complex,
+    /// `w:ascii`, `w:hAnsi`, `a:latin`: everything else.
+    Other,
+}
+
 /// Named writing systems, for saying which text could not be drawn:
-/// `(name, first, last)`, by Unicode block.
-const SCRIPTS: &[(&str, u32, u32)] = &[
-    ("Latin", 0x0000, 0x024F),
-    ("Greek", 0x0370, 0x03FF),
-    ("Cyrillic", 0x0400, 0x052F),
-    ("Armenian", 0x0530, 0x058F),
-    ("Hebrew", 0x0590, 0x05FF),
-    ("Arabic", 0x0600, 0x06FF),
-    ("Arabic", 0x0750, 0x077F),
-    ("Devanagari", 0x0900, 0x097F),
-    ("Bengali", 0x0980, 0x09FF),
-    ("Tamil", 0x0B80, 0x0BFF),
-    ("Thai", 0x0E00, 0x0E7F),
-    ("Lao", 0x0E80, 0x0EFF),
-    ("Myanmar", 0x1000, 0x109F),
-    ("Georgian", 0x10A0, 0x10FF),
-    ("Hangul", 0x1100, 0x11FF),
-    ("Ethiopic", 0x1200, 0x137F),
-    ("Khmer", 0x1780, 0x17FF),
-    ("CJK punctuation", 0x3000, 0x303F),
-    ("Kana", 0x3040, 0x30FF),
-    ("Hangul", 0x3130, 0x318F),
-    ("Han", 0x3400, 0x4DBF),
-    ("Han", 0x4E00, 0x9FFF),
-    ("Hangul", 0xAC00, 0xD7AF),
-    ("Han", 0xF900, 0xFAFF),
-    ("Arabic", 0xFB50, 0xFDFF),
-    ("Arabic", 0xFE70, 0xFEFF),
-    ("Fullwidth forms", 0xFF00, 0xFFEF),
-    ("Emoji", 0x1F300, 0x1FAFF),
-    ("Han", 0x20000, 0x3FFFF),
+/// `(name, first, last, slot)`, by Unicode block.
+const SCRIPTS: &[(&str, u32, u32, Slot)] = &[
+    ("Latin", 0x0000, 0x024F, Slot::Other),
+    ("Greek", 0x0370, 0x03FF, Slot::Other),
+    ("Cyrillic", 0x0400, 0x052F, Slot::Other),
+    ("Armenian", 0x0530, 0x058F, Slot::Other),
+    ("Hebrew", 0x0590, 0x05FF, Slot::Complex),
+    ("Arabic", 0x0600, 0x06FF, Slot::Complex),
+    ("Arabic", 0x0750, 0x077F, Slot::Complex),
+    ("Devanagari", 0x0900, 0x097F, Slot::Complex),
+    ("Bengali", 0x0980, 0x09FF, Slot::Complex),
+    ("Tamil", 0x0B80, 0x0BFF, Slot::Complex),
+    ("Thai", 0x0E00, 0x0E7F, Slot::Complex),
+    ("Lao", 0x0E80, 0x0EFF, Slot::Complex),
+    ("Myanmar", 0x1000, 0x109F, Slot::Complex),
+    ("Georgian", 0x10A0, 0x10FF, Slot::Other),
+    ("Hangul", 0x1100, 0x11FF, Slot::EastAsian),
+    ("Ethiopic", 0x1200, 0x137F, Slot::Other),
+    ("Khmer", 0x1780, 0x17FF, Slot::Complex),
+    ("CJK punctuation", 0x3000, 0x303F, Slot::EastAsian),
+    ("Kana", 0x3040, 0x30FF, Slot::EastAsian),
+    ("Hangul", 0x3130, 0x318F, Slot::EastAsian),
+    ("Han", 0x3400, 0x4DBF, Slot::EastAsian),
+    ("Han", 0x4E00, 0x9FFF, Slot::EastAsian),
+    ("Hangul", 0xAC00, 0xD7AF, Slot::EastAsian),
+    ("Han", 0xF900, 0xFAFF, Slot::EastAsian),
+    ("Arabic", 0xFB50, 0xFDFF, Slot::Complex),
+    ("Arabic", 0xFE70, 0xFEFF, Slot::Complex),
+    ("Fullwidth forms", 0xFF00, 0xFFEF, Slot::EastAsian),
+    ("Emoji", 0x1F300, 0x1FAFF, Slot::Other),
+    ("Han", 0x20000, 0x3FFFF, Slot::EastAsian),
 ];
 
-/// The writing system `c` belongs to, as [`SCRIPTS`] names it.
-pub fn script_of(c: char) -> &'static str {
+/// The writing system `c` belongs to, as [`SCRIPTS`] names it, and the
+/// font slot Word sets it in.
+pub fn script_of(c: char) -> (&'static str, Slot) {
     let code = c as u32;
     (SCRIPTS.iter())
-        .find(|(_, first, last)| (*first..=*last).contains(&code))
-        .map_or("other", |(name, _, _)| name)
+        .find(|(_, first, last, _)| (*first..=*last).contains(&code))
+        .map_or(("other", Slot::Other), |(name, _, _, slot)| (name, *slot))
 }
 
 /// Whether `c` needs a glyph at all: not a control, a space, a joiner or
@@ -104,7 +116,7 @@ impl Coverage {
         let mut missing = BTreeMap::new();
         for (&c, &count) in characters {
             if needs_glyph(c) && !self.has(c) {
-                *missing.entry(script_of(c).to_string()).or_insert(0) += count;
+                *missing.entry(script_of(c).0.to_string()).or_insert(0) += count;
             }
         }
         missing
