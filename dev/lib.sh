@@ -91,9 +91,11 @@ def message(o):
 for i in range(0, len(items), 200):
     print(json.dumps({"messages": [message(o) for o in items[i:i + 200]]}))' "$@" |
     while read -r batch; do
-      # Too long for an argument: curl reads it from a file.
-      printf '%s' "$batch" >"${TMPDIR:-/tmp}/docx2pdf-batch.json"
-      pubsub_rest POST "topics/$topic:publish" "@${TMPDIR:-/tmp}/docx2pdf-batch.json"
+      # Too long for an argument: curl reads it from a file of its own.
+      local file; file=$(mktemp)
+      printf '%s' "$batch" >"$file"
+      pubsub_rest POST "topics/$topic:publish" "@$file"
+      rm -f "$file"
     done
 }
 
