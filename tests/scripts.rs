@@ -14,17 +14,42 @@ use docx2pdf::options::PdfOptions;
 mod common;
 use common::{pdf_text, pool, write_docx};
 
-/// A one-paragraph DOCX in `text`, its run asking for `font` in the slot
-/// Word uses for that script (`eastAsia` or `cs`), in language `lang`.
-async fn convert(
-    pool: &Pool,
-    dir: &Path,
-    name: &str,
-    slot: &str,
-    font: &str,
-    lang: &str,
-    text: &str,
-) -> (Fidelity, String) {
+/// A document in one script, set as Word sets it: its run asks for `font`
+/// in the slot Word uses for that script (`eastAsia` or `cs`), in
+/// language `lang`.
+struct Sample {
+    name: &'static str,
+    slot: &'static str,
+    font: &'static str,
+    lang: &'static str,
+    text: &'static str,
+}
+
+const fn sample(
+    name: &'static str,
+    slot: &'static str,
+    font: &'static str,
+    lang: &'static str,
+    text: &'static str,
+) -> Sample {
+    Sample {
+        name,
+        slot,
+        font,
+        lang,
+        text,
+    }
+}
+
+/// `sample` as a one-paragraph DOCX, converted: its report and its PDF's text.
+async fn convert(pool: &Pool, dir: &Path, sample: &Sample) -> (Fidelity, String) {
+    let Sample {
+        name,
+        slot,
+        font,
+        lang,
+        text,
+    } = *sample;
     let input = dir.join(format!("{name}.docx"));
     let language = match slot {
         "eastAsia" => format!(r#"<w:lang w:eastAsia="{lang}"/>"#),
@@ -63,41 +88,44 @@ async fn every_script_is_drawn_in_a_font_that_has_it() {
     let dir = tempfile::tempdir().unwrap();
     let pool = pool();
     let documents = [
-        (
+        sample(
             "korean",
             "eastAsia",
             "Malgun Gothic",
             "ko-KR",
             "대한민국 헌법 제1조 국민의 권리",
         ),
-        (
+        sample(
             "japanese",
             "eastAsia",
             "ＭＳ 明朝",
             "ja-JP",
             "日本国憲法 第一条 ひらがな カタカナ",
         ),
-        (
+        sample(
             "simplified",
             "eastAsia",
             "SimSun",
             "zh-CN",
             "中华人民共和国 简体中文 说明书",
         ),
-        (
+        sample(
             "traditional",
             "eastAsia",
             "PMingLiU",
             "zh-TW",
             "中華民國 繁體中文 說明書",
         ),
-        ("arabic", "cs", "Arial", "ar-SA", "مرحبا بالعالم العربي"),
-        ("hebrew", "cs", "Arial", "he-IL", "שלום עולם עברית"),
-        ("thai", "cs", "Tahoma", "th-TH", "สวัสดีชาวโลก ภาษาไทย"),
-        ("hindi", "cs", "Mangal", "hi-IN", "नमस्ते दुनिया हिन्दी"),
+        sample("arabic", "cs", "Arial", "ar-SA", "مرحبا بالعالم العربي"),
+        sample("hebrew", "cs", "Arial", "he-IL", "שלום עולם עברית"),
+        sample("thai", "cs", "Tahoma", "th-TH", "สวัสดีชาวโลก ภาษาไทย"),
+        sample("hindi", "cs", "Mangal", "hi-IN", "नमस्ते दुनिया हिन्दी"),
     ];
-    for (name, slot, font, lang, text) in documents {
-        let (report, layer) = convert(&pool, dir.path(), name, slot, font, lang, text).await;
+    for document in &documents {
+        let Sample {
+            name, font, text, ..
+        } = *document;
+        let (report, layer) = convert(&pool, dir.path(), document).await;
         assert!(report.missing_glyphs.is_empty(), "{name}: {report:?}");
         assert_ne!(report.layout_risk, LayoutRisk::MissingGlyphs, "{name}");
         let words = text.split_whitespace().next().unwrap();
@@ -133,7 +161,8 @@ async fn a_script_no_font_has_is_reported_as_missing_glyphs() {
         "a font has Kawi now: pick another script"
     );
     let dir = tempfile::tempdir().unwrap();
-    let (report, _) = convert(&pool(), dir.path(), "kawi", "cs", "Arial", "kaw", text).await;
+    let kawi = sample("kawi", "cs", "Arial", "kaw", text);
+    let (report, _) = convert(&pool(), dir.path(), &kawi).await;
     assert_eq!(report.layout_risk, LayoutRisk::MissingGlyphs, "{report:?}");
     assert_eq!(report.missing_glyphs.get("other"), Some(&3), "{report:?}");
 }
