@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
 use crate::office::{Fidelity, Pool, PoolConfig};
+use crate::options::FontPolicy;
 use crate::workspace::Workspace;
 
 /// Below this many files a progress bar is more noise than help.
@@ -76,11 +77,18 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     while let Some((input, output, result)) = results.next().await {
         progress.inc(1);
         match result {
-            Ok(conversion) if args.report.is_some() => {
-                let line = report_line(input, &output, &conversion.fidelity);
-                progress.suspend(|| crate::stdout::line(line));
+            Ok(conversion) => {
+                let fidelity = &conversion.fidelity;
+                if options.font_policy == FontPolicy::Warn {
+                    for shortfall in fidelity.shortfalls() {
+                        progress.suspend(|| eprintln!("{}: warning: {shortfall}", input.display()));
+                    }
+                }
+                if args.report.is_some() {
+                    let line = report_line(input, &output, fidelity);
+                    progress.suspend(|| crate::stdout::line(line));
+                }
             }
-            Ok(_) => {}
             Err(error) => {
                 failed += 1;
                 progress.suspend(|| eprintln!("{}: {error}", input.display()));

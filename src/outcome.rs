@@ -89,6 +89,8 @@ pub enum ErrorKind {
     Unsupported,
     Bomb,
     ResourceLimit,
+    /// Its fonts, as the document's `font-policy` judges them.
+    Fonts,
     // Transient: the machine, LibreOffice, or Cloud Storage.
     Timeout,
     Crashed,
@@ -116,6 +118,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Bomb => "bomb",
             ErrorKind::ResourceLimit => "resource_limit",
+            ErrorKind::Fonts => "fonts",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Crashed => "crashed",
             ErrorKind::Internal => "internal",
@@ -155,6 +158,27 @@ pub struct FailureRecord {
     pub attempts: u32,
     /// RFC 3339, to the second.
     pub time: String,
+    /// What a font policy refused (kind `fonts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fonts: Option<RefusedFonts>,
+}
+
+/// What a font policy refused, as its failure record lists it: so the
+/// user can bring the fonts and upload again.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RefusedFonts {
+    /// Each font the document asks for, and what its PDF would have used.
+    pub fonts: Vec<FontChoice>,
+    /// Characters no installed font can draw, counted by script.
+    pub missing_glyphs: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FontChoice {
+    pub requested: String,
+    pub would_use: String,
+    /// `would_use` is the font asked for, or one of its metrics.
+    pub metric_compatible: bool,
 }
 
 #[cfg(test)]

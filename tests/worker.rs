@@ -8,8 +8,6 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -63,29 +61,9 @@ fn three_message_formats_results_and_duplicates() {
     worker.wait_outcome("skipped", skipped + 1.0, Duration::from_secs(60));
     assert_eq!(worker.outcome("converted"), 3.0);
 
-    let pulled = env.gcloud(&[
-        "pubsub",
-        "subscriptions",
-        "pull",
-        &results_topic,
-        "--auto-ack",
-        "--limit=20",
-        "--format=json",
-    ]);
-    let events: Vec<serde_json::Value> = serde_json::from_slice(&pulled).unwrap();
-    let converted: Vec<String> = events
-        .iter()
-        .filter(|e| e["message"]["attributes"]["outcome"] == "converted")
-        .map(|e| {
-            // gcloud prints message data base64-encoded, in the URL-safe
-            // alphabet (seen once events grew long enough to need it).
-            let printed = e["message"]["data"].as_str().unwrap();
-            let data = STANDARD
-                .decode(printed.replace('-', "+").replace('_', "/"))
-                .unwrap();
-            let event: serde_json::Value = serde_json::from_slice(&data).unwrap();
-            event["result"].as_str().unwrap().to_string()
-        })
+    let converted: Vec<String> = (env.pull_events(&results_topic).iter())
+        .filter(|event| event["outcome"] == "converted")
+        .map(|event| event["result"].as_str().unwrap().to_string())
         .collect();
     assert!(
         converted.contains(&"gs://output/pdf/c.pdf".to_string()),

@@ -1,5 +1,6 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
-//! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`).
+//! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
+//! `FONT_POLICY`).
 
 use clap::Args;
 
@@ -22,6 +23,11 @@ pub struct OptionArgs {
     /// Each sheet of a spreadsheet on one page
     #[arg(long, env = "SINGLE_PAGE_SHEETS")]
     pub single_page_sheets: bool,
+    /// When fonts are missing: substitute (default), warn, fail-missing-glyphs
+    /// (refuse text drawn as empty boxes) or fail-different-metrics (refuse
+    /// fonts of other widths too)
+    #[arg(long, env = "FONT_POLICY", value_parser = font_policy)]
+    pub font_policy: Option<Setting>,
 }
 
 impl OptionArgs {
@@ -33,7 +39,8 @@ impl OptionArgs {
             single_page_sheets: self.single_page_sheets,
             ..PdfOptions::default()
         };
-        for setting in [&self.pdfa, &self.pages].into_iter().flatten() {
+        let settings = [&self.pdfa, &self.pages, &self.font_policy];
+        for setting in settings.into_iter().flatten() {
             options.apply(setting);
         }
         options
@@ -46,4 +53,8 @@ fn pdfa(value: &str) -> Result<Setting, BadOption> {
 
 fn pages(value: &str) -> Result<Setting, BadOption> {
     Setting::parse("pages", value)
+}
+
+fn font_policy(value: &str) -> Result<Setting, BadOption> {
+    Setting::parse("font-policy", value)
 }

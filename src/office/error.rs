@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::Fidelity;
 use crate::outcome::ErrorKind;
 
 /// A failed conversion. Callers branch on [`ConvertError::is_permanent`]: a
@@ -21,6 +22,12 @@ pub enum ConvertError {
     Bomb(String),
     #[error("the document needs more than a conversion may use: {0}")]
     ResourceLimit(String),
+    /// Its PDF, as its `font-policy` judges it; the report says why.
+    #[error("{reason}")]
+    Fonts {
+        reason: String,
+        fidelity: Box<Fidelity>,
+    },
     #[error(
         "conversion took longer than {0:?}; LibreOffice was killed (raise the job timeout if such documents are legitimate)"
     )]
@@ -39,7 +46,8 @@ impl ConvertError {
             | ConvertError::Encrypted
             | ConvertError::Unsupported(_)
             | ConvertError::Bomb(_)
-            | ConvertError::ResourceLimit(_) => true,
+            | ConvertError::ResourceLimit(_)
+            | ConvertError::Fonts { .. } => true,
             ConvertError::Timeout(_) | ConvertError::Crashed(_) | ConvertError::Internal(_) => {
                 false
             }
@@ -64,6 +72,7 @@ impl ConvertError {
             ConvertError::Unsupported(_) => ErrorKind::Unsupported,
             ConvertError::Bomb(_) => ErrorKind::Bomb,
             ConvertError::ResourceLimit(_) => ErrorKind::ResourceLimit,
+            ConvertError::Fonts { .. } => ErrorKind::Fonts,
             ConvertError::Timeout(_) => ErrorKind::Timeout,
             ConvertError::Crashed(_) => ErrorKind::Crashed,
             ConvertError::Internal(_) => ErrorKind::Internal,

@@ -195,6 +195,11 @@ impl Pool {
             .await
             .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))?
         };
+        if let Some(reason) = fidelity::refusal(options.font_policy, &fidelity) {
+            let _ = tokio::fs::remove_file(output).await;
+            let fidelity = Box::new(fidelity);
+            return Err(ConvertError::Fonts { reason, fidelity });
+        }
         Ok(Conversion {
             slot: ran.slot,
             queue_wait: ran.queue_wait,

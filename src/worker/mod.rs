@@ -172,7 +172,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             Disposition::Record {
                 kind, reason, job, ..
             } => (self.reporter)
-                .record_failure(job.as_ref(), trace.generation, *kind, reason, id, attempt)
+                .record_failure(job.as_ref(), &trace, *kind, reason, id, attempt)
                 .await
                 .map_err(|error| error.to_string()),
             _ => Ok(None),

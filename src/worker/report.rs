@@ -51,6 +51,7 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
             result: settled.result.as_deref(),
             options: trace.options.as_ref(),
             fidelity: trace.fidelity.as_ref(),
+            warnings: &trace.warnings,
             seconds: elapsed.as_secs_f64(),
         };
         let event = serde_json::to_vec(&event).expect("JSON of plain values");
@@ -62,11 +63,12 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
     /// Writes `<prefix><object>.error.json` beside where the PDF would be.
     /// A message too malformed to name an object has nowhere to write one:
     /// its log line is the record. The record carries the generation Cloud
-    /// Storage served (`confirmed`), never one a message merely claimed.
+    /// Storage served (the trace's), never one a message merely claimed,
+    /// and for a font policy's refusal, the fonts.
     pub(super) async fn record_failure(
         &self,
         job: Option<&Job>,
-        confirmed: Option<i64>,
+        trace: &Trace,
         kind: ErrorKind,
         reason: &str,
         message_id: &str,
@@ -75,6 +77,8 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
         let Some(job) = job else {
             return Ok(None);
         };
+        let confirmed = trace.generation;
+        let fonts = (trace.fidelity.as_ref()).filter(|_| kind == ErrorKind::Fonts);
         let record = FailureRecord {
             source: job.source_uri(),
             generation: confirmed,
@@ -83,6 +87,7 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
             message_id: message_id.into(),
             attempts,
             time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            fonts: fonts.map(Fidelity::refused_fonts),
         };
         let out = &self.output_bucket;
         let body =
@@ -156,6 +161,9 @@ struct ResultEvent<'a> {
     result: Option<&'a str>,
     options: Option<&'a Canonical>,
     fidelity: Option<&'a Fidelity>,
+    /// What `font-policy=warn` warns of.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
     seconds: f64,
 }
 
@@ -171,6 +179,8 @@ pub(super) struct Trace {
     pub(super) options: Option<Canonical>,
     /// What the conversion says of its own faithfulness.
     pub(super) fidelity: Option<Fidelity>,
+    /// What `font-policy=warn` warns of: the log line is a warning too.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Trace {
@@ -195,6 +205,7 @@ impl Trace {
                     layout_risk = self.fidelity.as_ref().map(|f| f.layout_risk.as_str()),
                     fonts_substituted = self.fidelity.as_ref().map(Fidelity::substituted),
                     missing_glyphs = self.fidelity.as_ref().map(Fidelity::missing),
+                    warnings = (!self.warnings.is_empty()).then(|| self.warnings.join("; ")),
                     duration_ms = elapsed.as_millis() as u64,
                     outcome = outcome.as_str(),
                     error_kind = error_kind.map(ErrorKind::as_str),
@@ -203,10 +214,11 @@ impl Trace {
             };
         }
         match outcome {
+            Outcome::FailedPermanent | Outcome::Nacked => line!(tracing::Level::WARN),
+            _ if !self.warnings.is_empty() => line!(tracing::Level::WARN),
             Outcome::Converted | Outcome::Cached | Outcome::Skipped | Outcome::Ignored => {
                 line!(tracing::Level::INFO)
             }
-            Outcome::FailedPermanent | Outcome::Nacked => line!(tracing::Level::WARN),
         }
     }
 }

@@ -311,6 +311,32 @@ impl Env {
         self.gcloud(&args);
     }
 
+    /// The result events waiting on `subscription`, acked, as the JSON
+    /// the worker published.
+    pub fn pull_events(&self, subscription: &str) -> Vec<serde_json::Value> {
+        use base64::Engine as _;
+        let pulled = self.gcloud(&[
+            "pubsub",
+            "subscriptions",
+            "pull",
+            subscription,
+            "--auto-ack",
+            "--limit=20",
+            "--format=json",
+        ]);
+        let messages: Vec<serde_json::Value> = serde_json::from_slice(&pulled).unwrap();
+        let event = |message: &serde_json::Value| {
+            // gcloud prints message data base64-encoded, in the URL-safe
+            // alphabet (seen once events grew long enough to need it).
+            let printed = message["message"]["data"].as_str().unwrap();
+            let data = (base64::engine::general_purpose::STANDARD)
+                .decode(printed.replace('-', "+").replace('_', "/"))
+                .unwrap();
+            serde_json::from_slice(&data).unwrap()
+        };
+        messages.iter().map(event).collect()
+    }
+
     pub fn publish_json(&self, bucket: &str, name: &str) {
         let body = serde_json::json!({ "bucket": bucket, "name": name }).to_string();
         self.publish(&[&format!("--message={body}")]);

@@ -9,9 +9,11 @@ use std::sync::{Mutex, OnceLock};
 use serde::Serialize;
 
 mod fonts;
+mod policy;
 mod scripts;
 pub mod substitutes;
 pub use fonts::{Asked, requested};
+pub use policy::refusal;
 
 /// Free fonts with the metrics of the fonts Office documents ask for most.
 const METRIC_TWINS: &[(&str, &str)] = &[

@@ -24,7 +24,8 @@ use super::object_locks::ObjectGuard;
 use super::report::Trace;
 use super::settings::Settings;
 use crate::job::{Job, Parsed, Rejected};
-use crate::options::PdfOptions;
+use crate::office::ConvertError;
+use crate::options::{FontPolicy, PdfOptions};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{ObjectRef, Objects};
 use crate::telemetry::metrics::Metrics;
@@ -137,12 +138,15 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let conversion = (self.converter)
             .convert(&ready.input, Path::new(&job.object), &pdf, &ready.options)
             .await
-            .or_end(|error| {
-                if error.is_permanent() {
-                    permanent(job, error.kind(), &error)
-                } else {
-                    transient(job, error.kind(), format!("{}: {error}", job.source()))
+            .or_end(|error| match error {
+                // The report of a refused PDF is what its log line, event
+                // and record say.
+                ConvertError::Fonts { reason, fidelity } => {
+                    trace.fidelity = Some(*fidelity);
+                    permanent(job, ErrorKind::Fonts, reason)
                 }
+                error if error.is_permanent() => permanent(job, error.kind(), &error),
+                error => transient(job, error.kind(), format!("{}: {error}", job.source())),
             })?;
         // Only the PDF is left to store: the document goes, and the PDF
         // takes its place in the budget. A PDF larger than that keeps its
@@ -163,6 +167,9 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let output = self
             .store_pdf(job, &pdf, &mut ready, cache, &conversion.fidelity)
             .await?;
+        if ready.target.font_policy == FontPolicy::Warn {
+            trace.warnings = conversion.fidelity.shortfalls();
+        }
         trace.fidelity = Some(conversion.fidelity);
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
         Continue(Converted {
@@ -213,6 +220,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let mut target = Target {
             source_generation: source.generation,
             options: described,
+            font_policy: options.font_policy,
             if_generation,
             read: !seen.is_unread(),
         };
@@ -236,7 +244,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let mut turn = None;
         if let Some(entry) = &entry {
             turn = Some(cache.turn(entry, permit).await);
-            self.reuse(job, cache, entry, &mut target).await?;
+            self.reuse(job, cache, entry, &mut target, trace).await?;
         }
         Continue(Ready {
             dir,
@@ -257,6 +265,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         cache: &Cache,
         entry: &Entry,
         target: &mut Target,
+        trace: &mut Trace,
     ) -> Step<()> {
         let to = ObjectRef::new(&self.output_bucket, &job.output);
         let objects = &*self.objects;
@@ -271,11 +280,16 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let source = target.provenance(job);
         let copied = cache.copy(objects, entry, &found, to, &source, target.if_generation);
         match (copied.await).or_end(|error| transient(job, ErrorKind::Storage, error))? {
-            Lookup::Hit { from } => Break(done(
-                Outcome::Cached,
-                format!("{} -> {to} (copied from {from})", job.source()),
-                Some(to.to_string()),
-            )),
+            Lookup::Hit { from } => {
+                if target.font_policy == FontPolicy::Warn {
+                    trace.warnings = output::cached_shortfalls(&found.metadata);
+                }
+                Break(done(
+                    Outcome::Cached,
+                    format!("{} -> {to} (copied from {from})", job.source()),
+                    Some(to.to_string()),
+                ))
+            }
             Lookup::Convert => Continue(()),
         }
     }

@@ -2,13 +2,14 @@
 //! written ([`super::super::ownership`]), the PDF stored there with its
 //! provenance, and the cache entry filled from it.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow::{Break, Continue};
 use std::path::Path;
 
 use super::{OrEnd, Pipeline, Ready, Step, done, permanent, transient};
 use crate::job::Job;
-use crate::office::Fidelity;
-use crate::options::Canonical;
+use crate::office::{Fidelity, LayoutRisk};
+use crate::options::{Canonical, FontPolicy};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{self, ObjectRef, Objects, Provenance, StorageError};
 use crate::worker::cache::{self, Cache};
@@ -160,6 +161,8 @@ impl Seen {
 pub(super) struct Target {
     pub(super) source_generation: i64,
     pub(super) options: Canonical,
+    /// Among the options: whether a PDF in other fonts is to be warned of.
+    pub(super) font_policy: FontPolicy,
     pub(super) if_generation: i64,
     pub(super) read: bool,
 }
@@ -177,4 +180,18 @@ impl Target {
             (storage::PDF_OPTIONS, self.options.to_string()),
         ]
     }
+}
+
+/// What a cached PDF's metadata says a reader would see is not as its
+/// author set it ([`crate::office::Fidelity::shortfalls`], as metadata
+/// keeps it).
+pub(super) fn cached_shortfalls(metadata: &HashMap<String, String>) -> Vec<String> {
+    let said = |key: &str| metadata.get(key).map(String::as_str).unwrap_or("none");
+    let missing = said(storage::MISSING_GLYPHS);
+    let boxes =
+        (missing != "none").then(|| format!("characters no installed font can draw: {missing}"));
+    let other_metrics = LayoutRisk::DifferentMetrics.as_str();
+    let fonts = (said(storage::LAYOUT_RISK) == other_metrics)
+        .then(|| format!("fonts replaced: {}", said(storage::FONTS_SUBSTITUTED)));
+    boxes.into_iter().chain(fonts).collect()
 }

@@ -1,6 +1,6 @@
 //! PDF options, the same names everywhere: `pdfa` (`1b`, `2b`, `3b`),
-//! `pdfua`, `tagged`, `pages` (a range such as `1-3,7`) and
-//! `single-page-sheets`. They come from the worker's defaults (environment),
+//! `pdfua`, `tagged`, `pages` (a range such as `1-3,7`),
+//! `single-page-sheets` and `font-policy` ([`FontPolicy`]). They come from the worker's defaults (environment),
 //! the source object's custom metadata (`docx2pdf-pdfa: 2b`) and a JSON
 //! job's `"options"`, later wins; `convert` takes them as flags. Here they
 //! are checked, layered, written down for provenance, and turned into
@@ -8,11 +8,21 @@
 
 use serde::Serialize;
 
+mod font_policy;
+pub use font_policy::FontPolicy;
+
 /// The prefix of an option in an object's custom metadata.
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 5] = ["pdfa", "pdfua", "tagged", "pages", "single-page-sheets"];
+pub const NAMES: [&str; 6] = [
+    "pdfa",
+    "pdfua",
+    "tagged",
+    "pages",
+    "single-page-sheets",
+    "font-policy",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum PdfA {
@@ -54,6 +64,9 @@ pub struct PdfOptions {
     pub pages: Option<String>,
     /// Each sheet of a spreadsheet on one page.
     pub single_page_sheets: bool,
+    /// Whether a PDF set in other fonts than the document asks for is
+    /// wanted.
+    pub font_policy: FontPolicy,
 }
 
 /// An option that cannot be applied, with what is allowed.
@@ -75,6 +88,7 @@ pub enum Setting {
     /// A checked range such as `1-3,7`; None: every page.
     Pages(Option<String>),
     SinglePageSheets(bool),
+    FontPolicy(FontPolicy),
 }
 
 impl Setting {
@@ -92,6 +106,7 @@ impl Setting {
             "tagged" => Setting::Tagged(parse_flag(value).map_err(bad)?),
             "single-page-sheets" => Setting::SinglePageSheets(parse_flag(value).map_err(bad)?),
             "pages" => Setting::Pages(parse_pages(value).map_err(bad)?),
+            "font-policy" => Setting::FontPolicy(FontPolicy::parse(value).map_err(bad)?),
             _ => {
                 let known = NAMES.join(", ");
                 return Err(bad(format!("no such option; the options are {known}")));
@@ -109,6 +124,7 @@ impl PdfOptions {
             Setting::Tagged(on) => self.tagged = on,
             Setting::Pages(pages) => self.pages = pages,
             Setting::SinglePageSheets(on) => self.single_page_sheets = on,
+            Setting::FontPolicy(policy) => self.font_policy = policy,
         }
     }
 
@@ -149,6 +165,9 @@ impl PdfOptions {
         if self.single_page_sheets {
             parts.push("single-page-sheets".to_string());
         }
+        if self.font_policy != FontPolicy::Substitute {
+            parts.push(format!("font-policy={}", self.font_policy));
+        }
         if parts.is_empty() {
             Canonical(DEFAULT.to_string())
         } else {
@@ -167,6 +186,8 @@ impl PdfOptions {
             flag("tagged", self.tagged),
             self.pages.clone().map(|p| ("pages".to_string(), p)),
             flag("single-page-sheets", self.single_page_sheets),
+            (self.font_policy != FontPolicy::Substitute)
+                .then(|| ("font-policy".to_string(), self.font_policy.to_string())),
         ];
         entries
             .into_iter()
@@ -298,98 +319,4 @@ fn valid_range(range: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_option_is_read_from_its_text() {
-        let mut options = PdfOptions::default();
-        options.set("pdfa", "2B").unwrap();
-        options.set("tagged", "true").unwrap();
-        options.set("pages", "1-3, 7").unwrap();
-        options.set("single-page-sheets", "yes").unwrap();
-        assert_eq!(options.pdfa, Some(PdfA::A2b));
-        assert!(options.tagged && options.single_page_sheets && !options.pdfua);
-        assert_eq!(options.pages.as_deref(), Some("1-3,7"));
-        assert_eq!(
-            options.describe().as_str(),
-            "pdfa=2b;tagged;pages=1-3,7;single-page-sheets"
-        );
-    }
-
-    #[test]
-    fn a_bad_value_names_the_option_and_what_is_allowed() {
-        let mut options = PdfOptions::default();
-        let error = options.set("pdfa", "4").unwrap_err();
-        assert_eq!(error.to_string(), r#"option pdfa="4": 1b, 2b or 3b"#);
-        let thousand_ranges = vec!["1-2"; 1000].join(",");
-        for range in [
-            "0-2",
-            "3-1",
-            "a",
-            "1,,2",
-            "-2",
-            "+1",
-            "1-+3",
-            &thousand_ranges,
-        ] {
-            assert!(options.set("pages", range).is_err(), "{range}");
-        }
-        assert!(options.set("tagged", "maybe").is_err());
-        let unknown = options.set("colour", "red").unwrap_err();
-        assert!(unknown.allowed.contains("pdfa, pdfua, tagged"), "{unknown}");
-        assert_eq!(options, PdfOptions::default(), "nothing applied");
-    }
-
-    #[test]
-    fn metadata_options_are_the_prefixed_entries_and_later_ones_win() {
-        let mut options = PdfOptions::default();
-        options.set("pdfa", "1b").unwrap();
-        let metadata = std::collections::HashMap::from([
-            ("docx2pdf-pdfa".to_string(), "3b".to_string()),
-            ("docx2pdf-pdfua".to_string(), "true".to_string()),
-            ("source-bucket".to_string(), "in".to_string()),
-        ]);
-        options.set_from_metadata(&metadata).unwrap();
-        assert_eq!(options.pdfa, Some(PdfA::A3b));
-        assert!(options.pdfua);
-    }
-
-    #[test]
-    fn options_written_as_metadata_read_back_the_same() {
-        let mut options = PdfOptions::default();
-        options.set("pdfa", "3b").unwrap();
-        options.set("pages", "2-5").unwrap();
-        options.set("single-page-sheets", "true").unwrap();
-        let metadata: std::collections::HashMap<String, String> =
-            options.metadata().into_iter().collect();
-        assert_eq!(metadata["docx2pdf-pdfa"], "3b");
-        let mut read = PdfOptions::default();
-        read.set_from_metadata(&metadata).unwrap();
-        assert_eq!(read, options);
-        assert!(PdfOptions::default().metadata().is_empty());
-    }
-
-    #[test]
-    fn the_export_settings_follow_the_options() {
-        let plain: serde_json::Value =
-            serde_json::from_str(&PdfOptions::default().filter_data()).unwrap();
-        assert_eq!(
-            plain,
-            serde_json::json!({"Quality": {"type": "long", "value": "90"}})
-        );
-        let mut options = PdfOptions::default();
-        options.set("pdfa", "2b").unwrap();
-        options.set("pdfua", "true").unwrap();
-        options.set("pages", "2").unwrap();
-        let data: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
-        assert_eq!(data["SelectPdfVersion"]["value"], "2");
-        assert_eq!(data["PDFUACompliance"]["value"], "true");
-        assert_eq!(
-            data["UseTaggedPDF"]["value"], "true",
-            "PDF/UA implies tagged"
-        );
-        assert_eq!(data["PageRange"]["value"], "2");
-        assert_eq!(PdfOptions::default().describe().as_str(), "default");
-    }
-}
+mod tests;

@@ -1,0 +1,117 @@
+//! The options read, layered, written down and turned into export settings.
+use super::*;
+
+#[test]
+fn each_option_is_read_from_its_text() {
+    let mut options = PdfOptions::default();
+    options.set("pdfa", "2B").unwrap();
+    options.set("tagged", "true").unwrap();
+    options.set("pages", "1-3, 7").unwrap();
+    options.set("single-page-sheets", "yes").unwrap();
+    assert_eq!(options.pdfa, Some(PdfA::A2b));
+    assert!(options.tagged && options.single_page_sheets && !options.pdfua);
+    assert_eq!(options.pages.as_deref(), Some("1-3,7"));
+    assert_eq!(
+        options.describe().as_str(),
+        "pdfa=2b;tagged;pages=1-3,7;single-page-sheets"
+    );
+}
+
+#[test]
+fn a_bad_value_names_the_option_and_what_is_allowed() {
+    let mut options = PdfOptions::default();
+    let error = options.set("pdfa", "4").unwrap_err();
+    assert_eq!(error.to_string(), r#"option pdfa="4": 1b, 2b or 3b"#);
+    let thousand_ranges = vec!["1-2"; 1000].join(",");
+    for range in [
+        "0-2",
+        "3-1",
+        "a",
+        "1,,2",
+        "-2",
+        "+1",
+        "1-+3",
+        &thousand_ranges,
+    ] {
+        assert!(options.set("pages", range).is_err(), "{range}");
+    }
+    assert!(options.set("tagged", "maybe").is_err());
+    let unknown = options.set("colour", "red").unwrap_err();
+    assert!(unknown.allowed.contains("pdfa, pdfua, tagged"), "{unknown}");
+    assert_eq!(options, PdfOptions::default(), "nothing applied");
+}
+
+#[test]
+fn metadata_options_are_the_prefixed_entries_and_later_ones_win() {
+    let mut options = PdfOptions::default();
+    options.set("pdfa", "1b").unwrap();
+    let metadata = std::collections::HashMap::from([
+        ("docx2pdf-pdfa".to_string(), "3b".to_string()),
+        ("docx2pdf-pdfua".to_string(), "true".to_string()),
+        ("source-bucket".to_string(), "in".to_string()),
+    ]);
+    options.set_from_metadata(&metadata).unwrap();
+    assert_eq!(options.pdfa, Some(PdfA::A3b));
+    assert!(options.pdfua);
+}
+
+#[test]
+fn options_written_as_metadata_read_back_the_same() {
+    let mut options = PdfOptions::default();
+    options.set("pdfa", "3b").unwrap();
+    options.set("pages", "2-5").unwrap();
+    options.set("single-page-sheets", "true").unwrap();
+    let metadata: std::collections::HashMap<String, String> =
+        options.metadata().into_iter().collect();
+    assert_eq!(metadata["docx2pdf-pdfa"], "3b");
+    let mut read = PdfOptions::default();
+    read.set_from_metadata(&metadata).unwrap();
+    assert_eq!(read, options);
+    assert!(PdfOptions::default().metadata().is_empty());
+}
+
+#[test]
+fn the_export_settings_follow_the_options() {
+    let plain: serde_json::Value =
+        serde_json::from_str(&PdfOptions::default().filter_data()).unwrap();
+    assert_eq!(
+        plain,
+        serde_json::json!({"Quality": {"type": "long", "value": "90"}})
+    );
+    let mut options = PdfOptions::default();
+    options.set("pdfa", "2b").unwrap();
+    options.set("pdfua", "true").unwrap();
+    options.set("pages", "2").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
+    assert_eq!(data["SelectPdfVersion"]["value"], "2");
+    assert_eq!(data["PDFUACompliance"]["value"], "true");
+    assert_eq!(
+        data["UseTaggedPDF"]["value"], "true",
+        "PDF/UA implies tagged"
+    );
+    assert_eq!(data["PageRange"]["value"], "2");
+    assert_eq!(PdfOptions::default().describe().as_str(), "default");
+}
+
+#[test]
+fn the_font_policy_is_an_option_like_the_others() {
+    let mut options = PdfOptions::default();
+    options.set("font-policy", "Fail-Missing-Glyphs").unwrap();
+    assert_eq!(options.font_policy, FontPolicy::FailMissingGlyphs);
+    assert_eq!(
+        options.describe().as_str(),
+        "font-policy=fail-missing-glyphs"
+    );
+    let metadata: std::collections::HashMap<String, String> =
+        options.metadata().into_iter().collect();
+    assert_eq!(metadata["docx2pdf-font-policy"], "fail-missing-glyphs");
+    let mut read = PdfOptions::default();
+    read.set_from_metadata(&metadata).unwrap();
+    assert_eq!(read, options);
+    let plain: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
+    assert_eq!(plain.as_object().unwrap().len(), 1, "not an export setting");
+    options.set("font-policy", "substitute").unwrap();
+    assert_eq!(options.describe().as_str(), "default", "the default");
+    let error = options.set("font-policy", "strict").unwrap_err();
+    assert!(error.allowed.contains("fail-different-metrics"), "{error}");
+}
