@@ -11,6 +11,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
+use crate::fonts;
 use crate::office::{Fidelity, Pool, PoolConfig};
 use crate::options::FontPolicy;
 use crate::workspace::Workspace;
@@ -46,10 +47,19 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
 
 pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     args.validate()?;
-    let config = PoolConfig::from_args(&args.pool)?;
+    let mut config = PoolConfig::from_args(&args.pool)?;
     let options = args.pdf.options();
     let parallel = config.size;
-    let pool = Pool::start(config, Arc::new(Workspace::create()?))?;
+    let workspace = Arc::new(Workspace::create()?);
+    if let Some(dir) = &args.pool.fonts {
+        let source = fonts::Source::parse(dir);
+        anyhow::ensure!(
+            matches!(source, fonts::Source::Dir(_)),
+            "convert reads --fonts from a directory: copy them first (gcloud storage cp -r {dir} DIR)"
+        );
+        config.own_fonts = fonts::gather(&source, None, workspace.fonts(), &config.program).await?;
+    }
+    let pool = Pool::start(config, workspace)?;
     let started = Instant::now();
     let progress = progress_bar(args.files.len());
 

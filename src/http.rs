@@ -137,6 +137,7 @@ async fn readyz(State(App { worker, .. }): State<App>) -> impl IntoResponse {
         "warm_slots": warm,
         "subscribed": accepting,
         "protections": worker.protections(),
+        "own_fonts": worker.own_fonts(),
         "slots": worker.slots(),
     });
     let status = if warm > 0 && accepting {

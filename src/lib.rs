@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod fonts;
 pub mod gcloud;
 pub mod http;
 mod job;

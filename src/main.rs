@@ -14,7 +14,7 @@ use docx2pdf::push::TokenCheck;
 use docx2pdf::telemetry::metrics::Metrics;
 use docx2pdf::worker::{Edges, Settings, Worker};
 use docx2pdf::workspace::Workspace;
-use docx2pdf::{convert, http, office, request, submit, telemetry};
+use docx2pdf::{convert, fonts, http, office, request, submit, telemetry};
 use tokio_util::sync::CancellationToken;
 
 /// The exit status of a usage error or a failure that stopped the command,
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         // Before any runtime exists: the child is single-threaded by design.
         Command::OfficeChild => office::child_main(),
+        Command::FontTool { args } => office::font_tool_main(args),
         command => command,
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
                 request::run(args).await
             }
             Command::Health(args) => Ok(http::probe(args.port).await),
-            Command::OfficeChild => unreachable!("handled above"),
+            Command::OfficeChild | Command::FontTool { .. } => unreachable!("handled above"),
         }
     });
     match result {
@@ -67,14 +68,12 @@ fn main() -> ExitCode {
 }
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let pool_config = PoolConfig::from_args(&args.pool)?;
-    let settings = Settings::from_args(&args, pool_config.size, Pool::engine_identity())?;
+    let mut pool_config = PoolConfig::from_args(&args.pool)?;
     let push_auth = args.push.auth()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await
         .with_context(|| format!("cannot listen on PORT={}", args.port))?;
     let workspace = Arc::new(Workspace::create()?);
-    let pool = Arc::new(Pool::start(pool_config, workspace.clone())?);
     let services = Services {
         storage_emulator: args.storage_emulator_host.clone(),
         pubsub_emulator: args.pubsub_emulator_host.clone(),
@@ -83,6 +82,14 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let store = services
         .store(std::time::Duration::from_secs(args.storage_retry_seconds))
         .await?;
+    if let Some(source) = &args.pool.fonts {
+        let (source, into) = (fonts::Source::parse(source), workspace.fonts());
+        let program = &pool_config.program;
+        pool_config.own_fonts = fonts::gather(&source, Some(&store), into, program).await?;
+    }
+    let engine = Pool::engine_identity(pool_config.own_fonts.as_ref());
+    let settings = Settings::from_args(&args, pool_config.size, engine)?;
+    let pool = Arc::new(Pool::start(pool_config, workspace.clone())?);
     let pubsub = match &args.subscription {
         Some(_) => Some(services.subscriber().await?),
         None => None,
@@ -95,6 +102,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     for (protection, active) in pool.protections().list() {
         metrics.protection(protection, active);
     }
+    metrics.own_fonts(pool.own_fonts());
     let edges = Edges {
         objects: store,
         converter: pool.clone(),

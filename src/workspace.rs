@@ -1,7 +1,8 @@
 //! The temp space, in one place. Each process of ours works in one directory,
 //! `$TMPDIR/docx2pdf-<pid>-<random>`: `slots/` holds the supervised
 //! processes' scratch (profiles, temp files, request directories) and
-//! `jobs/` a directory per job (the download and the PDF). Everything goes
+//! `jobs/` a directory per job (the download and the PDF), and `fonts/` the
+//! deployment's own fonts (`FONTS`), if it brought any. Everything goes
 //! when the workspace is dropped; what a process killed with -9 left behind
 //! goes when the next one starts.
 
@@ -14,6 +15,7 @@ const PREFIX: &str = "docx2pdf-";
 
 pub struct Workspace {
     jobs: PathBuf,
+    fonts: PathBuf,
     slots: PathBuf,
     /// Removed, with everything in it, when the workspace is dropped.
     _root: tempfile::TempDir,
@@ -42,6 +44,7 @@ impl Workspace {
         std::fs::create_dir(&jobs)?;
         std::fs::create_dir(&slots)?;
         Ok(Workspace {
+            fonts: root.path().join("fonts"),
             jobs,
             slots,
             _root: root,
@@ -60,6 +63,12 @@ impl Workspace {
     /// its file system: a file made here moves into a slot by a rename.
     pub fn jobs(&self) -> &Path {
         &self.jobs
+    }
+
+    /// Where the deployment's fonts go: apart from the slots, which read
+    /// it and write nothing there.
+    pub fn fonts(&self) -> &Path {
+        &self.fonts
     }
 
     /// Where supervised processes get their scratch directories.

@@ -34,9 +34,8 @@ fn confined(ruleset: RulesetCreated, script: &str, arg: &str) -> String {
 /// A ruleset for a process writing in `dir` only, with `scratch` rights
 /// there and `out_of_reach` scopes.
 fn ruleset(dir: &Path, scratch: BitFlags<AccessFs>, out_of_reach: &[Scope]) -> RulesetCreated {
-    let install = Path::new("/usr/bin");
     files_ruleset(
-        install,
+        &[],
         &[dir.to_owned()],
         scratch,
         out_of_reach.iter().copied(),
@@ -89,4 +88,46 @@ fn a_confined_process_cannot_signal_one_outside() {
         let _ = outside.kill();
         let _ = outside.wait();
     }
+}
+
+/// fontconfig's tools run confined: a configuration naming a font
+/// directory beyond the deployment's (its own directory) lists that font
+/// to the plain tool (the control) and not to the confined one.
+#[test]
+fn a_font_tool_reads_no_fonts_beyond_the_deployments() {
+    if landlock_abi().is_none() {
+        eprintln!("skipped: this kernel has no Landlock");
+        return;
+    }
+    let (deployment, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let font = elsewhere.path().join("Elsewhere.ttf");
+    std::fs::copy(
+        "/usr/share/fonts/truetype/crosextra/Caladea-Regular.ttf",
+        &font,
+    )
+    .unwrap();
+    let config = deployment.path().join("fonts.conf");
+    let text = format!(
+        r#"<?xml version="1.0"?><fontconfig><cachedir>{}/cache</cachedir><dir>{}</dir><include ignore_missing="yes">/etc/fonts/fonts.conf</include></fontconfig>"#,
+        deployment.path().display(),
+        elsewhere.path().display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let files = |command: &mut std::process::Command| {
+        let out = command.env("FONTCONFIG_FILE", &config).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let args = ["--format", "%{file}\n"];
+    // Confined first: the plain tool caches the directory's listing where
+    // the confined one may read it (Landlock does not refuse a stat).
+    let program = env!("CARGO_BIN_EXE_docx2pdf");
+    let tool = docx2pdf::office::FontTool::new(program.into(), Some(config.clone()));
+    let confined = files(tool.command("fc-list").args(args));
+    assert!(!confined.contains("Elsewhere.ttf"), "{confined}");
+    assert!(
+        confined.contains("Caladea-Regular.ttf"),
+        "the system's fonts: {confined}"
+    );
+    let plain = files(std::process::Command::new("fc-list").args(args));
+    assert!(plain.contains("Elsewhere.ttf"), "the control: {plain}");
 }

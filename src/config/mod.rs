@@ -42,6 +42,9 @@ pub mod defaults {
 /// The hidden subcommand each LibreOffice process of the pool runs as.
 pub const OFFICE_CHILD_SUBCOMMAND: &str = "office-child";
 
+/// The hidden subcommand fontconfig's tools run confined as.
+pub const FONT_TOOL_SUBCOMMAND: &str = "font-tool";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Json,
@@ -85,6 +88,12 @@ pub enum Command {
     /// One LibreOffice process of the pool (started by the pool, not by people).
     #[command(name = OFFICE_CHILD_SUBCOMMAND, hide = true)]
     OfficeChild,
+    /// A fontconfig tool, confined (run by the pool, not by people).
+    #[command(name = FONT_TOOL_SUBCOMMAND, hide = true)]
+    FontTool {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +119,9 @@ pub struct PoolArgs {
     /// Cap on what a LibreOffice process holds in files while it converts (its profile, temp files, the document and the PDF), in MiB: on Cloud Run files are memory
     #[arg(long, env = "SCRATCH_LIMIT_MIB", default_value_t = defaults::SCRATCH_LIMIT_MIB, value_parser = clap::value_parser!(u64).range(64..))]
     pub scratch_limit_mib: u64,
+    /// The deployment's own fonts (.ttf, .otf, .ttc), loaded at start ahead of the stand-ins: a local directory, or for the worker a Cloud Storage prefix (gs://bucket/fonts/) that uploaders cannot write
+    #[arg(long, env = "FONTS")]
+    pub fonts: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -83,7 +83,15 @@ fn confine_files() -> anyhow::Result<()> {
         .map(PathBuf::from)
         .and_then(|home| home.parent().map(PathBuf::from))
         .context("HOME is not set")?;
-    let status = sandbox::confine_files(&install, &[scratch])?;
+    // The deployment's fonts, beside their fontconfig file.
+    let fonts = std::env::var_os("FONTCONFIG_FILE")
+        .map(PathBuf::from)
+        .and_then(|config| config.parent().map(Path::to_path_buf));
+    let readable: Vec<PathBuf> = [sandbox::installation(&install)]
+        .into_iter()
+        .chain(fonts)
+        .collect();
+    let status = sandbox::confine_files(&readable, &[scratch])?;
     if !matches!(status, landlock::RulesetStatus::FullyEnforced) {
         eprintln!("office child: the file system sandbox is {status:?} on this kernel");
     }

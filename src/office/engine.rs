@@ -7,8 +7,9 @@ use anyhow::Context;
 
 use super::fidelity::substitutes;
 
-/// `lo25.2.3.2-docx2pdf0.1.0-fonts1a2b3c4d`.
-pub fn identity() -> anyhow::Result<String> {
+/// `lo25.2.3.2-docx2pdf0.1.0-fonts1a2b3c4d`, and `-own<digest>` when the
+/// deployment brought fonts of its own (`own`, their digest).
+pub fn identity(own: Option<&str>) -> anyhow::Result<String> {
     let program =
         libreofficekit::Office::find_install_path().context("LibreOffice is not installed")?;
     let registry = program.join("../share/registry/main.xcd");
@@ -20,8 +21,11 @@ pub fn identity() -> anyhow::Result<String> {
         crc32c::crc32c(substitutes::CONFIG.as_bytes()),
         installed_fonts().as_bytes(),
     );
+    let own = own
+        .map(|digest| format!("-own{digest}"))
+        .unwrap_or_default();
     Ok(format!(
-        "lo{version}-docx2pdf{}-fonts{fonts:08x}",
+        "lo{version}-docx2pdf{}-fonts{fonts:08x}{own}",
         env!("CARGO_PKG_VERSION"),
     ))
 }
@@ -75,8 +79,10 @@ mod tests {
 
     #[test]
     fn this_machines_engine_has_a_name() {
-        let identity = identity().expect("LibreOffice installed (./dev/setup)");
+        let identity = identity(None).expect("LibreOffice installed (./dev/setup)");
         assert!(identity.starts_with("lo25.2."), "{identity}");
         assert!(identity.contains("-docx2pdf"), "{identity}");
+        let own = super::identity(Some("0badf00d")).unwrap();
+        assert_eq!(own, format!("{identity}-own0badf00d"), "another engine");
     }
 }

@@ -15,6 +15,7 @@ mod engine;
 mod environment;
 mod error;
 mod fidelity;
+mod font_tool;
 pub mod inspect;
 mod pdf;
 mod pool_config;
@@ -32,8 +33,9 @@ use anyhow::Context;
 pub use child::main as child_main;
 pub use error::ConvertError;
 pub use fidelity::{Fidelity, FontUse, LayoutRisk, substitutes};
+pub use font_tool::{FontTool, configure as configure_fonts, main as font_tool_main};
 pub use inspect::Limits;
-pub use pool_config::PoolConfig;
+pub use pool_config::{OwnFonts, PoolConfig};
 
 use crate::config::OFFICE_CHILD_SUBCOMMAND;
 use crate::options::PdfOptions;
@@ -93,13 +95,18 @@ pub struct Pool {
     /// Where rebuilt packages and the slots' scratch directories are; kept
     /// as long as the pool.
     workspace: Arc<Workspace>,
+    /// The fonts its processes have, for the fidelity report.
+    fonts: Arc<fidelity::Installed>,
+    /// How many of them the deployment brought.
+    own_fonts: usize,
 }
 
 impl Pool {
     /// What makes this pool's PDFs, as one name (LibreOffice's version,
-    /// ours, the fonts): the content cache keys on it.
-    pub fn engine_identity() -> anyhow::Result<String> {
-        engine::identity()
+    /// ours, the fonts, the deployment's own among them): the content
+    /// cache keys on it.
+    pub fn engine_identity(own_fonts: Option<&OwnFonts>) -> anyhow::Result<String> {
+        engine::identity(own_fonts.map(|fonts| fonts.digest.as_str()))
     }
 
     /// Starts the processes; they warm up in the background and conversions
@@ -120,12 +127,20 @@ impl Pool {
                 "libjemalloc2 is not installed: LibreOffice runs on glibc malloc, about 15% slower"
             );
         }
+        let fontconfig = config.own_fonts.as_ref().map(|f| f.fontconfig.clone());
+        let tool = FontTool::new(config.program.clone(), fontconfig.clone());
+        let own_fonts = config.own_fonts.as_ref().map_or(0, |fonts| fonts.count);
         let spec = Spec {
             name: "libreoffice",
             program: config.program,
             args: vec![OFFICE_CHILD_SUBCOMMAND.into()],
             prepare: Box::new(move |scratch, command| {
-                environment::prepare_child(scratch, command, allocator.as_deref())
+                environment::prepare_child(scratch, command, allocator.as_deref())?;
+                // After the environment is cleared: the deployment's fonts.
+                if let Some(fontconfig) = &fontconfig {
+                    command.env("FONTCONFIG_FILE", fontconfig);
+                }
+                Ok(())
             }),
             scratch_root: workspace.slots().to_owned(),
             start_timeout: Duration::from_secs(60),
@@ -147,6 +162,8 @@ impl Pool {
             max_pages: config.max_pages,
             limits: config.limits,
             workspace,
+            fonts: Arc::new(fidelity::Installed::new(tool)),
+            own_fonts,
         })
     }
 
@@ -185,12 +202,12 @@ impl Pool {
         };
         let ran = self.run(document, extension, output, options).await?;
         let checked = self.check_pdf(output).await?;
-        let source = input.to_owned();
+        let (source, fonts) = (input.to_owned(), self.fonts.clone());
         let fidelity = {
             let (pages, embedded) = (checked.pages, checked.fonts);
             tokio::task::spawn_blocking(move || {
                 let requested = fidelity::requested(&source, extension);
-                fidelity::report(&requested, pages, &embedded)
+                fidelity::report(&requested, pages, &embedded, &fonts)
             })
             .await
             .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))?
@@ -311,6 +328,11 @@ impl Pool {
                 "PDF export failed: {message}"
             ))),
         }
+    }
+
+    /// How many font files the deployment brought (`FONTS`).
+    pub fn own_fonts(&self) -> usize {
+        self.own_fonts
     }
 
     pub fn protections(&self) -> Protections {

@@ -23,6 +23,19 @@ pub struct PoolConfig {
     /// its profile, temp files, the document and the PDF.
     pub scratch_cap: u64,
     pub limits: Limits,
+    /// The fonts the deployment brought (`FONTS`), if any.
+    pub own_fonts: Option<OwnFonts>,
+}
+
+/// The fonts a deployment brought, ready for the pool.
+#[derive(Clone, Debug)]
+pub struct OwnFonts {
+    /// Their `fonts.conf` ([`super::configure_fonts`]).
+    pub fontconfig: PathBuf,
+    /// How many font files.
+    pub count: usize,
+    /// Of their names and contents: another set is another engine.
+    pub digest: String,
 }
 
 impl PoolConfig {
@@ -39,6 +52,7 @@ impl PoolConfig {
             max_pages: defaults::MAX_PAGES,
             scratch_cap: defaults::SCRATCH_LIMIT_MIB << 20,
             limits: Limits::default(),
+            own_fonts: None,
         }
     }
 
@@ -58,6 +72,7 @@ impl PoolConfig {
             max_pages: args.max_pages,
             scratch_cap: args.scratch_limit_mib << 20,
             limits: Limits::default(),
+            own_fonts: None,
         })
     }
 }

@@ -91,11 +91,18 @@ const READABLE: &[&str] = &[
 ];
 
 /// Confines this process's file system access; to be called before any
-/// thread is started. `install` is LibreOffice's program directory (its
-/// parent is read too), `writable` the directories it works in.
-pub fn confine_files(install: &Path, writable: &[PathBuf]) -> anyhow::Result<RulesetStatus> {
-    let ruleset = files_ruleset(install, writable, scratch_access(ABI::V5), OUT_OF_REACH)?;
+/// thread is started. It reads the system's files and `readable` (such as
+/// LibreOffice's installation and the deployment's fonts), and works in
+/// `writable`.
+pub fn confine_files(readable: &[PathBuf], writable: &[PathBuf]) -> anyhow::Result<RulesetStatus> {
+    let ruleset = files_ruleset(readable, writable, scratch_access(ABI::V5), OUT_OF_REACH)?;
     Ok(ruleset.restrict_self()?.ruleset)
+}
+
+/// What LibreOffice installed at `install` (its program directory) reads
+/// of its own: the installation, its program directory's parent.
+pub fn installation(install: &Path) -> PathBuf {
+    install.parent().unwrap_or(install).to_path_buf()
 }
 
 /// What a process may do in the directories it works in: read, write,
@@ -117,17 +124,19 @@ pub fn scratch_access(abi: ABI) -> BitFlags<AccessFs> {
 /// another process made.
 pub const OUT_OF_REACH: [Scope; 2] = [Scope::Signal, Scope::AbstractUnixSocket];
 
-/// The Landlock rules of a process that reads `install`'s parent and the
-/// system's files, and has `scratch` rights in `writable`; not yet applied.
+/// The Landlock rules of a process that reads the system's files and
+/// `readable`, and has `scratch` rights in `writable`; not yet applied.
 pub fn files_ruleset(
-    install: &Path,
+    readable: &[PathBuf],
     writable: &[PathBuf],
     scratch: BitFlags<AccessFs>,
     out_of_reach: impl IntoIterator<Item = Scope>,
 ) -> anyhow::Result<RulesetCreated> {
     let abi = ABI::V5;
-    let base = install.parent().unwrap_or(install).to_path_buf();
-    let readable = READABLE.iter().map(PathBuf::from).chain([base]);
+    let readable = READABLE
+        .iter()
+        .map(PathBuf::from)
+        .chain(readable.iter().cloned());
     let mut handled = Ruleset::default().handle_access(AccessFs::from_all(abi))?;
     for scope in out_of_reach {
         handled = handled.scope(scope)?;

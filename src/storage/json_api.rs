@@ -1,6 +1,7 @@
-//! The two Cloud Storage calls the crate's HTTP client lacks, on the JSON
-//! API: an object's metadata with its MD5 (`objects.get`), and a server-side
-//! copy (`objects.rewrite`). The crate has both only on its gRPC
+//! The Cloud Storage calls the crate's HTTP client lacks, on the JSON
+//! API: an object's metadata with its MD5 (`objects.get`), a server-side
+//! copy (`objects.rewrite`), and the objects under a prefix
+//! (`objects.list`). The crate has both only on its gRPC
 //! `StorageControl`, which fake-gcs-server does not serve, and a read's
 //! `x-goog-hash` is not promised for a ranged read. A failed call is not
 //! retried here: the message's nack is the retry.
@@ -39,6 +40,24 @@ pub(super) struct Resource {
     pub size: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
+}
+
+/// One page of `objects.list`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Listing {
+    #[serde(default)]
+    items: Vec<Listed>,
+    next_page_token: Option<String>,
+}
+
+/// An object `objects.list` names, and its size.
+#[derive(Debug, Deserialize)]
+pub struct Listed {
+    pub name: String,
+    /// Bytes, written as a string.
+    #[serde(deserialize_with = "number_in_string")]
+    pub size: i64,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +106,34 @@ impl JsonApi {
             Ok(response) => Ok(Some(parse(response, object).await?)),
             Err(StorageError::NotFound(_)) => Ok(None),
             Err(error) => Err(error),
+        }
+    }
+
+    /// The objects of `bucket` whose names begin with `prefix`, at most
+    /// `most` of them (then the listing stops).
+    pub(super) async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        most: usize,
+    ) -> Result<Vec<Listed>, StorageError> {
+        let called = ObjectRef::new(bucket, prefix);
+        let url = self.url(called, &["b", bucket, "o"])?;
+        let mut listed = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut call = url.clone();
+            call.query_pairs_mut().append_pair("prefix", prefix);
+            if let Some(token) = &token {
+                call.query_pairs_mut().append_pair("pageToken", token);
+            }
+            let response = self.send(self.http.get(call), called).await?;
+            let page: Listing = parse(response, called).await?;
+            listed.extend(page.items);
+            match page.next_page_token {
+                Some(next) if listed.len() < most => token = Some(next),
+                _ => return Ok(listed),
+            }
         }
     }
 

@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 mod json_api;
 mod port;
 pub(crate) use json_api::JsonApi;
+pub use json_api::Listed;
 pub use port::{ObjectRef, Objects};
 
 /// Metadata keys written on every PDF, naming its source.
@@ -152,6 +153,18 @@ impl Store {
     ) -> Result<Option<i64>, StorageError> {
         let described = self.describe(bucket, object, None).await?;
         Ok(described.and_then(|d| d.provenance().source_generation))
+    }
+
+    /// The objects under `prefix` in `bucket` (a page or so past `most`).
+    pub async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        most: usize,
+    ) -> Result<Vec<Listed>, StorageError> {
+        let uri = ObjectRef::new(bucket, prefix).to_string();
+        let listed = self.json.list(bucket, prefix, most);
+        self.within(&uri, self.patience, listed).await
     }
 
     /// An object's contents, for objects known to be small (failure records).

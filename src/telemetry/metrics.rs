@@ -81,6 +81,7 @@ pub struct Metrics {
     scratch: Gauge,
     protections: Family<ProtectionLabel, Gauge>,
     layout_risks: Family<LayoutRiskLabel, Counter>,
+    own_fonts: Gauge,
 }
 
 impl Default for Metrics {
@@ -107,6 +108,7 @@ impl Metrics {
             scratch: Gauge::default(),
             protections: Family::default(),
             layout_risks: Family::default(),
+            own_fonts: Gauge::default(),
         };
         metrics.register();
         metrics
@@ -195,6 +197,15 @@ impl Metrics {
             "Sandbox protections of the LibreOffice processes: 1 in force, 0 missing on this kernel",
             self.protections.clone(),
         );
+        registry.register(
+            "own_fonts",
+            "Font files the deployment brought (FONTS), loaded at start",
+            self.own_fonts.clone(),
+        );
+    }
+
+    pub fn own_fonts(&self, count: usize) {
+        self.own_fonts.set(count as i64);
     }
 
     pub fn protection(&self, protection: &'static str, active: bool) {

@@ -207,6 +207,11 @@ impl<O: Objects, A: Announce> Worker<O, Pool, A> {
         self.pipeline.converter().protections()
     }
 
+    /// How many font files the deployment brought (`FONTS`).
+    pub fn own_fonts(&self) -> usize {
+        self.pipeline.converter().own_fonts()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn metrics_text(&self) -> String {
         self.metrics.encode(&self.slots())

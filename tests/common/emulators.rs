@@ -242,7 +242,9 @@ impl Env {
         std::fs::create_dir_all(data.join("input")).unwrap();
         std::fs::create_dir_all(data.join("output")).unwrap();
         for (name, source) in preloaded {
-            std::fs::copy(source, data.join("input").join(name)).unwrap();
+            let to = data.join("input").join(name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(source, to).unwrap();
         }
         env.start_gcs(Some(&data));
         env
@@ -396,6 +398,13 @@ impl Env {
             encode(name)
         )])
         .unwrap()
+    }
+
+    /// What `worker` has logged so far.
+    pub fn log_of(&self, worker: &Worker) -> String {
+        let port = worker.url.rsplit(':').next().unwrap();
+        let log = self.dir.path().join(format!("worker-{port}.log"));
+        std::fs::read_to_string(log).unwrap_or_default()
     }
 
     pub fn worker(&self, extra_env: &[(&str, &str)]) -> Worker {

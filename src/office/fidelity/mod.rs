@@ -4,15 +4,16 @@
 //! same metrics (then lines and pages break where they did for the author).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
 mod fonts;
+mod installed;
 mod policy;
 mod scripts;
 pub mod substitutes;
 pub use fonts::{Asked, requested};
+pub use installed::Installed;
 pub use policy::refusal;
 
 /// Free fonts with the metrics of the fonts Office documents ask for most.
@@ -129,9 +130,10 @@ impl Fidelity {
 const LONGEST_SUBSTITUTED: usize = 1024;
 
 /// The report for a document that asked for `asked` and became a PDF of
-/// `pages` embedding the PostScript fonts `embedded`.
-pub fn report(asked: &Asked, pages: u64, embedded: &[String]) -> Fidelity {
-    let installed = installed();
+/// `pages` embedding the PostScript fonts `embedded`, made with the fonts
+/// `have` lists.
+pub fn report(asked: &Asked, pages: u64, embedded: &[String], have: &Installed) -> Fidelity {
+    let installed = have.families();
     let requested: Vec<String> = (asked.fonts.iter())
         .map(|font| first_alternative(font))
         .collect();
@@ -151,7 +153,7 @@ pub fn report(asked: &Asked, pages: u64, embedded: &[String]) -> Fidelity {
         .iter()
         .map(|font| match installed.get(&normal(font)) {
             Some(_) => Some(font.clone()),
-            None => fontconfig_match(font).and_then(|m| find(&embedded, &m)),
+            None => have.matching(font).and_then(|m| find(&embedded, &m)),
         })
         .collect();
     let explained: Vec<String> = used.iter().flatten().map(|f| normal(f)).collect();
@@ -160,7 +162,7 @@ pub fn report(asked: &Asked, pages: u64, embedded: &[String]) -> Fidelity {
         if used.is_none() {
             *used = unexplained
                 .cloned()
-                .or_else(|| fontconfig_match(font))
+                .or_else(|| have.matching(font))
                 .or_else(|| Some("unknown".into()));
         }
     }
@@ -169,7 +171,7 @@ pub fn report(asked: &Asked, pages: u64, embedded: &[String]) -> Fidelity {
         .zip(used)
         .map(|(font, used)| font_use(font, used.unwrap_or_default()))
         .collect();
-    let missing_glyphs = scripts::installed().missing(&asked.characters);
+    let missing_glyphs = have.coverage().missing(&asked.characters);
     let layout_risk = if !missing_glyphs.is_empty() {
         LayoutRisk::MissingGlyphs
     } else if fonts.iter().all(|f| f.used == f.requested) {
@@ -219,43 +221,6 @@ fn font_use(requested: &str, used: String) -> FontUse {
 /// `name` as it is written in `families`, if it is there.
 fn find(families: &[String], name: &str) -> Option<String> {
     families.iter().find(|f| normal(f) == normal(name)).cloned()
-}
-
-/// What fontconfig (which LibreOffice asks) puts first in place of `font`;
-/// asked once per font.
-fn fontconfig_match(font: &str) -> Option<String> {
-    static MATCHES: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
-    let matches = MATCHES.get_or_init(Mutex::default);
-    if let Some(found) = matches.lock().expect("font matches").get(font) {
-        return found.clone();
-    }
-    let family = std::process::Command::new("fc-match")
-        .args(["-f", "%{family[0]}", font])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|f| !f.is_empty());
-    matches
-        .lock()
-        .expect("font matches")
-        .insert(font.into(), family.clone());
-    family
-}
-
-/// Installed font families, by their normalised name, read once from fontconfig.
-fn installed() -> &'static HashMap<String, String> {
-    static INSTALLED: OnceLock<HashMap<String, String>> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let out = std::process::Command::new("fc-list")
-            .args([":", "family"])
-            .output();
-        let listing = out.map(|o| o.stdout).unwrap_or_default();
-        String::from_utf8_lossy(&listing)
-            .lines()
-            .flat_map(|line| line.split(','))
-            .map(|family| (normal(family), family.trim().to_string()))
-            .collect()
-    })
 }
 
 /// Names compared without case, spaces or hyphens: `LiberationSerif` is

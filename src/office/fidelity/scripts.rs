@@ -6,7 +6,6 @@
 //! set), and a document's characters are checked against their union.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 /// Which of a run's font slots Word sets a script in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,18 +120,6 @@ impl Coverage {
         }
         missing
     }
-}
-
-/// The installed fonts' coverage, read once.
-pub fn installed() -> &'static Coverage {
-    static INSTALLED: OnceLock<Coverage> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let out = std::process::Command::new("fc-list")
-            .args(["--format", "%{charset}\n"])
-            .output();
-        let listing = out.map(|o| o.stdout).unwrap_or_default();
-        Coverage::parse(&String::from_utf8_lossy(&listing))
-    })
 }
 
 #[cfg(test)]
