@@ -12,7 +12,8 @@ const LAYERS: &[&[&str]] = &[
     // The front doors: push requests and probes, and the other commands.
     &["http", "convert", "submit", "request"],
     &["push"],
-    &["worker"],
+    // The deployment's fonts, read before the pool starts.
+    &["worker", "fonts"],
     &["job", "office", "telemetry", "gcloud"],
     &["storage", "supervisor"],
     &["config"],

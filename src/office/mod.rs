@@ -162,7 +162,9 @@ impl Pool {
             max_pages: config.max_pages,
             limits: config.limits,
             workspace,
-            fonts: Arc::new(fidelity::Installed::new(tool)),
+            fonts: Arc::new(fidelity::Installed::new(Box::new(move |name| {
+                tool.command(name)
+            }))),
             own_fonts,
         })
     }

@@ -1,24 +1,27 @@
 //! The fonts a pool's LibreOffice processes have, as fontconfig (which
 //! they ask) lists and matches them: the system's and the deployment's.
-//! Asked through the confined tools ([`FontTool`]), each question once per
-//! pool.
+//! Each question asked once per pool, of the tools as the pool runs them
+//! (confined, with the deployment's configuration).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use super::normal;
 use super::scripts::Coverage;
-use crate::office::FontTool;
+
+/// A fontconfig tool (`fc-list`, `fc-match`) as the pool runs it; the
+/// caller adds the arguments.
+pub type Tool = Box<dyn Fn(&str) -> std::process::Command + Send + Sync>;
 
 pub struct Installed {
-    tool: FontTool,
+    tool: Tool,
     families: OnceLock<HashMap<String, String>>,
     coverage: OnceLock<Coverage>,
     matches: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl Installed {
-    pub fn new(tool: FontTool) -> Installed {
+    pub fn new(tool: Tool) -> Installed {
         Installed {
             tool,
             families: OnceLock::new(),
@@ -59,7 +62,7 @@ impl Installed {
     /// What `tool` prints with `args`; nothing if it cannot run, which
     /// leaves the report without what it would have said.
     fn ask(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tool.command(tool).args(args).output();
+        let out = (self.tool)(tool).args(args).output();
         match out {
             Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
             Ok(out) => {

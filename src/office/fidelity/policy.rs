@@ -62,7 +62,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::office::{FontUse, LayoutRisk};
+    use crate::office::fidelity::{FontUse, LayoutRisk};
 
     fn report(fonts: &[(&str, &str, bool)], missing: &[(&str, u64)]) -> Fidelity {
         let fonts = fonts
