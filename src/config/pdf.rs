@@ -1,6 +1,6 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
 //! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
-//! `FONT_POLICY`).
+//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`).
 
 use clap::Args;
 
@@ -28,6 +28,12 @@ pub struct OptionArgs {
     /// fonts of other widths too)
     #[arg(long, env = "FONT_POLICY", value_parser = font_policy)]
     pub font_policy: Option<Setting>,
+    /// A line of text across every page, such as DRAFT (at most 200 characters)
+    #[arg(long, env = "WATERMARK", value_parser = watermark)]
+    pub watermark: Option<Setting>,
+    /// The document's comments: annotations (PDF notes a reader opens; the default) or none
+    #[arg(long, env = "COMMENTS", value_parser = comments)]
+    pub comments: Option<Setting>,
 }
 
 impl OptionArgs {
@@ -39,7 +45,13 @@ impl OptionArgs {
             single_page_sheets: self.single_page_sheets,
             ..PdfOptions::default()
         };
-        let settings = [&self.pdfa, &self.pages, &self.font_policy];
+        let settings = [
+            &self.pdfa,
+            &self.pages,
+            &self.font_policy,
+            &self.watermark,
+            &self.comments,
+        ];
         for setting in settings.into_iter().flatten() {
             options.apply(setting);
         }
@@ -57,4 +69,12 @@ fn pages(value: &str) -> Result<Setting, BadOption> {
 
 fn font_policy(value: &str) -> Result<Setting, BadOption> {
     Setting::parse("font-policy", value)
+}
+
+fn watermark(value: &str) -> Result<Setting, BadOption> {
+    Setting::parse("watermark", value)
+}
+
+fn comments(value: &str) -> Result<Setting, BadOption> {
+    Setting::parse("comments", value)
 }

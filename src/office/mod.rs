@@ -38,7 +38,7 @@ pub use inspect::Limits;
 pub use pool_config::{OwnFonts, PoolConfig};
 
 use crate::config::OFFICE_CHILD_SUBCOMMAND;
-use crate::options::PdfOptions;
+use crate::options::{PdfOptions, WATERMARK_FONT};
 use crate::supervisor::{
     Backoff, CallError, MemoryUse, RequestDir, SlotState, SlotStatus, Spec, Supervisor,
 };
@@ -205,11 +205,12 @@ impl Pool {
         let ran = self.run(document, extension, output, options).await?;
         let checked = self.check_pdf(output).await?;
         let (source, fonts) = (input.to_owned(), self.fonts.clone());
+        let ours: Vec<&str> = options.watermark.iter().map(|_| WATERMARK_FONT).collect();
         let fidelity = {
             let (pages, embedded) = (checked.pages, checked.fonts);
             tokio::task::spawn_blocking(move || {
                 let requested = fidelity::requested(&source, extension);
-                fidelity::report(&requested, pages, &embedded, &fonts)
+                fidelity::report(&requested, pages, &embedded, &fonts, &ours)
             })
             .await
             .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))?

@@ -1,6 +1,8 @@
 //! PDF options, the same names everywhere: `pdfa` (`1b`, `2b`, `3b`),
 //! `pdfua`, `tagged`, `pages` (a range such as `1-3,7`),
-//! `single-page-sheets` and `font-policy` ([`FontPolicy`]). They come from the worker's defaults (environment),
+//! `single-page-sheets`, `font-policy` ([`FontPolicy`]), `watermark` (a
+//! line of text across every page) and `comments` ([`Comments`]: as notes,
+//! or left out). They come from the worker's defaults (environment),
 //! the source object's custom metadata (`docx2pdf-pdfa: 2b`) and a JSON
 //! job's `"options"`, later wins; `convert` takes them as flags. Here they
 //! are checked, layered, written down for provenance, and turned into
@@ -9,19 +11,23 @@
 use serde::Serialize;
 
 mod font_policy;
+mod parse;
 pub use font_policy::FontPolicy;
+use parse::{parse_comments, parse_flag, parse_pages, parse_pdfa, parse_watermark};
 
 /// The prefix of an option in an object's custom metadata.
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 8] = [
     "pdfa",
     "pdfua",
     "tagged",
     "pages",
     "single-page-sheets",
     "font-policy",
+    "watermark",
+    "comments",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,6 +59,26 @@ impl PdfA {
     }
 }
 
+/// Where a document's comments go in its PDF.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Comments {
+    /// As PDF annotations, notes a reader opens: LibreOffice's default
+    /// here (measured: a note and its popup per comment), so today's.
+    #[default]
+    Annotations,
+    None,
+}
+
+impl Comments {
+    fn as_str(self) -> &'static str {
+        match self {
+            Comments::None => "none",
+            Comments::Annotations => "annotations",
+        }
+    }
+}
+
 /// How a PDF is made. The default is LibreOffice's ordinary PDF.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PdfOptions {
@@ -67,6 +93,9 @@ pub struct PdfOptions {
     /// Whether a PDF set in other fonts than the document asks for is
     /// wanted.
     pub font_policy: FontPolicy,
+    /// One line of text drawn across every page.
+    pub watermark: Option<String>,
+    pub comments: Comments,
 }
 
 /// An option that cannot be applied, with what is allowed.
@@ -89,6 +118,8 @@ pub enum Setting {
     Pages(Option<String>),
     SinglePageSheets(bool),
     FontPolicy(FontPolicy),
+    Watermark(Option<String>),
+    Comments(Comments),
 }
 
 impl Setting {
@@ -107,6 +138,8 @@ impl Setting {
             "single-page-sheets" => Setting::SinglePageSheets(parse_flag(value).map_err(bad)?),
             "pages" => Setting::Pages(parse_pages(value).map_err(bad)?),
             "font-policy" => Setting::FontPolicy(FontPolicy::parse(value).map_err(bad)?),
+            "watermark" => Setting::Watermark(parse_watermark(value).map_err(bad)?),
+            "comments" => Setting::Comments(parse_comments(value).map_err(bad)?),
             _ => {
                 let known = NAMES.join(", ");
                 return Err(bad(format!("no such option; the options are {known}")));
@@ -125,6 +158,8 @@ impl PdfOptions {
             Setting::Pages(pages) => self.pages = pages,
             Setting::SinglePageSheets(on) => self.single_page_sheets = on,
             Setting::FontPolicy(policy) => self.font_policy = policy,
+            Setting::Watermark(text) => self.watermark = text,
+            Setting::Comments(comments) => self.comments = comments,
         }
     }
 
@@ -168,6 +203,12 @@ impl PdfOptions {
         if self.font_policy != FontPolicy::Substitute {
             parts.push(format!("font-policy={}", self.font_policy));
         }
+        if let Some(text) = &self.watermark {
+            parts.push(format!("watermark={}", escaped(text)));
+        }
+        if self.comments != Comments::Annotations {
+            parts.push(format!("comments={}", self.comments.as_str()));
+        }
         if parts.is_empty() {
             Canonical(DEFAULT.to_string())
         } else {
@@ -188,6 +229,11 @@ impl PdfOptions {
             flag("single-page-sheets", self.single_page_sheets),
             (self.font_policy != FontPolicy::Substitute)
                 .then(|| ("font-policy".to_string(), self.font_policy.to_string())),
+            self.watermark
+                .clone()
+                .map(|text| ("watermark".to_string(), text)),
+            (self.comments != Comments::Annotations)
+                .then(|| ("comments".to_string(), self.comments.as_str().to_string())),
         ];
         entries
             .into_iter()
@@ -222,8 +268,48 @@ impl PdfOptions {
         if self.single_page_sheets {
             put("SinglePageSheets", "boolean", "true".into());
         }
+        if let Some(text) = &self.watermark {
+            put("Watermark", "string", text.clone());
+            // LibreOffice's own default is a bright green.
+            put("WatermarkColor", "long", WATERMARK_GREY.to_string());
+            put("WatermarkFontName", "string", WATERMARK_FONT.into());
+            // Diagonal, as Word's; LibreOffice's own runs it up the page.
+            put("WatermarkRotateAngle", "long", "450".into());
+            put(
+                "WatermarkFontHeight",
+                "long",
+                watermark_height(text).to_string(),
+            );
+        }
+        match self.comments {
+            Comments::Annotations => {}
+            Comments::None => put("ExportNotes", "boolean", "false".into()),
+        }
         serde_json::Value::Object(data).to_string()
     }
+}
+
+/// The watermark's font: installed everywhere we run, so the fidelity
+/// report knows it for ours, not the document's.
+pub const WATERMARK_FONT: &str = "Liberation Sans";
+
+/// The watermark's colour, 0xRRGGBB: a light grey that leaves the text
+/// under it readable.
+const WATERMARK_GREY: u32 = 0xC0C0C0;
+
+/// The watermark's font height, in points: its text about 600 points long
+/// (it fits across an A4 or Letter page and a 4:3 slide), at the 0.65 of
+/// the height a character of LibreOffice's watermark font takes (measured);
+/// 72 points at most.
+fn watermark_height(text: &str) -> u32 {
+    let characters = text.chars().count().max(1) as f64;
+    (600.0 / (0.65 * characters)).clamp(8.0, 72.0) as u32
+}
+
+/// Free text in the canonical form: `%` and `;` (which separates options)
+/// percent-encoded, so that no text reads as another option.
+fn escaped(text: &str) -> String {
+    text.replace('%', "%25").replace(';', "%3B")
 }
 
 /// How the default options are written.
@@ -264,58 +350,6 @@ impl std::fmt::Display for Canonical {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// A `pdfa` value; on error, what is allowed.
-fn parse_pdfa(value: &str) -> Result<Option<PdfA>, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "none" | "false" => Ok(None),
-        "1b" => Ok(Some(PdfA::A1b)),
-        "2b" => Ok(Some(PdfA::A2b)),
-        "3b" => Ok(Some(PdfA::A3b)),
-        _ => Err("1b, 2b or 3b".into()),
-    }
-}
-
-/// A `pages` value, spaces dropped; None for every page; on error, what
-/// is allowed.
-fn parse_pages(value: &str) -> Result<Option<String>, String> {
-    let range = value.replace(' ', "");
-    match range.as_str() {
-        "" | "all" => Ok(None),
-        _ if range.len() <= LONGEST_RANGE && valid_range(&range) => Ok(Some(range)),
-        _ => Err(format!(
-            "a page range such as 1-3,7 (pages count from 1), at most {LONGEST_RANGE} characters"
-        )),
-    }
-}
-
-fn parse_flag(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" | "" => Ok(false),
-        _ => Err("true or false".into()),
-    }
-}
-
-/// The longest page range: it is written, as part of the options, into
-/// every PDF's metadata, which Cloud Storage caps at 8 KiB in all.
-const LONGEST_RANGE: usize = 256;
-
-/// `1-3,7`: comma-separated pages or ascending ranges, counting from 1,
-/// in digits (`+1` is not a second spelling of `1`).
-fn valid_range(range: &str) -> bool {
-    let page = |text: &str| {
-        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-        digits
-            .then(|| text.parse::<u32>().ok())
-            .flatten()
-            .filter(|&n| n >= 1)
-    };
-    range.split(',').all(|part| match part.split_once('-') {
-        Some((from, to)) => matches!((page(from), page(to)), (Some(a), Some(b)) if a <= b),
-        None => page(part).is_some(),
-    })
 }
 
 #[cfg(test)]

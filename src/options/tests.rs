@@ -115,3 +115,52 @@ fn the_font_policy_is_an_option_like_the_others() {
     let error = options.set("font-policy", "strict").unwrap_err();
     assert!(error.allowed.contains("fail-different-metrics"), "{error}");
 }
+
+#[test]
+fn a_watermark_is_one_line_of_free_text_escaped_in_the_canonical_form() {
+    let mut options = PdfOptions::default();
+    options
+        .set("watermark", " Entwurf; 100% vertraulich ")
+        .unwrap();
+    assert_eq!(
+        options.watermark.as_deref(),
+        Some("Entwurf; 100% vertraulich")
+    );
+    assert_eq!(
+        options.describe().as_str(),
+        "watermark=Entwurf%3B 100%25 vertraulich",
+        "no text reads as another option"
+    );
+    let metadata: std::collections::HashMap<String, String> =
+        options.metadata().into_iter().collect();
+    assert_eq!(metadata["docx2pdf-watermark"], "Entwurf; 100% vertraulich");
+    let mut read = PdfOptions::default();
+    read.set_from_metadata(&metadata).unwrap();
+    assert_eq!(read, options);
+    let data: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
+    assert_eq!(data["Watermark"]["value"], "Entwurf; 100% vertraulich");
+    for bad in ["two\nlines", &"x".repeat(201)] {
+        let error = options.set("watermark", bad).unwrap_err();
+        assert!(error.allowed.contains("200 characters"), "{error}");
+    }
+    options.set("watermark", &"é".repeat(200)).unwrap();
+    options.set("watermark", "").unwrap();
+    assert_eq!(options.describe().as_str(), "default");
+}
+
+#[test]
+fn comments_go_where_the_option_says() {
+    let mut options = PdfOptions::default();
+    let plain: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
+    assert!(
+        plain.get("ExportNotes").is_none(),
+        "today's default: LibreOffice's"
+    );
+    options.set("comments", "None").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&options.filter_data()).unwrap();
+    assert_eq!(data["ExportNotes"]["value"], "false");
+    assert_eq!(options.describe().as_str(), "comments=none");
+    options.set("comments", "annotations").unwrap();
+    assert_eq!(options, PdfOptions::default(), "today's default");
+    assert!(options.set("comments", "margin").is_err(), "not yet");
+}

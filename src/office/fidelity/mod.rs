@@ -131,8 +131,15 @@ const LONGEST_SUBSTITUTED: usize = 1024;
 
 /// The report for a document that asked for `asked` and became a PDF of
 /// `pages` embedding the PostScript fonts `embedded`, made with the fonts
-/// `have` lists.
-pub fn report(asked: &Asked, pages: u64, embedded: &[String], have: &Installed) -> Fidelity {
+/// `have` lists; `ours` are families the PDF embeds for what we drew on
+/// it (a watermark), which stood in for nothing the document asked for.
+pub fn report(
+    asked: &Asked,
+    pages: u64,
+    embedded: &[String],
+    have: &Installed,
+    ours: &[&str],
+) -> Fidelity {
     let installed = have.families();
     let requested: Vec<String> = (asked.fonts.iter())
         .map(|font| first_alternative(font))
@@ -157,7 +164,9 @@ pub fn report(asked: &Asked, pages: u64, embedded: &[String], have: &Installed) 
         })
         .collect();
     let explained: Vec<String> = used.iter().flatten().map(|f| normal(f)).collect();
-    let unexplained = embedded.iter().find(|e| !explained.contains(&normal(e)));
+    let ours: Vec<String> = ours.iter().map(|f| normal(f)).collect();
+    let unexplained =
+        (embedded.iter()).find(|e| !explained.contains(&normal(e)) && !ours.contains(&normal(e)));
     for (font, used) in requested.iter().zip(used.iter_mut()) {
         if used.is_none() {
             *used = unexplained

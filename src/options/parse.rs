@@ -1,0 +1,83 @@
+//! Each option's text read as its value; on error, what is allowed.
+
+use super::PdfA;
+
+/// A `pdfa` value; on error, what is allowed.
+pub(super) fn parse_pdfa(value: &str) -> Result<Option<PdfA>, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "none" | "false" => Ok(None),
+        "1b" => Ok(Some(PdfA::A1b)),
+        "2b" => Ok(Some(PdfA::A2b)),
+        "3b" => Ok(Some(PdfA::A3b)),
+        _ => Err("1b, 2b or 3b".into()),
+    }
+}
+
+/// A `pages` value, spaces dropped; None for every page; on error, what
+/// is allowed.
+pub(super) fn parse_pages(value: &str) -> Result<Option<String>, String> {
+    let range = value.replace(' ', "");
+    match range.as_str() {
+        "" | "all" => Ok(None),
+        _ if range.len() <= LONGEST_RANGE && valid_range(&range) => Ok(Some(range)),
+        _ => Err(format!(
+            "a page range such as 1-3,7 (pages count from 1), at most {LONGEST_RANGE} characters"
+        )),
+    }
+}
+
+pub(super) fn parse_flag(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err("true or false".into()),
+    }
+}
+
+/// The longest page range: it is written, as part of the options, into
+/// every PDF's metadata, which Cloud Storage caps at 8 KiB in all.
+const LONGEST_RANGE: usize = 256;
+
+/// `1-3,7`: comma-separated pages or ascending ranges, counting from 1,
+/// in digits (`+1` is not a second spelling of `1`).
+fn valid_range(range: &str) -> bool {
+    let page = |text: &str| {
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| text.parse::<u32>().ok())
+            .flatten()
+            .filter(|&n| n >= 1)
+    };
+    range.split(',').all(|part| match part.split_once('-') {
+        Some((from, to)) => matches!((page(from), page(to)), (Some(a), Some(b)) if a <= b),
+        None => page(part).is_some(),
+    })
+}
+
+/// The longest watermark, in characters.
+pub(super) const LONGEST_WATERMARK: usize = 200;
+
+/// A `watermark` value: None for none; on error, what is allowed.
+pub(super) fn parse_watermark(value: &str) -> Result<Option<String>, String> {
+    let text = value.trim();
+    let plain = !text.chars().any(char::is_control);
+    match text.chars().count() {
+        0 => Ok(None),
+        n if n <= LONGEST_WATERMARK && plain => Ok(Some(text.to_string())),
+        _ => Err(format!(
+            "one line of text, at most {LONGEST_WATERMARK} characters"
+        )),
+    }
+}
+
+/// A `comments` value.
+pub(super) fn parse_comments(value: &str) -> Result<super::Comments, String> {
+    use super::Comments;
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "annotations" => Ok(Comments::Annotations),
+        "none" => Ok(Comments::None),
+        // LibreOfficeKit lays out no comment in the margin: with it made
+        // to, a comment came out as its author and date, its text "...".
+        _ => Err("annotations or none".into()),
+    }
+}

@@ -1,0 +1,103 @@
+//! The options that add to a page: `watermark` and `comments`, through
+//! `convert` and through the worker (an object's metadata and a JSON job),
+//! each against the same document without the option (the control; for
+//! comments, `none` is the control of today's default, notes).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+mod common;
+use common::emulators::*;
+use common::{fixture, pdf_text, write_reviewed_docx};
+
+const COMMENT: &str = "Please check this figure.";
+
+/// `convert` of `input` to `output` with `flags`.
+fn convert(input: &Path, output: &Path, flags: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+        .arg("convert")
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .args(flags)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{flags:?}: {stderr}");
+}
+
+/// The lines of the page's text in capitals only, joined without spaces:
+/// pdftotext reads a diagonal watermark as a line per few letters.
+fn capitals(pdf: &Path) -> String {
+    let text = pdf_text(pdf);
+    let lines = text.lines().map(str::trim).filter(|line| {
+        !line.is_empty() && line.chars().all(|c| c.is_ascii_uppercase() || c == ' ')
+    });
+    lines.collect::<String>().replace(' ', "")
+}
+
+/// Whether the PDF at `pdf` has a text annotation (a note a reader opens).
+fn has_note(pdf: &Path) -> bool {
+    let bytes = std::fs::read(pdf).unwrap();
+    let text = String::from_utf8_lossy(&bytes).replace(' ', "");
+    text.contains("/Subtype/Text")
+}
+
+#[test]
+fn convert_draws_a_watermark_and_places_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let reviewed = dir.path().join("reviewed.docx");
+    write_reviewed_docx(&reviewed, 1, true);
+    let pdf = dir.path().join("out.pdf");
+
+    // Today's default: each comment a note, not page text.
+    convert(&reviewed, &pdf, &[]);
+    let plain = pdf_text(&pdf);
+    assert!(
+        !plain.contains(COMMENT) && !plain.contains("Entwurf"),
+        "{plain}"
+    );
+    assert!(has_note(&pdf));
+
+    convert(&reviewed, &pdf, &["--comments", "none"]);
+    assert!(!has_note(&pdf) && !pdf_text(&pdf).contains(COMMENT));
+
+    convert(&reviewed, &pdf, &["--watermark", "NOT FOR RELEASE"]);
+    assert_eq!(capitals(&pdf), "NOTFORRELEASE", "{}", pdf_text(&pdf));
+}
+
+#[test]
+fn the_worker_takes_them_from_metadata_and_from_a_job() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let reviewed = dir.path().join("reviewed.docx");
+    write_reviewed_docx(&reviewed, 1, true);
+    // Preloaded: announced only by the job below.
+    let env = Env::start(&[("job.docx", reviewed.clone())]);
+    let _worker = env.worker(&[]);
+    let watermark = [("docx2pdf-watermark", "CONFIDENTIAL")];
+    env.upload_with_metadata(&fixture("one_page.docx"), "marked.docx", &watermark);
+    env.upload(&fixture("one_page.docx"), "plain.docx");
+    let job = r#"{"bucket": "input", "name": "job.docx", "options": {"comments": "none"}}"#;
+    env.publish(&[&format!("--message={job}")]);
+
+    let pdf = dir.path().join("got.pdf");
+    let fetch = |name: &str| {
+        let object = env.wait_object(name, Duration::from_secs(90));
+        std::fs::write(&pdf, env.read_object(name)).unwrap();
+        object
+    };
+    let object = fetch("pdf/marked.pdf");
+    assert_eq!(capitals(&pdf), "CONFIDENTIAL", "{}", pdf_text(&pdf));
+    assert_eq!(object["metadata"]["pdf-options"], "watermark=CONFIDENTIAL");
+    assert_eq!(
+        object["metadata"]["layout-risk"], "metric-compatible",
+        "the watermark's font stands in for none of the document's"
+    );
+    fetch("pdf/plain.pdf");
+    assert_eq!(capitals(&pdf), "", "the control");
+    let object = fetch("pdf/job.pdf");
+    assert!(!has_note(&pdf), "the job's option, over today's notes");
+    assert_eq!(object["metadata"]["pdf-options"], "comments=none");
+}
