@@ -41,6 +41,7 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
         "fonts": fidelity.fonts,
         "missing_glyphs": fidelity.missing_glyphs,
         "layout_risk": fidelity.layout_risk,
+        "csv": fidelity.csv,
     })
     .to_string()
 }

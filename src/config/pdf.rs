@@ -1,6 +1,7 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
 //! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
-//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`).
+//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CSV_SEPARATOR`, `CSV_ENCODING`,
+//! `CSV_DECIMAL`).
 
 use clap::Args;
 
@@ -34,6 +35,15 @@ pub struct OptionArgs {
     /// The document's comments: annotations (PDF notes a reader opens; the default) or none
     #[arg(long, env = "COMMENTS", value_parser = comments)]
     pub comments: Option<Setting>,
+    /// A .csv's separator: , ; tab or | [default: detected from its first lines]
+    #[arg(long, env = "CSV_SEPARATOR", value_parser = |v: &str| Setting::parse("csv-separator", v))]
+    pub csv_separator: Option<Setting>,
+    /// A .csv's encoding: utf-8, utf-16, utf-16le, utf-16be, windows-1252, iso-8859-1 or shift_jis [default: detected]
+    #[arg(long, env = "CSV_ENCODING", value_parser = |v: &str| Setting::parse("csv-encoding", v))]
+    pub csv_encoding: Option<Setting>,
+    /// A .csv's decimal mark: . or , [default: detected]
+    #[arg(long, env = "CSV_DECIMAL", value_parser = |v: &str| Setting::parse("csv-decimal", v))]
+    pub csv_decimal: Option<Setting>,
 }
 
 impl OptionArgs {
@@ -51,6 +61,9 @@ impl OptionArgs {
             &self.font_policy,
             &self.watermark,
             &self.comments,
+            &self.csv_separator,
+            &self.csv_encoding,
+            &self.csv_decimal,
         ];
         for setting in settings.into_iter().flatten() {
             options.apply(setting);

@@ -26,6 +26,9 @@ pub struct Request {
     pub output: PathBuf,
     /// LibreOffice's PDF export settings, as JSON ([`crate::options`]).
     pub filter: String,
+    /// The import filter's options (a CSV's dialect), or empty.
+    #[serde(default)]
+    pub import: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,7 +71,7 @@ fn run() -> anyhow::Result<()> {
     converter.warm_up(&scratch)?;
     channel.ready()?;
     while let Some(request) = channel.next_request::<Request>()? {
-        let response = converter.convert(&request.input, &request.output, &request.filter);
+        let response = converter.convert(&request);
         channel.reply(&response)?;
     }
     Ok(())
@@ -149,8 +152,13 @@ impl Converter {
         let input = scratch.join("warmup.docx");
         let output = scratch.join("warmup.pdf");
         std::fs::write(&input, WARMUP_DOCX)?;
-        let filter = crate::options::PdfOptions::default().filter_data();
-        match self.convert(&input, &output, &filter) {
+        let warm_up = Request {
+            input: input.clone(),
+            output: output.clone(),
+            filter: crate::options::PdfOptions::default().filter_data(),
+            import: String::new(),
+        };
+        match self.convert(&warm_up) {
             Response::Converted => {}
             other => anyhow::bail!("the warm-up conversion failed: {other:?}"),
         }
@@ -159,7 +167,8 @@ impl Converter {
         Ok(())
     }
 
-    fn convert(&self, input: &Path, output: &Path, filter: &str) -> Response {
+    fn convert(&self, request: &Request) -> Response {
+        let (input, output, filter) = (&request.input, &request.output, &request.filter);
         let load_failed = |message: String| Response::LoadFailed { message };
         let save_failed = |message: String| Response::SaveFailed { message };
         let input_url = match DocUrl::from_absolute_path(input.to_string_lossy()) {
@@ -172,9 +181,13 @@ impl Converter {
         };
         self.password_asked.set(false);
         *self.loading.borrow_mut() = Some(input_url.clone());
-        let loaded = self
-            .office
-            .document_load_with_options(&input_url, LOAD_OPTIONS);
+        // LibreOfficeKit takes what follows its own options as the import
+        // filter's.
+        let options = match request.import.as_str() {
+            "" => LOAD_OPTIONS.to_string(),
+            import => format!("{LOAD_OPTIONS},{import}"),
+        };
+        let loaded = self.office.document_load_with_options(&input_url, &options);
         *self.loading.borrow_mut() = None;
         let mut document = match loaded {
             Err(_) if file_size_cap::reached() => return Response::FileSizeCap,
@@ -182,7 +195,7 @@ impl Converter {
             Err(_) if self.password_asked.get() => return Response::Encrypted,
             Err(error) => return load_failed(error.to_string()),
         };
-        match document.save_as(&output_url, "pdf", Some(filter)) {
+        match document.save_as(&output_url, "pdf", Some(filter.as_str())) {
             Ok(true) => Response::Converted,
             _ if file_size_cap::reached() => Response::FileSizeCap,
             Ok(false) => save_failed("LibreOffice reported that the PDF export failed".into()),

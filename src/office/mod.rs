@@ -10,6 +10,7 @@
 //! process's environment, profile and sandbox, its answers, and what its
 //! failures mean).
 
+mod answers;
 mod child;
 mod engine;
 mod environment;
@@ -38,11 +39,10 @@ pub use inspect::Limits;
 pub use pool_config::{OwnFonts, PoolConfig};
 
 use crate::config::OFFICE_CHILD_SUBCOMMAND;
-use crate::options::{PdfOptions, WATERMARK_FONT};
-use crate::supervisor::{
-    Backoff, CallError, MemoryUse, RequestDir, SlotState, SlotStatus, Spec, Supervisor,
-};
+use crate::options::{CsvOptions, PdfOptions, WATERMARK_FONT};
+use crate::supervisor::{Backoff, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
+use inspect::csv::Dialect;
 use request::{Taken, take_pdf};
 
 /// The sandbox each LibreOffice process runs in, as this kernel allows it.
@@ -77,6 +77,14 @@ pub struct Conversion {
     pub pdf_bytes: u64,
     /// The page count, the fonts asked for and used, and the layout risk.
     pub fidelity: Fidelity,
+}
+
+/// A document checked, and the file LibreOffice is to read.
+struct Prepared {
+    extension: &'static str,
+    document: tempfile::NamedTempFile,
+    /// How a CSV is read.
+    dialect: Option<Dialect>,
 }
 
 /// Where and how long a document was converted.
@@ -191,30 +199,13 @@ impl Pool {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        let (extension, document) = {
-            let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
-            let work = self.workspace.jobs().to_owned();
-            tokio::task::spawn_blocking(move || {
-                let inspected = inspect::check(&input, &name, &limits, &work)?;
-                let document = request::document_for_libreoffice(inspected.package, &input, &work)?;
-                Ok::<_, ConvertError>((inspected.extension, document))
-            })
-            .await
-            .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))??
-        };
-        let ran = self.run(document, extension, output, options).await?;
+        let prepared = self.prepare(input, name, &options.csv).await?;
+        let extension = prepared.extension;
+        let import = (prepared.dialect.as_ref()).map_or_else(String::new, Dialect::filter_options);
+        let ran = (self.run(prepared.document, extension, import, output, options)).await?;
         let checked = self.check_pdf(output).await?;
-        let (source, fonts) = (input.to_owned(), self.fonts.clone());
-        let ours: Vec<&str> = options.watermark.iter().map(|_| WATERMARK_FONT).collect();
-        let fidelity = {
-            let (pages, embedded) = (checked.pages, checked.fonts);
-            tokio::task::spawn_blocking(move || {
-                let requested = fidelity::requested(&source, extension);
-                fidelity::report(&requested, pages, &embedded, &fonts, &ours)
-            })
-            .await
-            .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))?
-        };
+        let mut fidelity = self.report(input, extension, &checked, options).await?;
+        fidelity.csv = prepared.dialect;
         if let Some(reason) = fidelity::refusal(options.font_policy, &fidelity) {
             let _ = tokio::fs::remove_file(output).await;
             let fidelity = Box::new(fidelity);
@@ -229,6 +220,50 @@ impl Pool {
         })
     }
 
+    /// The document at `input` (named `name`) checked, and the file
+    /// LibreOffice is to read made from it, off the async threads.
+    async fn prepare(
+        &self,
+        input: &Path,
+        name: &Path,
+        csv: &CsvOptions,
+    ) -> Result<Prepared, ConvertError> {
+        let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
+        let (work, csv) = (self.workspace.jobs().to_owned(), csv.clone());
+        tokio::task::spawn_blocking(move || {
+            let inspected = inspect::check(&input, &name, &limits, &work)?;
+            let extension = inspected.extension;
+            let (document, dialect) =
+                request::document_for_libreoffice(inspected, &input, &csv, &work)?;
+            Ok(Prepared {
+                extension,
+                document,
+                dialect,
+            })
+        })
+        .await
+        .map_err(|e| ConvertError::Internal(format!("input check panicked: {e}")))?
+    }
+
+    /// The fidelity report of the PDF `checked`, made from `input`.
+    async fn report(
+        &self,
+        input: &Path,
+        extension: &'static str,
+        checked: &pdf::Checked,
+        options: &PdfOptions,
+    ) -> Result<Fidelity, ConvertError> {
+        let (source, fonts) = (input.to_owned(), self.fonts.clone());
+        let ours: Vec<&str> = options.watermark.iter().map(|_| WATERMARK_FONT).collect();
+        let (pages, embedded) = (checked.pages, checked.fonts.clone());
+        tokio::task::spawn_blocking(move || {
+            let requested = fidelity::requested(&source, extension);
+            fidelity::report(&requested, pages, &embedded, &fonts, &ours)
+        })
+        .await
+        .map_err(|e| ConvertError::Internal(format!("the fidelity report panicked: {e}")))
+    }
+
     /// Has a LibreOffice process convert `document` (read as `extension`)
     /// and takes its PDF into `output`. LibreOffice reads and writes only
     /// inside its own request directory, under names we chose: no document
@@ -238,12 +273,13 @@ impl Pool {
         &self,
         document: tempfile::NamedTempFile,
         extension: &'static str,
+        import: String,
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Ran, ConvertError> {
-        let filter = options.filter_data();
+        let filters = (import, options.filter_data());
         let prepare =
-            Box::new(move |dir: &RequestDir| request::place(dir, document, extension, filter));
+            Box::new(move |dir: &RequestDir| request::place(dir, document, extension, filters));
         let reply = self
             .supervisor
             .call_in(prepare, self.job_timeout)
@@ -283,61 +319,6 @@ impl Pool {
         checked
     }
 
-    fn call_failed(&self, error: CallError) -> ConvertError {
-        match error {
-            CallError::Timeout(deadline) => ConvertError::Timeout(deadline),
-            CallError::Died(cause) => ConvertError::Crashed(cause),
-            CallError::MemoryLimit(memory) => memory_limit_reached(memory),
-            CallError::ScratchCap { held, cap } => ConvertError::ResourceLimit(format!(
-                "LibreOffice held {} MiB in files converting it, over the {} MiB a conversion may (SCRATCH_LIMIT_MIB)",
-                held >> 20,
-                cap >> 20
-            )),
-            CallError::CpuCap(budget) => ConvertError::ResourceLimit(format!(
-                "LibreOffice used up the CPU time a conversion may use ({} s, twice JOB_TIMEOUT)",
-                budget.as_secs()
-            )),
-            CallError::Misbehaved(error) => {
-                ConvertError::Crashed(format!("its process misbehaved and was replaced: {error}"))
-            }
-            CallError::Prepare(error) => {
-                ConvertError::Internal(format!("placing the document for LibreOffice: {error}"))
-            }
-            error @ CallError::NoProcess(_) => ConvertError::Internal(error.to_string()),
-            CallError::Stopped => ConvertError::Internal("the pool is shutting down".into()),
-        }
-    }
-
-    /// What LibreOffice's answer means. A load or export that failed with
-    /// the process at its memory cap failed for the cap, not the document's
-    /// damage: the kernel refused LibreOffice the memory, and it gave up.
-    fn answered(&self, response: child::Response, memory: MemoryUse) -> Result<(), ConvertError> {
-        match response {
-            child::Response::Converted => Ok(()),
-            child::Response::Encrypted => Err(ConvertError::Encrypted),
-            child::Response::LoadFailed { .. } | child::Response::SaveFailed { .. }
-                if memory.reached() =>
-            {
-                Err(memory_limit_reached(memory))
-            }
-            child::Response::LoadFailed { message } => Err(ConvertError::Corrupt(format!(
-                "LibreOffice could not read it ({message})"
-            ))),
-            child::Response::FileSizeCap => Err(ConvertError::ResourceLimit(format!(
-                "the PDF, or a file LibreOffice needed to make it, would be larger than {} bytes (MAX_OUTPUT_BYTES)",
-                self.max_output_bytes
-            ))),
-            child::Response::SaveFailed { message } => Err(ConvertError::Internal(format!(
-                "PDF export failed: {message}"
-            ))),
-        }
-    }
-
-    /// How many font files the deployment brought (`FONTS`).
-    pub fn own_fonts(&self) -> usize {
-        self.own_fonts
-    }
-
     pub fn protections(&self) -> Protections {
         Protections {
             network: true,
@@ -366,12 +347,4 @@ impl Pool {
 /// which LibreOffice's few threads do not reach in a job that would finish.
 fn cpu_budget(job_timeout: Duration) -> Duration {
     job_timeout * 2
-}
-
-fn memory_limit_reached(memory: MemoryUse) -> ConvertError {
-    ConvertError::ResourceLimit(format!(
-        "LibreOffice reached its memory cap converting it ({} MiB used of {} MiB; SLOT_MEMORY_LIMIT_MIB)",
-        memory.peak.bytes >> 20,
-        memory.limit >> 20
-    ))
 }

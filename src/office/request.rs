@@ -8,31 +8,41 @@ use std::path::Path;
 
 use tempfile::NamedTempFile;
 
+use super::inspect::csv::Dialect;
+use super::inspect::{self, Inspected};
 use super::{ConvertError, child};
+use crate::options::CsvOptions;
 use crate::supervisor::RequestDir;
 
 /// The file LibreOffice is to read, made in the worker's `work` directory
 /// (off the slot, before one is taken): the package inspection rebuilt,
-/// or else a copy of the caller's `input`.
+/// a CSV decoded into UTF-8 (with how to read it), or else a copy of the
+/// caller's `input`.
 pub(super) fn document_for_libreoffice(
-    rebuilt: Option<NamedTempFile>,
+    inspected: Inspected,
     input: &Path,
+    csv: &CsvOptions,
     work: &Path,
-) -> std::io::Result<NamedTempFile> {
-    if let Some(rebuilt) = rebuilt {
-        return Ok(rebuilt);
+) -> Result<(NamedTempFile, Option<Dialect>), ConvertError> {
+    if let Some(rebuilt) = inspected.package {
+        return Ok((rebuilt, None));
+    }
+    if inspected.extension == "csv" {
+        let (decoded, dialect) = inspect::csv::prepare(input, csv, work)?;
+        return Ok((decoded, Some(dialect)));
     }
     let mut copy = NamedTempFile::new_in(work)?;
     std::io::copy(&mut File::open(input)?, copy.as_file_mut())?;
-    Ok(copy)
+    Ok((copy, None))
 }
 
-/// Moves `document` into `dir` as `input.<extension>`: the request for it.
+/// Moves `document` into `dir` as `input.<extension>`: the request for it,
+/// to be read with the `import` filter options and exported with `filter`.
 pub(super) fn place(
     dir: &RequestDir,
     document: NamedTempFile,
     extension: &str,
-    filter: String,
+    (import, filter): (String, String),
 ) -> std::io::Result<child::Request> {
     let name = format!("input.{extension}");
     dir.adopt(document.path(), &name)?;
@@ -40,6 +50,7 @@ pub(super) fn place(
         input: dir.path().join(name),
         output: dir.path().join(PDF_NAME),
         filter,
+        import,
     })
 }
 

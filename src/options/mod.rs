@@ -1,8 +1,8 @@
 //! PDF options, the same names everywhere: `pdfa` (`1b`, `2b`, `3b`),
 //! `pdfua`, `tagged`, `pages` (a range such as `1-3,7`),
 //! `single-page-sheets`, `font-policy` ([`FontPolicy`]), `watermark` (a
-//! line of text across every page) and `comments` ([`Comments`]: as notes,
-//! or left out). They come from the worker's defaults (environment),
+//! line of text across every page), `comments` ([`Comments`]: as notes,
+//! or left out), and how a `.csv` is read ([`CsvOptions`]). They come from the worker's defaults (environment),
 //! the source object's custom metadata (`docx2pdf-pdfa: 2b`) and a JSON
 //! job's `"options"`, later wins; `convert` takes them as flags. Here they
 //! are checked, layered, written down for provenance, and turned into
@@ -10,8 +10,10 @@
 
 use serde::Serialize;
 
+mod csv;
 mod font_policy;
 mod parse;
+pub use csv::{CsvOptions, Decimal, Encoding, Separator};
 pub use font_policy::FontPolicy;
 use parse::{parse_comments, parse_flag, parse_pages, parse_pdfa, parse_watermark};
 
@@ -19,7 +21,7 @@ use parse::{parse_comments, parse_flag, parse_pages, parse_pdfa, parse_watermark
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 11] = [
     "pdfa",
     "pdfua",
     "tagged",
@@ -28,6 +30,9 @@ pub const NAMES: [&str; 8] = [
     "font-policy",
     "watermark",
     "comments",
+    "csv-separator",
+    "csv-encoding",
+    "csv-decimal",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -96,6 +101,7 @@ pub struct PdfOptions {
     /// One line of text drawn across every page.
     pub watermark: Option<String>,
     pub comments: Comments,
+    pub csv: CsvOptions,
 }
 
 /// An option that cannot be applied, with what is allowed.
@@ -120,6 +126,9 @@ pub enum Setting {
     FontPolicy(FontPolicy),
     Watermark(Option<String>),
     Comments(Comments),
+    CsvSeparator(Option<Separator>),
+    CsvEncoding(Option<Encoding>),
+    CsvDecimal(Option<Decimal>),
 }
 
 impl Setting {
@@ -140,6 +149,9 @@ impl Setting {
             "font-policy" => Setting::FontPolicy(FontPolicy::parse(value).map_err(bad)?),
             "watermark" => Setting::Watermark(parse_watermark(value).map_err(bad)?),
             "comments" => Setting::Comments(parse_comments(value).map_err(bad)?),
+            "csv-separator" => Setting::CsvSeparator(Separator::parse(value).map_err(bad)?),
+            "csv-encoding" => Setting::CsvEncoding(Encoding::parse(value).map_err(bad)?),
+            "csv-decimal" => Setting::CsvDecimal(Decimal::parse(value).map_err(bad)?),
             _ => {
                 let known = NAMES.join(", ");
                 return Err(bad(format!("no such option; the options are {known}")));
@@ -160,6 +172,9 @@ impl PdfOptions {
             Setting::FontPolicy(policy) => self.font_policy = policy,
             Setting::Watermark(text) => self.watermark = text,
             Setting::Comments(comments) => self.comments = comments,
+            Setting::CsvSeparator(separator) => self.csv.separator = separator,
+            Setting::CsvEncoding(encoding) => self.csv.encoding = encoding,
+            Setting::CsvDecimal(decimal) => self.csv.decimal = decimal,
         }
     }
 
@@ -209,6 +224,10 @@ impl PdfOptions {
         if self.comments != Comments::Annotations {
             parts.push(format!("comments={}", self.comments.as_str()));
         }
+        parts.extend(
+            self.csv_settings()
+                .map(|(name, value)| format!("{name}={value}")),
+        );
         if parts.is_empty() {
             Canonical(DEFAULT.to_string())
         } else {
@@ -235,11 +254,27 @@ impl PdfOptions {
             (self.comments != Comments::Annotations)
                 .then(|| ("comments".to_string(), self.comments.as_str().to_string())),
         ];
+        let csv = self
+            .csv_settings()
+            .map(|(n, v)| Some((n.to_string(), v.to_string())));
         entries
             .into_iter()
+            .chain(csv)
             .flatten()
             .map(|(name, value)| (format!("{METADATA_PREFIX}{name}"), value))
             .collect()
+    }
+
+    /// The CSV options set, by name and value.
+    fn csv_settings(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        let csv = &self.csv;
+        [
+            ("csv-separator", csv.separator.map(Separator::as_str)),
+            ("csv-encoding", csv.encoding.map(Encoding::as_str)),
+            ("csv-decimal", csv.decimal.map(Decimal::as_str)),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
     }
 
     /// LibreOffice's PDF export settings, as the JSON LibreOfficeKit takes.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 mod fonts;
 mod installed;
+use crate::office::inspect::csv::Dialect;
 mod policy;
 mod scripts;
 pub mod substitutes;
@@ -78,6 +79,9 @@ pub struct Fidelity {
     /// Characters of the text no installed font has, counted by script.
     pub missing_glyphs: BTreeMap<String, u64>,
     pub layout_risk: LayoutRisk,
+    /// How a CSV was read: its separator, encoding and decimal mark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv: Option<Dialect>,
 }
 
 impl Fidelity {
@@ -196,6 +200,7 @@ pub fn report(
         embedded,
         missing_glyphs,
         layout_risk,
+        csv: None,
     }
 }
 
@@ -299,6 +304,7 @@ mod tests {
             embedded: vec!["Carlito".into(), "DejaVu Sans".into()],
             missing_glyphs: BTreeMap::new(),
             layout_risk: LayoutRisk::DifferentMetrics,
+            csv: None,
         };
         assert_eq!(
             report.substituted(),
@@ -325,6 +331,7 @@ mod tests {
             embedded: vec![],
             missing_glyphs: BTreeMap::new(),
             layout_risk: LayoutRisk::DifferentMetrics,
+            csv: None,
         };
         let said = report.substituted();
         assert!(said.len() <= LONGEST_SUBSTITUTED + 32, "{}", said.len());

@@ -79,6 +79,7 @@ mod tests {
             embedded: vec![],
             missing_glyphs: (missing.iter()).map(|&(s, n)| (s.to_string(), n)).collect(),
             layout_risk: LayoutRisk::None,
+            csv: None,
         }
     }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::office::error::ConvertError;
 
+pub(in crate::office) mod csv;
 pub(in crate::office) mod lenient;
 mod ole2;
 mod package;

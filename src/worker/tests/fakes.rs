@@ -226,6 +226,7 @@ impl Converter for FakeConverter {
                 embedded: Vec::new(),
                 missing_glyphs: Default::default(),
                 layout_risk: LayoutRisk::None,
+                csv: None,
             },
         })
     }
