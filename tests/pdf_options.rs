@@ -1,4 +1,5 @@
-//! The options that add to a page: `watermark` and `comments`, through
+//! The options that add to a page or take from it: `watermark`,
+//! `comments` and `changes`, through
 //! `convert` and through the worker (an object's metadata and a JSON job),
 //! each against the same document without the option (the control; for
 //! comments, `none` is the control of today's default, notes).
@@ -9,9 +10,19 @@ use std::time::Duration;
 
 mod common;
 use common::emulators::*;
-use common::{fixture, pdf_text, write_reviewed_docx};
+use common::{fixture, pdf_text, write_docx, write_reviewed_docx};
 
 const COMMENT: &str = "Please check this figure.";
+
+/// A Word document with a tracked insertion and a tracked deletion, and
+/// no settings part (the option adds one).
+fn write_tracked_docx(path: &Path) {
+    let change = r#"w:author="Editor" w:date="2026-01-01T00:00:00Z""#;
+    let body = format!(
+        r#"<w:p><w:r><w:t xml:space="preserve">Kept </w:t></w:r><w:ins w:id="1" {change}><w:r><w:t>INSERTED</w:t></w:r></w:ins><w:del w:id="2" {change}><w:r><w:delText>DELETED</w:delText></w:r></w:del></w:p>"#
+    );
+    write_docx(path, "", &body, "");
+}
 
 /// `convert` of `input` to `output` with `flags`.
 fn convert(input: &Path, output: &Path, flags: &[&str]) {
@@ -73,13 +84,17 @@ fn the_worker_takes_them_from_metadata_and_from_a_job() {
     let dir = tempfile::tempdir().unwrap();
     let reviewed = dir.path().join("reviewed.docx");
     write_reviewed_docx(&reviewed, 1, true);
-    // Preloaded: announced only by the job below.
-    let env = Env::start(&[("job.docx", reviewed.clone())]);
+    let tracked = dir.path().join("tracked.docx");
+    write_tracked_docx(&tracked);
+    // Preloaded: announced only by the jobs below.
+    let env = Env::start(&[("job.docx", reviewed.clone()), ("tracked.docx", tracked)]);
     let _worker = env.worker(&[]);
     let watermark = [("docx2pdf-watermark", "CONFIDENTIAL")];
     env.upload_with_metadata(&fixture("one_page.docx"), "marked.docx", &watermark);
     env.upload(&fixture("one_page.docx"), "plain.docx");
     let job = r#"{"bucket": "input", "name": "job.docx", "options": {"comments": "none"}}"#;
+    env.publish(&[&format!("--message={job}")]);
+    let job = r#"{"bucket": "input", "name": "tracked.docx", "options": {"changes": "hide"}}"#;
     env.publish(&[&format!("--message={job}")]);
 
     let pdf = dir.path().join("got.pdf");
@@ -100,4 +115,32 @@ fn the_worker_takes_them_from_metadata_and_from_a_job() {
     let object = fetch("pdf/job.pdf");
     assert!(!has_note(&pdf), "the job's option, over today's notes");
     assert_eq!(object["metadata"]["pdf-options"], "comments=none");
+    fetch("pdf/tracked.pdf");
+    let text = pdf_text(&pdf);
+    assert!(
+        text.contains("INSERTED") && !text.contains("DELETED"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tracked_changes_show_or_hide_as_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracked = dir.path().join("tracked.docx");
+    write_tracked_docx(&tracked);
+    let pdf = dir.path().join("out.pdf");
+    let words = |flags: &[&str]| {
+        convert(&tracked, &pdf, flags);
+        pdf_text(&pdf)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(words(&[]), "Kept INSERTEDDELETED", "the control: as today");
+    assert_eq!(words(&["--changes", "show"]), "Kept INSERTEDDELETED");
+    assert_eq!(
+        words(&["--changes", "hide"]),
+        "Kept INSERTED",
+        "as if accepted"
+    );
 }

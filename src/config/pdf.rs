@@ -1,6 +1,6 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
 //! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
-//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CSV_SEPARATOR`, `CSV_ENCODING`,
+//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CHANGES`, `CSV_SEPARATOR`, `CSV_ENCODING`,
 //! `CSV_DECIMAL`).
 
 use clap::Args;
@@ -35,6 +35,9 @@ pub struct OptionArgs {
     /// The document's comments: annotations (PDF notes a reader opens; the default) or none
     #[arg(long, env = "COMMENTS", value_parser = comments)]
     pub comments: Option<Setting>,
+    /// A Word document's tracked changes: show (marked, as Word prints them with markup) or hide (as if every change were accepted) [default: as the document's own view says]
+    #[arg(long, env = "CHANGES", value_parser = |v: &str| Setting::parse("changes", v))]
+    pub changes: Option<Setting>,
     /// A .csv's separator: , ; tab or | [default: detected from its first lines]
     #[arg(long, env = "CSV_SEPARATOR", value_parser = |v: &str| Setting::parse("csv-separator", v))]
     pub csv_separator: Option<Setting>,
@@ -61,6 +64,7 @@ impl OptionArgs {
             &self.font_policy,
             &self.watermark,
             &self.comments,
+            &self.changes,
             &self.csv_separator,
             &self.csv_encoding,
             &self.csv_decimal,

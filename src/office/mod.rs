@@ -18,6 +18,7 @@ mod error;
 mod fidelity;
 mod font_tool;
 pub mod inspect;
+mod markup;
 mod pdf;
 mod pool_config;
 pub mod profile;
@@ -39,7 +40,7 @@ pub use inspect::Limits;
 pub use pool_config::{OwnFonts, PoolConfig};
 
 use crate::config::OFFICE_CHILD_SUBCOMMAND;
-use crate::options::{CsvOptions, PdfOptions, WATERMARK_FONT};
+use crate::options::{PdfOptions, WATERMARK_FONT};
 use crate::supervisor::{Backoff, RequestDir, SlotState, SlotStatus, Spec, Supervisor};
 use crate::workspace::Workspace;
 use inspect::csv::Dialect;
@@ -199,7 +200,7 @@ impl Pool {
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Conversion, ConvertError> {
-        let prepared = self.prepare(input, name, &options.csv).await?;
+        let prepared = self.prepare(input, name, options).await?;
         let extension = prepared.extension;
         let import = (prepared.dialect.as_ref()).map_or_else(String::new, Dialect::filter_options);
         let ran = (self.run(prepared.document, extension, import, output, options)).await?;
@@ -226,15 +227,15 @@ impl Pool {
         &self,
         input: &Path,
         name: &Path,
-        csv: &CsvOptions,
+        options: &PdfOptions,
     ) -> Result<Prepared, ConvertError> {
         let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
-        let (work, csv) = (self.workspace.jobs().to_owned(), csv.clone());
+        let (work, options) = (self.workspace.jobs().to_owned(), options.clone());
         tokio::task::spawn_blocking(move || {
             let inspected = inspect::check(&input, &name, &limits, &work)?;
             let extension = inspected.extension;
             let (document, dialect) =
-                request::document_for_libreoffice(inspected, &input, &csv, &work)?;
+                request::document_for_libreoffice(inspected, &input, &options, &work)?;
             Ok(Prepared {
                 extension,
                 document,

@@ -10,25 +10,31 @@ use tempfile::NamedTempFile;
 
 use super::inspect::csv::Dialect;
 use super::inspect::{self, Inspected};
-use super::{ConvertError, child};
-use crate::options::CsvOptions;
+use super::{ConvertError, child, markup};
+use crate::options::PdfOptions;
 use crate::supervisor::RequestDir;
 
 /// The file LibreOffice is to read, made in the worker's `work` directory
-/// (off the slot, before one is taken): the package inspection rebuilt,
-/// a CSV decoded into UTF-8 (with how to read it), or else a copy of the
+/// (off the slot, before one is taken): the package inspection rebuilt
+/// (a Word document's with its tracked changes as `options` say), a CSV
+/// decoded into UTF-8 (with how to read it), or else a copy of the
 /// caller's `input`.
 pub(super) fn document_for_libreoffice(
     inspected: Inspected,
     input: &Path,
-    csv: &CsvOptions,
+    options: &PdfOptions,
     work: &Path,
 ) -> Result<(NamedTempFile, Option<Dialect>), ConvertError> {
-    if let Some(rebuilt) = inspected.package {
-        return Ok((rebuilt, None));
+    let word = ["docx", "docm", "dotx", "dotm"].contains(&inspected.extension);
+    match (inspected.package, options.changes) {
+        (Some(rebuilt), Some(changes)) if word => {
+            return Ok((markup::with_changes(rebuilt, changes, work)?, None));
+        }
+        (Some(rebuilt), _) => return Ok((rebuilt, None)),
+        (None, _) => {}
     }
     if inspected.extension == "csv" {
-        let (decoded, dialect) = inspect::csv::prepare(input, csv, work)?;
+        let (decoded, dialect) = inspect::csv::prepare(input, &options.csv, work)?;
         return Ok((decoded, Some(dialect)));
     }
     let mut copy = NamedTempFile::new_in(work)?;

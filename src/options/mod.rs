@@ -2,7 +2,8 @@
 //! `pdfua`, `tagged`, `pages` (a range such as `1-3,7`),
 //! `single-page-sheets`, `font-policy` ([`FontPolicy`]), `watermark` (a
 //! line of text across every page), `comments` ([`Comments`]: as notes,
-//! or left out), and how a `.csv` is read ([`CsvOptions`]). They come from the worker's defaults (environment),
+//! or left out), `changes` ([`Changes`]: a Word document's tracked
+//! changes shown or hidden), and how a `.csv` is read ([`CsvOptions`]). They come from the worker's defaults (environment),
 //! the source object's custom metadata (`docx2pdf-pdfa: 2b`) and a JSON
 //! job's `"options"`, later wins; `convert` takes them as flags. Here they
 //! are checked, layered, written down for provenance, and turned into
@@ -12,16 +13,19 @@ use serde::Serialize;
 
 mod csv;
 mod font_policy;
+mod markup;
 mod parse;
 pub use csv::{CsvOptions, Decimal, Encoding, Separator};
 pub use font_policy::FontPolicy;
-use parse::{parse_comments, parse_flag, parse_pages, parse_pdfa, parse_watermark};
+pub use markup::{Changes, Comments};
+use markup::{parse_changes, parse_comments};
+use parse::{parse_flag, parse_pages, parse_pdfa, parse_watermark};
 
 /// The prefix of an option in an object's custom metadata.
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 12] = [
     "pdfa",
     "pdfua",
     "tagged",
@@ -30,6 +34,7 @@ pub const NAMES: [&str; 11] = [
     "font-policy",
     "watermark",
     "comments",
+    "changes",
     "csv-separator",
     "csv-encoding",
     "csv-decimal",
@@ -64,26 +69,6 @@ impl PdfA {
     }
 }
 
-/// Where a document's comments go in its PDF.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Comments {
-    /// As PDF annotations, notes a reader opens: LibreOffice's default
-    /// here (measured: a note and its popup per comment), so today's.
-    #[default]
-    Annotations,
-    None,
-}
-
-impl Comments {
-    fn as_str(self) -> &'static str {
-        match self {
-            Comments::None => "none",
-            Comments::Annotations => "annotations",
-        }
-    }
-}
-
 /// How a PDF is made. The default is LibreOffice's ordinary PDF.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PdfOptions {
@@ -101,6 +86,8 @@ pub struct PdfOptions {
     /// One line of text drawn across every page.
     pub watermark: Option<String>,
     pub comments: Comments,
+    /// A Word document's tracked changes; None: as its own view says.
+    pub changes: Option<Changes>,
     pub csv: CsvOptions,
 }
 
@@ -126,6 +113,7 @@ pub enum Setting {
     FontPolicy(FontPolicy),
     Watermark(Option<String>),
     Comments(Comments),
+    Changes(Option<Changes>),
     CsvSeparator(Option<Separator>),
     CsvEncoding(Option<Encoding>),
     CsvDecimal(Option<Decimal>),
@@ -149,6 +137,7 @@ impl Setting {
             "font-policy" => Setting::FontPolicy(FontPolicy::parse(value).map_err(bad)?),
             "watermark" => Setting::Watermark(parse_watermark(value).map_err(bad)?),
             "comments" => Setting::Comments(parse_comments(value).map_err(bad)?),
+            "changes" => Setting::Changes(parse_changes(value).map_err(bad)?),
             "csv-separator" => Setting::CsvSeparator(Separator::parse(value).map_err(bad)?),
             "csv-encoding" => Setting::CsvEncoding(Encoding::parse(value).map_err(bad)?),
             "csv-decimal" => Setting::CsvDecimal(Decimal::parse(value).map_err(bad)?),
@@ -172,6 +161,7 @@ impl PdfOptions {
             Setting::FontPolicy(policy) => self.font_policy = policy,
             Setting::Watermark(text) => self.watermark = text,
             Setting::Comments(comments) => self.comments = comments,
+            Setting::Changes(changes) => self.changes = changes,
             Setting::CsvSeparator(separator) => self.csv.separator = separator,
             Setting::CsvEncoding(encoding) => self.csv.encoding = encoding,
             Setting::CsvDecimal(decimal) => self.csv.decimal = decimal,
@@ -224,6 +214,9 @@ impl PdfOptions {
         if self.comments != Comments::Annotations {
             parts.push(format!("comments={}", self.comments.as_str()));
         }
+        if let Some(changes) = self.changes {
+            parts.push(format!("changes={}", changes.as_str()));
+        }
         parts.extend(
             self.csv_settings()
                 .map(|(name, value)| format!("{name}={value}")),
@@ -253,6 +246,7 @@ impl PdfOptions {
                 .map(|text| ("watermark".to_string(), text)),
             (self.comments != Comments::Annotations)
                 .then(|| ("comments".to_string(), self.comments.as_str().to_string())),
+            (self.changes).map(|c| ("changes".to_string(), c.as_str().to_string())),
         ];
         let csv = self
             .csv_settings()

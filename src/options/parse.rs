@@ -69,15 +69,3 @@ pub(super) fn parse_watermark(value: &str) -> Result<Option<String>, String> {
         )),
     }
 }
-
-/// A `comments` value.
-pub(super) fn parse_comments(value: &str) -> Result<super::Comments, String> {
-    use super::Comments;
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "annotations" => Ok(Comments::Annotations),
-        "none" => Ok(Comments::None),
-        // LibreOfficeKit lays out no comment in the margin: with it made
-        // to, a comment came out as its author and date, its text "...".
-        _ => Err("annotations or none".into()),
-    }
-}

@@ -164,3 +164,17 @@ fn comments_go_where_the_option_says() {
     assert_eq!(options, PdfOptions::default(), "today's default");
     assert!(options.set("comments", "margin").is_err(), "not yet");
 }
+
+#[test]
+fn changes_are_the_documents_own_view_unless_asked() {
+    let mut options = PdfOptions::default();
+    assert_eq!(options.changes, None);
+    options.set("changes", "Hide").unwrap();
+    assert_eq!(options.describe().as_str(), "changes=hide");
+    let metadata: std::collections::HashMap<String, String> =
+        options.metadata().into_iter().collect();
+    assert_eq!(metadata["docx2pdf-changes"], "hide");
+    options.set("changes", "document").unwrap();
+    assert_eq!(options, PdfOptions::default());
+    assert!(options.set("changes", "accept").is_err());
+}
