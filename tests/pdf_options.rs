@@ -1,5 +1,5 @@
-//! The options that add to a page or take from it: `watermark`,
-//! `comments` and `changes`, through
+//! The options that add to a page or take from it, `watermark`,
+//! `comments` and `changes`, and the PDF's properties, through
 //! `convert` and through the worker (an object's metadata and a JSON job),
 //! each against the same document without the option (the control; for
 //! comments, `none` is the control of today's default, notes).
@@ -48,6 +48,18 @@ fn capitals(pdf: &Path) -> String {
     lines.collect::<String>().replace(' ', "")
 }
 
+/// A field of the PDF's Info dictionary, as pdfinfo prints it.
+fn info(pdf: &Path, field: &str) -> Option<String> {
+    let out = Command::new("pdfinfo")
+        .arg(pdf)
+        .output()
+        .expect("pdfinfo (poppler-utils)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let prefix = format!("{field}:");
+    let line = text.lines().find(|line| line.starts_with(&prefix))?;
+    Some(line[prefix.len()..].trim().to_string())
+}
+
 /// Whether the PDF at `pdf` has a text annotation (a note a reader opens).
 fn has_note(pdf: &Path) -> bool {
     let bytes = std::fs::read(pdf).unwrap();
@@ -92,6 +104,8 @@ fn the_worker_takes_them_from_metadata_and_from_a_job() {
     let watermark = [("docx2pdf-watermark", "CONFIDENTIAL")];
     env.upload_with_metadata(&fixture("one_page.docx"), "marked.docx", &watermark);
     env.upload(&fixture("one_page.docx"), "plain.docx");
+    let title = [("docx2pdf-title", "Jahresbericht Ü")];
+    env.upload_with_metadata(&fixture("one_page.docx"), "titled.docx", &title);
     let job = r#"{"bucket": "input", "name": "job.docx", "options": {"comments": "none"}}"#;
     env.publish(&[&format!("--message={job}")]);
     let job = r#"{"bucket": "input", "name": "tracked.docx", "options": {"changes": "hide"}}"#;
@@ -115,6 +129,9 @@ fn the_worker_takes_them_from_metadata_and_from_a_job() {
     let object = fetch("pdf/job.pdf");
     assert!(!has_note(&pdf), "the job's option, over today's notes");
     assert_eq!(object["metadata"]["pdf-options"], "comments=none");
+    let object = fetch("pdf/titled.pdf");
+    assert_eq!(info(&pdf, "Title").as_deref(), Some("Jahresbericht Ü"));
+    assert_eq!(object["metadata"]["pdf-options"], "title=Jahresbericht Ü");
     fetch("pdf/tracked.pdf");
     let text = pdf_text(&pdf);
     assert!(
@@ -142,5 +159,53 @@ fn tracked_changes_show_or_hide_as_asked() {
         words(&["--changes", "hide"]),
         "Kept INSERTED",
         "as if accepted"
+    );
+}
+
+#[test]
+fn the_pdfs_properties_are_set_over_the_documents_or_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("out.pdf");
+    let docx = fixture("one_page.docx");
+    convert(&docx, &pdf, &[]);
+    assert_eq!(
+        info(&pdf, "Author").as_deref(),
+        Some("python-docx"),
+        "the control: its own"
+    );
+    assert_eq!(info(&pdf, "Title"), None);
+
+    let asked = [
+        "--title",
+        "Q3 Bericht – Ü & <x>",
+        "--author",
+        "ACME GmbH",
+        "--keywords",
+        "finance, q3",
+    ];
+    convert(&docx, &pdf, &asked);
+    assert_eq!(info(&pdf, "Title").as_deref(), Some("Q3 Bericht – Ü & <x>"));
+    assert_eq!(info(&pdf, "Author").as_deref(), Some("ACME GmbH"));
+    assert_eq!(info(&pdf, "Keywords").as_deref(), Some("finance, q3"));
+
+    convert(&docx, &pdf, &["--clear-metadata"]);
+    assert_eq!(info(&pdf, "Author"), None, "none of its own");
+
+    convert(&fixture("one_page.odt"), &pdf, &["--author", "Bob"]);
+    assert_eq!(info(&pdf, "Author").as_deref(), Some("Bob"));
+
+    // PDF/A: the XMP says what the Info dictionary says.
+    convert(
+        &fixture("one_sheet.xlsx"),
+        &pdf,
+        &["--title", "Bilanz 2026", "--pdfa", "2b"],
+    );
+    assert_eq!(info(&pdf, "Title").as_deref(), Some("Bilanz 2026"));
+    let bytes = String::from_utf8_lossy(&std::fs::read(&pdf).unwrap()).into_owned();
+    let xmp = &bytes[bytes.find("<dc:title>").expect("an XMP title")..];
+    assert!(
+        xmp[..200.min(xmp.len())].contains("Bilanz 2026"),
+        "{}",
+        &xmp[..200.min(xmp.len())]
     );
 }

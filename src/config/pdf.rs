@@ -1,7 +1,8 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
 //! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
-//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CHANGES`, `CSV_SEPARATOR`, `CSV_ENCODING`,
-//! `CSV_DECIMAL`).
+//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CHANGES`, `PDF_TITLE`,
+//! `PDF_AUTHOR`, `PDF_SUBJECT`, `PDF_KEYWORDS`, `CLEAR_METADATA`,
+//! `CSV_SEPARATOR`, `CSV_ENCODING`, `CSV_DECIMAL`).
 
 use clap::Args;
 
@@ -38,6 +39,21 @@ pub struct OptionArgs {
     /// A Word document's tracked changes: show (marked, as Word prints them with markup) or hide (as if every change were accepted) [default: as the document's own view says]
     #[arg(long, env = "CHANGES", value_parser = |v: &str| Setting::parse("changes", v))]
     pub changes: Option<Setting>,
+    /// The PDF's title, over the document's own (at most 200 characters)
+    #[arg(long, env = "PDF_TITLE", value_parser = |v: &str| Setting::parse("title", v))]
+    pub title: Option<Setting>,
+    /// The PDF's author, over the document's own
+    #[arg(long, env = "PDF_AUTHOR", value_parser = |v: &str| Setting::parse("author", v))]
+    pub author: Option<Setting>,
+    /// The PDF's subject, over the document's own
+    #[arg(long, env = "PDF_SUBJECT", value_parser = |v: &str| Setting::parse("subject", v))]
+    pub subject: Option<Setting>,
+    /// The PDF's keywords, over the document's own
+    #[arg(long, env = "PDF_KEYWORDS", value_parser = |v: &str| Setting::parse("keywords", v))]
+    pub keywords: Option<Setting>,
+    /// The PDF carries none of the document's own properties (title, author, ...)
+    #[arg(long, env = "CLEAR_METADATA")]
+    pub clear_metadata: bool,
     /// A .csv's separator: , ; tab or | [default: detected from its first lines]
     #[arg(long, env = "CSV_SEPARATOR", value_parser = |v: &str| Setting::parse("csv-separator", v))]
     pub csv_separator: Option<Setting>,
@@ -58,6 +74,7 @@ impl OptionArgs {
             single_page_sheets: self.single_page_sheets,
             ..PdfOptions::default()
         };
+        options.properties.clear = self.clear_metadata;
         let settings = [
             &self.pdfa,
             &self.pages,
@@ -65,6 +82,10 @@ impl OptionArgs {
             &self.watermark,
             &self.comments,
             &self.changes,
+            &self.title,
+            &self.author,
+            &self.subject,
+            &self.keywords,
             &self.csv_separator,
             &self.csv_encoding,
             &self.csv_decimal,

@@ -5,21 +5,14 @@
 //! rebuilt, before LibreOffice reads it, rather than ask LibreOffice to
 //! accept the changes.
 
-use std::io::{Read, Seek, Write};
-
 use tempfile::NamedTempFile;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::ConvertError;
+use super::package_parts::{Package, before_last};
 use crate::options::Changes;
 
 /// Where Word keeps a document's settings.
 const SETTINGS: &str = "word/settings.xml";
-
-/// The most a part read here may inflate to: Word's settings,
-/// relationships and content types are a few KiB.
-const LARGEST_PART: u64 = 4 << 20;
 
 /// `package` (a rebuilt WordprocessingML package) with its tracked changes
 /// shown or hidden, as a new file in `work`. A package without a settings
@@ -29,82 +22,43 @@ pub(super) fn with_changes(
     changes: Changes,
     work: &std::path::Path,
 ) -> Result<NamedTempFile, ConvertError> {
-    let mut zip = ZipArchive::new(package.reopen()?).map_err(broken)?;
-    let parts = match read_part(&mut zip, SETTINGS)? {
-        Some(settings) => vec![(SETTINGS, revision_view(&settings, changes))],
-        None => new_settings(&mut zip, changes)?,
+    let mut package = Package::open(package)?;
+    let parts = match package.read(SETTINGS)? {
+        Some(settings) => vec![(SETTINGS.into(), revision_view(&settings, changes))],
+        None => new_settings(&mut package, changes)?,
     };
-    let mut out = NamedTempFile::new_in(work)?;
-    let mut writer = ZipWriter::new(out.as_file_mut());
-    for index in 0..zip.len() {
-        let entry = zip.by_index_raw(index).map_err(broken)?;
-        let name = entry.name().map_err(broken)?.into_owned();
-        if !parts.iter().any(|(part, _)| *part == name) {
-            writer.raw_copy_file(entry).map_err(broken)?;
-        }
-    }
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    for (name, text) in parts {
-        writer.start_file(name, options).map_err(broken)?;
-        writer.write_all(text.as_bytes())?;
-    }
-    writer.finish().map_err(broken)?;
-    out.as_file_mut().rewind()?;
-    Ok(out)
+    package.with(parts, work)
 }
 
 /// A settings part for a package that has none, and the relationship and
 /// content type that make it the document's.
-fn new_settings<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
+fn new_settings(
+    package: &mut Package,
     changes: Changes,
-) -> Result<Vec<(&'static str, String)>, ConvertError> {
+) -> Result<Vec<(String, String)>, ConvertError> {
     let empty = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:settings xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"></w:settings>"#;
     let relationship = r#"<Relationship Id="rIdDocx2pdfSettings" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/settings" Target="settings.xml"/>"#;
     let content_type = r#"<Override PartName="/word/settings.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"/>"#;
-    let rels = read_part(zip, RELATIONSHIPS)?.unwrap_or_else(|| {
-        r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>"#.into()
-    });
-    let types = read_part(zip, CONTENT_TYPES)?.unwrap_or_default();
+    let rels = package
+        .read(RELATIONSHIPS)?
+        .unwrap_or_else(|| EMPTY_RELATIONSHIPS.into());
+    let types = package.read(CONTENT_TYPES)?.unwrap_or_default();
     Ok(vec![
-        (SETTINGS, revision_view(empty, changes)),
+        (SETTINGS.into(), revision_view(empty, changes)),
         (
-            RELATIONSHIPS,
+            RELATIONSHIPS.into(),
             before_last(&rels, "</Relationships>", relationship),
         ),
-        (CONTENT_TYPES, before_last(&types, "</Types>", content_type)),
+        (
+            CONTENT_TYPES.into(),
+            before_last(&types, "</Types>", content_type),
+        ),
     ])
 }
 
-/// `xml` with `insert` before its last `end`, or as it is without one.
-fn before_last(xml: &str, end: &str, insert: &str) -> String {
-    match xml.rfind(end) {
-        Some(at) => format!("{}{insert}{}", &xml[..at], &xml[at..]),
-        None => xml.to_string(),
-    }
-}
-
 const RELATIONSHIPS: &str = "word/_rels/document.xml.rels";
-const CONTENT_TYPES: &str = "[Content_Types].xml";
-
-/// Part `name`, as text; None if the package has none.
-fn read_part<R: Read + Seek>(
-    zip: &mut ZipArchive<R>,
-    name: &str,
-) -> Result<Option<String>, ConvertError> {
-    let Ok(entry) = zip.by_name(name) else {
-        return Ok(None);
-    };
-    let mut text = String::new();
-    (entry.take(LARGEST_PART + 1).read_to_string(&mut text))
-        .map_err(|e| ConvertError::Corrupt(format!("{name} is not text: {e}")))?;
-    if text.len() as u64 > LARGEST_PART {
-        return Err(ConvertError::Corrupt(format!(
-            "{name} is over {LARGEST_PART} bytes, which no Word document's is"
-        )));
-    }
-    Ok(Some(text))
-}
+pub(super) const CONTENT_TYPES: &str = "[Content_Types].xml";
+pub(super) const EMPTY_RELATIONSHIPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>"#;
 
 /// `settings` with its `revisionView` element replaced by one that shows
 /// or hides insertions and deletions, as the first child of the root.
@@ -156,12 +110,6 @@ fn remove_element(xml: &str, start: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn broken(error: zip::result::ZipError) -> ConvertError {
-    ConvertError::Internal(format!(
-        "rewriting the settings of a rebuilt package: {error}"
-    ))
 }
 
 #[cfg(test)]

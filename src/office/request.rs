@@ -10,13 +10,14 @@ use tempfile::NamedTempFile;
 
 use super::inspect::csv::Dialect;
 use super::inspect::{self, Inspected};
-use super::{ConvertError, child, markup};
+use super::{ConvertError, child, markup, properties};
 use crate::options::PdfOptions;
 use crate::supervisor::RequestDir;
 
 /// The file LibreOffice is to read, made in the worker's `work` directory
 /// (off the slot, before one is taken): the package inspection rebuilt
-/// (a Word document's with its tracked changes as `options` say), a CSV
+/// (a Word document's tracked changes, and a package's properties, as
+/// `options` say), a CSV
 /// decoded into UTF-8 (with how to read it), or else a copy of the
 /// caller's `input`.
 pub(super) fn document_for_libreoffice(
@@ -25,13 +26,17 @@ pub(super) fn document_for_libreoffice(
     options: &PdfOptions,
     work: &Path,
 ) -> Result<(NamedTempFile, Option<Dialect>), ConvertError> {
-    let word = ["docx", "docm", "dotx", "dotm"].contains(&inspected.extension);
-    match (inspected.package, options.changes) {
-        (Some(rebuilt), Some(changes)) if word => {
-            return Ok((markup::with_changes(rebuilt, changes, work)?, None));
+    let extension = inspected.extension;
+    if let Some(mut rebuilt) = inspected.package {
+        let word = ["docx", "docm", "dotx", "dotm"].contains(&extension);
+        if let (Some(changes), true) = (options.changes, word) {
+            rebuilt = markup::with_changes(rebuilt, changes, work)?;
         }
-        (Some(rebuilt), _) => return Ok((rebuilt, None)),
-        (None, _) => {}
+        let asked = &options.properties;
+        if let (false, Some(format)) = (asked.is_default(), properties::Format::of(extension)) {
+            rebuilt = properties::with_properties(rebuilt, format, asked, work)?;
+        }
+        return Ok((rebuilt, None));
     }
     if inspected.extension == "csv" {
         let (decoded, dialect) = inspect::csv::prepare(input, &options.csv, work)?;

@@ -12,20 +12,24 @@
 use serde::Serialize;
 
 mod csv;
+mod export;
 mod font_policy;
 mod markup;
 mod parse;
+mod properties;
 pub use csv::{CsvOptions, Decimal, Encoding, Separator};
+pub use export::WATERMARK_FONT;
 pub use font_policy::FontPolicy;
 pub use markup::{Changes, Comments};
 use markup::{parse_changes, parse_comments};
 use parse::{parse_flag, parse_pages, parse_pdfa, parse_watermark};
+pub use properties::{PROPERTY_NAMES, Properties};
 
 /// The prefix of an option in an object's custom metadata.
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 17] = [
     "pdfa",
     "pdfua",
     "tagged",
@@ -35,6 +39,11 @@ pub const NAMES: [&str; 12] = [
     "watermark",
     "comments",
     "changes",
+    "title",
+    "author",
+    "subject",
+    "keywords",
+    "clear-metadata",
     "csv-separator",
     "csv-encoding",
     "csv-decimal",
@@ -88,6 +97,8 @@ pub struct PdfOptions {
     pub comments: Comments,
     /// A Word document's tracked changes; None: as its own view says.
     pub changes: Option<Changes>,
+    /// The PDF's document properties.
+    pub properties: Properties,
     pub csv: CsvOptions,
 }
 
@@ -114,6 +125,9 @@ pub enum Setting {
     Watermark(Option<String>),
     Comments(Comments),
     Changes(Option<Changes>),
+    /// One of [`PROPERTY_NAMES`], at its value.
+    Property(&'static str, Option<String>),
+    ClearMetadata(bool),
     CsvSeparator(Option<Separator>),
     CsvEncoding(Option<Encoding>),
     CsvDecimal(Option<Decimal>),
@@ -138,6 +152,12 @@ impl Setting {
             "watermark" => Setting::Watermark(parse_watermark(value).map_err(bad)?),
             "comments" => Setting::Comments(parse_comments(value).map_err(bad)?),
             "changes" => Setting::Changes(parse_changes(value).map_err(bad)?),
+            "clear-metadata" => Setting::ClearMetadata(parse_flag(value).map_err(bad)?),
+            property if PROPERTY_NAMES.contains(&property) => {
+                let name = PROPERTY_NAMES.into_iter().find(|n| *n == property);
+                let value = properties::parse_property(value).map_err(bad)?;
+                Setting::Property(name.unwrap_or("title"), value)
+            }
             "csv-separator" => Setting::CsvSeparator(Separator::parse(value).map_err(bad)?),
             "csv-encoding" => Setting::CsvEncoding(Encoding::parse(value).map_err(bad)?),
             "csv-decimal" => Setting::CsvDecimal(Decimal::parse(value).map_err(bad)?),
@@ -162,6 +182,8 @@ impl PdfOptions {
             Setting::Watermark(text) => self.watermark = text,
             Setting::Comments(comments) => self.comments = comments,
             Setting::Changes(changes) => self.changes = changes,
+            Setting::Property(name, value) => self.properties.set(name, value),
+            Setting::ClearMetadata(on) => self.properties.clear = on,
             Setting::CsvSeparator(separator) => self.csv.separator = separator,
             Setting::CsvEncoding(encoding) => self.csv.encoding = encoding,
             Setting::CsvDecimal(decimal) => self.csv.decimal = decimal,
@@ -217,6 +239,12 @@ impl PdfOptions {
         if let Some(changes) = self.changes {
             parts.push(format!("changes={}", changes.as_str()));
         }
+        for (name, value) in self.properties.set_ones() {
+            parts.push(format!("{name}={}", escaped(value)));
+        }
+        if self.properties.clear {
+            parts.push("clear-metadata".to_string());
+        }
         parts.extend(
             self.csv_settings()
                 .map(|(name, value)| format!("{name}={value}")),
@@ -247,12 +275,16 @@ impl PdfOptions {
             (self.comments != Comments::Annotations)
                 .then(|| ("comments".to_string(), self.comments.as_str().to_string())),
             (self.changes).map(|c| ("changes".to_string(), c.as_str().to_string())),
+            flag("clear-metadata", self.properties.clear),
         ];
+        let properties = (self.properties.set_ones())
+            .map(|(name, value)| Some((name.to_string(), value.to_string())));
         let csv = self
             .csv_settings()
             .map(|(n, v)| Some((n.to_string(), v.to_string())));
         entries
             .into_iter()
+            .chain(properties)
             .chain(csv)
             .flatten()
             .map(|(name, value)| (format!("{METADATA_PREFIX}{name}"), value))
@@ -270,69 +302,6 @@ impl PdfOptions {
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
     }
-
-    /// LibreOffice's PDF export settings, as the JSON LibreOfficeKit takes.
-    pub fn filter_data(&self) -> String {
-        let mut data = serde_json::Map::new();
-        let mut put = |name: &str, kind: &str, value: String| {
-            data.insert(
-                name.to_string(),
-                serde_json::json!({"type": kind, "value": value}),
-            );
-        };
-        // Same JPEG quality as `soffice --convert-to pdf`; LibreOfficeKit's default is lower.
-        put("Quality", "long", "90".into());
-        if let Some(pdfa) = self.pdfa {
-            put("SelectPdfVersion", "long", pdfa.version().to_string());
-        }
-        if self.pdfua {
-            put("PDFUACompliance", "boolean", "true".into());
-        }
-        if self.tagged || self.pdfua {
-            put("UseTaggedPDF", "boolean", "true".into());
-        }
-        if let Some(pages) = &self.pages {
-            put("PageRange", "string", pages.clone());
-        }
-        if self.single_page_sheets {
-            put("SinglePageSheets", "boolean", "true".into());
-        }
-        if let Some(text) = &self.watermark {
-            put("Watermark", "string", text.clone());
-            // LibreOffice's own default is a bright green.
-            put("WatermarkColor", "long", WATERMARK_GREY.to_string());
-            put("WatermarkFontName", "string", WATERMARK_FONT.into());
-            // Diagonal, as Word's; LibreOffice's own runs it up the page.
-            put("WatermarkRotateAngle", "long", "450".into());
-            put(
-                "WatermarkFontHeight",
-                "long",
-                watermark_height(text).to_string(),
-            );
-        }
-        match self.comments {
-            Comments::Annotations => {}
-            Comments::None => put("ExportNotes", "boolean", "false".into()),
-        }
-        serde_json::Value::Object(data).to_string()
-    }
-}
-
-/// The watermark's font: installed everywhere we run, so the fidelity
-/// report knows it for ours, not the document's.
-pub const WATERMARK_FONT: &str = "Liberation Sans";
-
-/// The watermark's colour, 0xRRGGBB: a light grey that leaves the text
-/// under it readable.
-const WATERMARK_GREY: u32 = 0xC0C0C0;
-
-/// The watermark's font height, in points: its text about 600 points long
-/// (it fits across an A4 or Letter page and a 4:3 slide), at the 0.65 of
-/// the height a character of LibreOffice's watermark font takes (measured);
-/// 72 points at most.
-fn watermark_height(text: &str) -> u32 {
-    let characters = text.chars().count().max(1) as f64;
-    (600.0 / (0.65 * characters)).clamp(8.0, 72.0) as u32
 }
 
 /// Free text in the canonical form: `%` and `;` (which separates options)

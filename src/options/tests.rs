@@ -178,3 +178,24 @@ fn changes_are_the_documents_own_view_unless_asked() {
     assert_eq!(options, PdfOptions::default());
     assert!(options.set("changes", "accept").is_err());
 }
+
+#[test]
+fn properties_are_free_text_escaped_and_clearing_is_a_flag() {
+    let mut options = PdfOptions::default();
+    options.set("title", "Q3; 100%").unwrap();
+    options.set("author", "Ann").unwrap();
+    options.set("clear-metadata", "true").unwrap();
+    assert_eq!(
+        options.describe().as_str(),
+        "title=Q3%3B 100%25;author=Ann;clear-metadata"
+    );
+    let metadata: std::collections::HashMap<String, String> =
+        options.metadata().into_iter().collect();
+    assert_eq!(metadata["docx2pdf-title"], "Q3; 100%");
+    let mut read = PdfOptions::default();
+    read.set_from_metadata(&metadata).unwrap();
+    assert_eq!(read, options);
+    assert!(options.set("keywords", &"k".repeat(201)).is_err());
+    options.set("title", "").unwrap();
+    assert_eq!(options.properties.title, None);
+}
