@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         // Before any runtime exists: the child is single-threaded by design.
         Command::OfficeChild => office::child_main(),
         Command::FontTool { args } => office::font_tool_main(args),
+        Command::Decrypt { args } => office::decrypt_main(args),
         command => command,
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -55,7 +56,9 @@ fn main() -> ExitCode {
                 request::run(args).await
             }
             Command::Health(args) => Ok(http::probe(args.port).await),
-            Command::OfficeChild | Command::FontTool { .. } => unreachable!("handled above"),
+            Command::OfficeChild | Command::FontTool { .. } | Command::Decrypt { .. } => {
+                unreachable!("handled above")
+            }
         }
     });
     match result {

@@ -42,6 +42,9 @@ pub mod defaults {
 /// The hidden subcommand each LibreOffice process of the pool runs as.
 pub const OFFICE_CHILD_SUBCOMMAND: &str = "office-child";
 
+/// The hidden subcommand a password-protected package is decrypted in.
+pub const DECRYPT_SUBCOMMAND: &str = "decrypt";
+
 /// The hidden subcommand fontconfig's tools run confined as.
 pub const FONT_TOOL_SUBCOMMAND: &str = "font-tool";
 
@@ -88,6 +91,12 @@ pub enum Command {
     /// One LibreOffice process of the pool (started by the pool, not by people).
     #[command(name = OFFICE_CHILD_SUBCOMMAND, hide = true)]
     OfficeChild,
+    /// Decrypts a password-protected package, confined (run by the pool, not by people).
+    #[command(name = DECRYPT_SUBCOMMAND, hide = true)]
+    Decrypt {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// A fontconfig tool, confined (run by the pool, not by people).
     #[command(name = FONT_TOOL_SUBCOMMAND, hide = true)]
     FontTool {
@@ -122,6 +131,9 @@ pub struct PoolArgs {
     /// The deployment's own fonts (.ttf, .otf, .ttc), loaded at start ahead of the stand-ins: a local directory, or for the worker a Cloud Storage prefix (gs://bucket/fonts/) that uploaders cannot write
     #[arg(long, env = "FONTS")]
     pub fonts: Option<String>,
+    /// A directory of passwords, one file per password (a mounted secret), that documents name with the option password-secret=NAME
+    #[arg(long, env = "PASSWORDS_DIR")]
+    pub passwords_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

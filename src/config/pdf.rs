@@ -1,7 +1,7 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
 //! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
 //! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CHANGES`, `PDF_TITLE`,
-//! `PDF_AUTHOR`, `PDF_SUBJECT`, `PDF_KEYWORDS`, `CLEAR_METADATA`,
+//! `PDF_AUTHOR`, `PDF_SUBJECT`, `PDF_KEYWORDS`, `CLEAR_METADATA`, `PASSWORD_SECRET`,
 //! `CSV_SEPARATOR`, `CSV_ENCODING`, `CSV_DECIMAL`).
 
 use clap::Args;
@@ -51,6 +51,9 @@ pub struct OptionArgs {
     /// The PDF's keywords, over the document's own
     #[arg(long, env = "PDF_KEYWORDS", value_parser = |v: &str| Setting::parse("keywords", v))]
     pub keywords: Option<Setting>,
+    /// The name of the password, in PASSWORDS_DIR, that opens a password-protected .docx, .xlsx or .pptx
+    #[arg(long, env = "PASSWORD_SECRET", value_parser = |v: &str| Setting::parse("password-secret", v))]
+    pub password_secret: Option<Setting>,
     /// The PDF carries none of the document's own properties (title, author, ...)
     #[arg(long, env = "CLEAR_METADATA")]
     pub clear_metadata: bool,
@@ -86,6 +89,7 @@ impl OptionArgs {
             &self.author,
             &self.subject,
             &self.keywords,
+            &self.password_secret,
             &self.csv_separator,
             &self.csv_encoding,
             &self.csv_decimal,

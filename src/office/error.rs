@@ -16,6 +16,9 @@ pub enum ConvertError {
     Corrupt(String),
     #[error("the document is password-protected; remove the password and upload it again")]
     Encrypted,
+    /// A password asked for that could not be had or did not open it.
+    #[error("the document is password-protected and {0}")]
+    Password(String),
     #[error("unsupported document type: {0}")]
     Unsupported(String),
     #[error("refused as a decompression bomb: {0}")]
@@ -44,6 +47,7 @@ impl ConvertError {
             ConvertError::Empty
             | ConvertError::Corrupt(_)
             | ConvertError::Encrypted
+            | ConvertError::Password(_)
             | ConvertError::Unsupported(_)
             | ConvertError::Bomb(_)
             | ConvertError::ResourceLimit(_)
@@ -68,7 +72,7 @@ impl ConvertError {
         match self {
             ConvertError::Empty => ErrorKind::Empty,
             ConvertError::Corrupt(_) => ErrorKind::Corrupt,
-            ConvertError::Encrypted => ErrorKind::Encrypted,
+            ConvertError::Encrypted | ConvertError::Password(_) => ErrorKind::Encrypted,
             ConvertError::Unsupported(_) => ErrorKind::Unsupported,
             ConvertError::Bomb(_) => ErrorKind::Bomb,
             ConvertError::ResourceLimit(_) => ErrorKind::ResourceLimit,

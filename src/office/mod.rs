@@ -12,6 +12,7 @@
 
 mod answers;
 mod child;
+mod decrypt;
 mod engine;
 mod environment;
 mod error;
@@ -28,13 +29,14 @@ mod request;
 pub mod sandbox;
 mod volume;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
 pub use child::main as child_main;
+pub use decrypt::main as decrypt_main;
 pub use error::ConvertError;
 pub use fidelity::{Fidelity, FontUse, LayoutRisk, substitutes};
 pub use font_tool::{FontTool, configure as configure_fonts, main as font_tool_main};
@@ -110,6 +112,10 @@ pub struct Pool {
     fonts: Arc<fidelity::Installed>,
     /// How many of them the deployment brought.
     own_fonts: usize,
+    /// Our own executable, which also decrypts (`decrypt`).
+    program: PathBuf,
+    /// Where the passwords documents name are (`PASSWORDS_DIR`).
+    passwords_dir: Option<PathBuf>,
 }
 
 impl Pool {
@@ -141,6 +147,7 @@ impl Pool {
         let fontconfig = config.own_fonts.as_ref().map(|f| f.fontconfig.clone());
         let tool = FontTool::new(config.program.clone(), fontconfig.clone());
         let own_fonts = config.own_fonts.as_ref().map_or(0, |fonts| fonts.count);
+        let program = config.program.clone();
         let spec = Spec {
             name: "libreoffice",
             program: config.program,
@@ -177,6 +184,8 @@ impl Pool {
                 tool.command(name)
             }))),
             own_fonts,
+            program,
+            passwords_dir: config.passwords_dir,
         })
     }
 
@@ -233,8 +242,18 @@ impl Pool {
     ) -> Result<Prepared, ConvertError> {
         let (input, name, limits) = (input.to_owned(), name.to_owned(), self.limits.clone());
         let (work, options) = (self.workspace.jobs().to_owned(), options.clone());
+        let (program, passwords) = (self.program.clone(), self.passwords_dir.clone());
         tokio::task::spawn_blocking(move || {
-            let inspected = inspect::check(&input, &name, &limits, &work)?;
+            let plain = decrypt::unlocked(&input, &options, &program, passwords.as_deref(), &work)?;
+            let input = plain.as_ref().map_or(input, |plain| plain.path().to_owned());
+            let inspected = inspect::check(&input, &name, &limits, &work).map_err(|error| {
+                match (error, &options.password_secret) {
+                    (ConvertError::Encrypted, Some(_)) => ConvertError::Password(
+                        "a password opens only Word, Excel and PowerPoint files of 2007 on (.docx .xlsx .pptx) yet: remove this one's".into(),
+                    ),
+                    (error, _) => error,
+                }
+            })?;
             let extension = inspected.extension;
             let (document, dialect) =
                 request::document_for_libreoffice(inspected, &input, &options, &work)?;

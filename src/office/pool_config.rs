@@ -25,6 +25,8 @@ pub struct PoolConfig {
     pub limits: Limits,
     /// The fonts the deployment brought (`FONTS`), if any.
     pub own_fonts: Option<OwnFonts>,
+    /// Where the passwords documents name are (`PASSWORDS_DIR`).
+    pub passwords_dir: Option<PathBuf>,
 }
 
 /// The fonts a deployment brought, ready for the pool.
@@ -53,6 +55,7 @@ impl PoolConfig {
             scratch_cap: defaults::SCRATCH_LIMIT_MIB << 20,
             limits: Limits::default(),
             own_fonts: None,
+            passwords_dir: None,
         }
     }
 
@@ -73,6 +76,7 @@ impl PoolConfig {
             scratch_cap: args.scratch_limit_mib << 20,
             limits: Limits::default(),
             own_fonts: None,
+            passwords_dir: args.passwords_dir.clone(),
         })
     }
 }

@@ -22,14 +22,14 @@ pub use export::WATERMARK_FONT;
 pub use font_policy::FontPolicy;
 pub use markup::{Changes, Comments};
 use markup::{parse_changes, parse_comments};
-use parse::{parse_flag, parse_pages, parse_pdfa, parse_watermark};
+use parse::{parse_flag, parse_pages, parse_pdfa, parse_secret_name, parse_watermark};
 pub use properties::{PROPERTY_NAMES, Properties};
 
 /// The prefix of an option in an object's custom metadata.
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 18] = [
     "pdfa",
     "pdfua",
     "tagged",
@@ -44,6 +44,7 @@ pub const NAMES: [&str; 17] = [
     "subject",
     "keywords",
     "clear-metadata",
+    "password-secret",
     "csv-separator",
     "csv-encoding",
     "csv-decimal",
@@ -99,6 +100,9 @@ pub struct PdfOptions {
     pub changes: Option<Changes>,
     /// The PDF's document properties.
     pub properties: Properties,
+    /// The name of the password that opens the document, in
+    /// `PASSWORDS_DIR`; never the password.
+    pub password_secret: Option<String>,
     pub csv: CsvOptions,
 }
 
@@ -128,6 +132,7 @@ pub enum Setting {
     /// One of [`PROPERTY_NAMES`], at its value.
     Property(&'static str, Option<String>),
     ClearMetadata(bool),
+    PasswordSecret(Option<String>),
     CsvSeparator(Option<Separator>),
     CsvEncoding(Option<Encoding>),
     CsvDecimal(Option<Decimal>),
@@ -153,6 +158,7 @@ impl Setting {
             "comments" => Setting::Comments(parse_comments(value).map_err(bad)?),
             "changes" => Setting::Changes(parse_changes(value).map_err(bad)?),
             "clear-metadata" => Setting::ClearMetadata(parse_flag(value).map_err(bad)?),
+            "password-secret" => Setting::PasswordSecret(parse_secret_name(value).map_err(bad)?),
             property if PROPERTY_NAMES.contains(&property) => {
                 let name = PROPERTY_NAMES.into_iter().find(|n| *n == property);
                 let value = properties::parse_property(value).map_err(bad)?;
@@ -184,6 +190,7 @@ impl PdfOptions {
             Setting::Changes(changes) => self.changes = changes,
             Setting::Property(name, value) => self.properties.set(name, value),
             Setting::ClearMetadata(on) => self.properties.clear = on,
+            Setting::PasswordSecret(name) => self.password_secret = name,
             Setting::CsvSeparator(separator) => self.csv.separator = separator,
             Setting::CsvEncoding(encoding) => self.csv.encoding = encoding,
             Setting::CsvDecimal(decimal) => self.csv.decimal = decimal,
@@ -245,6 +252,9 @@ impl PdfOptions {
         if self.properties.clear {
             parts.push("clear-metadata".to_string());
         }
+        if let Some(name) = &self.password_secret {
+            parts.push(format!("password-secret={name}"));
+        }
         parts.extend(
             self.csv_settings()
                 .map(|(name, value)| format!("{name}={value}")),
@@ -276,6 +286,7 @@ impl PdfOptions {
                 .then(|| ("comments".to_string(), self.comments.as_str().to_string())),
             (self.changes).map(|c| ("changes".to_string(), c.as_str().to_string())),
             flag("clear-metadata", self.properties.clear),
+            (self.password_secret.clone()).map(|name| ("password-secret".to_string(), name)),
         ];
         let properties = (self.properties.set_ones())
             .map(|(name, value)| Some((name.to_string(), value.to_string())));

@@ -69,3 +69,20 @@ pub(super) fn parse_watermark(value: &str) -> Result<Option<String>, String> {
         )),
     }
 }
+
+/// A `password-secret` value: the name of a file in `PASSWORDS_DIR`, so no
+/// path: letters, digits, `.`, `_` and `-`, not starting with a dot.
+pub(super) fn parse_secret_name(value: &str) -> Result<Option<String>, String> {
+    let name = value.trim();
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    match name.len() {
+        0 => Ok(None),
+        1..=64 if plain && !name.starts_with('.') => Ok(Some(name.to_string())),
+        _ => Err(
+            "the name of a password in PASSWORDS_DIR: letters, digits, . _ and -, not a path"
+                .into(),
+        ),
+    }
+}

@@ -199,3 +199,17 @@ fn properties_are_free_text_escaped_and_clearing_is_a_flag() {
     options.set("title", "").unwrap();
     assert_eq!(options.properties.title, None);
 }
+
+#[test]
+fn a_password_is_named_never_given_and_the_name_is_no_path() {
+    let mut options = PdfOptions::default();
+    options.set("password-secret", "contracts-2026.v1").unwrap();
+    assert_eq!(
+        options.describe().as_str(),
+        "password-secret=contracts-2026.v1"
+    );
+    for bad in ["../etc/passwd", "a/b", ".hidden", "with space", &"x".repeat(65)] {
+        let error = options.set("password-secret", bad).unwrap_err();
+        assert!(error.allowed.contains("not a path"), "{bad}: {error}");
+    }
+}
