@@ -59,14 +59,18 @@ pub(super) const LONGEST_WATERMARK: usize = 200;
 
 /// A `watermark` value: None for none; on error, what is allowed.
 pub(super) fn parse_watermark(value: &str) -> Result<Option<String>, String> {
+    parse_line(value, LONGEST_WATERMARK)
+}
+
+/// Free text: one line of at most `longest` characters, trimmed; None
+/// when empty.
+pub(super) fn parse_line(value: &str, longest: usize) -> Result<Option<String>, String> {
     let text = value.trim();
     let plain = !text.chars().any(char::is_control);
     match text.chars().count() {
         0 => Ok(None),
-        n if n <= LONGEST_WATERMARK && plain => Ok(Some(text.to_string())),
-        _ => Err(format!(
-            "one line of text, at most {LONGEST_WATERMARK} characters"
-        )),
+        n if n <= longest && plain => Ok(Some(text.to_string())),
+        _ => Err(format!("one line of text, at most {longest} characters")),
     }
 }
 

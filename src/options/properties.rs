@@ -50,13 +50,5 @@ impl Properties {
 /// A property's value: one line of at most [`LONGEST_PROPERTY`]
 /// characters; None when empty.
 pub(super) fn parse_property(value: &str) -> Result<Option<String>, String> {
-    let text = value.trim();
-    let plain = !text.chars().any(char::is_control);
-    match text.chars().count() {
-        0 => Ok(None),
-        n if n <= LONGEST_PROPERTY && plain => Ok(Some(text.to_string())),
-        _ => Err(format!(
-            "one line of text, at most {LONGEST_PROPERTY} characters"
-        )),
-    }
+    super::parse::parse_line(value, LONGEST_PROPERTY)
 }

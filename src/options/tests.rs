@@ -208,7 +208,13 @@ fn a_password_is_named_never_given_and_the_name_is_no_path() {
         options.describe().as_str(),
         "password-secret=contracts-2026.v1"
     );
-    for bad in ["../etc/passwd", "a/b", ".hidden", "with space", &"x".repeat(65)] {
+    for bad in [
+        "../etc/passwd",
+        "a/b",
+        ".hidden",
+        "with space",
+        &"x".repeat(65),
+    ] {
         let error = options.set("password-secret", bad).unwrap_err();
         assert!(error.allowed.contains("not a path"), "{bad}: {error}");
     }
