@@ -134,3 +134,69 @@ fn the_worker_opens_a_document_by_the_password_its_metadata_names() {
         "the password was written out"
     );
 }
+
+/// `encrypted.docx` with its key derivation asking for four billion hash
+/// rounds (Word asks for 100,000): about half an hour of one core, which
+/// the decryption code spends because the file says so.
+fn write_endless_key_derivation(path: &Path) {
+    let mut fixture = cfb::open(fixture("encrypted.docx")).unwrap();
+    let read = |cfb: &mut cfb::CompoundFile<std::fs::File>, name: &str| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut cfb.open_stream(name).unwrap(), &mut bytes).unwrap();
+        bytes
+    };
+    let info = read(&mut fixture, "/EncryptionInfo");
+    let package = read(&mut fixture, "/EncryptedPackage");
+    let text = String::from_utf8_lossy(&info[8..]).into_owned();
+    assert!(
+        text.contains(r#"spinCount="100000""#),
+        "the fixture's derivation"
+    );
+    let endless = text.replace(r#"spinCount="100000""#, r#"spinCount="4000000000""#);
+    let info = [&info[..8], endless.as_bytes()].concat();
+    let mut hostile = cfb::create(path).unwrap();
+    for (name, bytes) in [("/EncryptionInfo", info), ("/EncryptedPackage", package)] {
+        let mut stream = hostile.create_stream(name).unwrap();
+        std::io::Write::write_all(&mut stream, &bytes).unwrap();
+    }
+    hostile.flush().unwrap();
+}
+
+/// A file whose key derivation never ends: the decryption code runs on
+/// for as long as the file asks (the control, in this process, is still
+/// at it after 40 s); confined, it is stopped at its CPU limit and the
+/// document fails as `corrupt` within the minute.
+#[test]
+fn a_key_derivation_that_never_ends_is_stopped_at_its_cpu_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("endless.docx");
+    write_endless_key_derivation(&hostile);
+    let (done, finished) = std::sync::mpsc::channel();
+    let control = hostile.clone();
+    std::thread::spawn(move || {
+        let _ = office_crypto::decrypt_from_file(&control, PASSWORD);
+        let _ = done.send(());
+    });
+
+    let passwords = passwords(dir.path());
+    let flags = [
+        "--passwords-dir",
+        passwords.to_str().unwrap(),
+        "--password-secret",
+        "contracts",
+    ];
+    let started = std::time::Instant::now();
+    let (code, stderr) = convert(&hostile, &dir.path().join("out.pdf"), &flags);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("could not be undone"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    let waited = Duration::from_secs(40).saturating_sub(started.elapsed());
+    assert!(
+        finished.recv_timeout(waited).is_err(),
+        "the control finished: the hostile file is not hostile"
+    );
+}
