@@ -160,6 +160,17 @@ fn tracked_changes_show_or_hide_as_asked() {
         "Kept INSERTED",
         "as if accepted"
     );
+
+    let odt = fixture("tracked_changes.odt");
+    let words = |flags: &[&str]| {
+        convert(&odt, &pdf, flags);
+        pdf_text(&pdf)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(words(&[]), "Kept text INSERTEDDELETED", "the control");
+    assert_eq!(words(&["--changes", "hide"]), "Kept text INSERTED");
 }
 
 #[test]

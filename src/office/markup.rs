@@ -1,34 +1,122 @@
-//! A Word document's tracked changes shown or hidden (`changes`), by its
+//! A text document's tracked changes shown or hidden (`changes`), by its
 //! own setting: LibreOffice reads WordprocessingML's `w:revisionView`
 //! (measured: `w:insDel="false"` gives the document as if every change
-//! were accepted). We write that setting into the package inspection
-//! rebuilt, before LibreOffice reads it, rather than ask LibreOffice to
-//! accept the changes.
+//! were accepted) and OpenDocument's `ShowRedlineChanges` setting (the
+//! same, measured with `false`). We write that setting into the package
+//! inspection rebuilt, before LibreOffice reads it, rather than ask
+//! LibreOffice to accept the changes.
 
 use tempfile::NamedTempFile;
 
 use super::ConvertError;
 use super::package_parts::{Package, before_last};
+use super::properties::Format;
 use crate::options::Changes;
 
 /// Where Word keeps a document's settings.
 const SETTINGS: &str = "word/settings.xml";
 
-/// `package` (a rebuilt WordprocessingML package) with its tracked changes
-/// shown or hidden, as a new file in `work`. A package without a settings
-/// part gets one, with its relationship and content type.
+/// The text documents whose tracked changes `changes` shows or hides, by
+/// the extension they are read as.
+pub(super) fn takes_changes(extension: &str) -> Option<Format> {
+    match extension {
+        "docx" | "docm" | "dotx" | "dotm" => Some(Format::Ooxml),
+        "odt" | "ott" => Some(Format::Odf),
+        _ => None,
+    }
+}
+
+/// `package` (a rebuilt text document of `format`) with its tracked
+/// changes shown or hidden, as a new file in `work`. A package without a
+/// settings part gets one, with its relationship and content type (OOXML)
+/// or manifest entry (OpenDocument).
 pub(super) fn with_changes(
     package: NamedTempFile,
+    format: Format,
     changes: Changes,
     work: &std::path::Path,
 ) -> Result<NamedTempFile, ConvertError> {
     let mut package = Package::open(package)?;
-    let parts = match package.read(SETTINGS)? {
-        Some(settings) => vec![(SETTINGS.into(), revision_view(&settings, changes))],
-        None => new_settings(&mut package, changes)?,
+    let parts = match (format, package.read(settings_part(format))?) {
+        (Format::Ooxml, Some(settings)) => {
+            vec![(SETTINGS.into(), revision_view(&settings, changes))]
+        }
+        (Format::Ooxml, None) => new_settings(&mut package, changes)?,
+        (Format::Odf, settings) => odf_settings(&mut package, settings, changes)?,
     };
     package.with(parts, work)
 }
+
+fn settings_part(format: Format) -> &'static str {
+    match format {
+        Format::Ooxml => SETTINGS,
+        Format::Odf => ODF_SETTINGS,
+    }
+}
+
+const ODF_SETTINGS: &str = "settings.xml";
+
+/// OpenDocument's settings with `ShowRedlineChanges` as asked: its value
+/// replaced, or the item added to the document's configuration settings;
+/// a package without settings gets a settings part and its manifest entry.
+fn odf_settings(
+    package: &mut Package,
+    settings: Option<String>,
+    changes: Changes,
+) -> Result<Vec<(String, String)>, ConvertError> {
+    let shown = match changes {
+        Changes::Show => "true",
+        Changes::Hide => "false",
+    };
+    let item = format!(
+        r#"<config:config-item config:name="ShowRedlineChanges" config:type="boolean">{shown}</config:config-item>"#
+    );
+    let Some(settings) = settings else {
+        let fresh = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-settings xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:config="urn:oasis:names:tc:opendocument:xmlns:config:1.0" office:version="1.3"><office:settings><config:config-item-set config:name="ooo:configuration-settings">{item}</config:config-item-set></office:settings></office:document-settings>"#
+        );
+        let mut parts = vec![(ODF_SETTINGS.to_string(), fresh)];
+        if let Some(manifest) = package.read(MANIFEST)? {
+            let entry = r#"<manifest:file-entry manifest:full-path="settings.xml" manifest:media-type="text/xml"/>"#;
+            parts.push((
+                MANIFEST.into(),
+                before_last(&manifest, "</manifest:manifest>", entry),
+            ));
+        }
+        return Ok(parts);
+    };
+    let name = r#"config:name="ShowRedlineChanges""#;
+    let rewritten = match settings.find(name) {
+        Some(at) => {
+            let start = settings[..at].rfind('<').unwrap_or(at);
+            let end = settings[at..]
+                .find("</config:config-item>")
+                .map_or(settings.len(), |e| at + e + "</config:config-item>".len());
+            format!("{}{item}{}", &settings[..start], &settings[end..])
+        }
+        None => {
+            let set = r#"config:name="ooo:configuration-settings">"#;
+            match settings.find(set) {
+                Some(at) => format!(
+                    "{}{item}{}",
+                    &settings[..at + set.len()],
+                    &settings[at + set.len()..]
+                ),
+                None => before_last(
+                    &settings,
+                    "</office:settings>",
+                    &format!(
+                        r#"<config:config-item-set config:name="ooo:configuration-settings">{item}</config:config-item-set>"#
+                    ),
+                ),
+            }
+        }
+    };
+    Ok(vec![(ODF_SETTINGS.to_string(), rewritten)])
+}
+
+/// Where a package lists its parts (OpenDocument).
+pub(super) const MANIFEST: &str = "META-INF/manifest.xml";
 
 /// A settings part for a package that has none, and the relationship and
 /// content type that make it the document's.
@@ -127,5 +215,24 @@ mod tests {
         let shown = revision_view(settings, Changes::Show);
         assert_eq!(shown.matches("revisionView").count(), 1, "{shown}");
         assert!(shown.contains(r#"w:insDel="true""#), "{shown}");
+    }
+
+    #[test]
+    fn opendocument_settings_get_the_item_once() {
+        let package = tempfile::NamedTempFile::new().unwrap();
+        let mut zip = zip::ZipWriter::new(package.reopen().unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("mimetype", options).unwrap();
+        zip.finish().unwrap();
+        let mut package = Package::open(package).unwrap();
+        let with_item = r#"<office:settings><config:config-item-set config:name="ooo:configuration-settings"><config:config-item config:name="ShowRedlineChanges" config:type="boolean">true</config:config-item></config:config-item-set></office:settings>"#;
+        for given in [with_item, "<office:settings></office:settings>"] {
+            let parts = odf_settings(&mut package, Some(given.into()), Changes::Hide).unwrap();
+            let text = &parts[0].1;
+            assert_eq!(text.matches("ShowRedlineChanges").count(), 1, "{text}");
+            assert!(text.contains(">false</config:config-item>"), "{text}");
+        }
+        let added = odf_settings(&mut package, None, Changes::Show).unwrap();
+        assert!(added[0].1.contains(">true</config:config-item>"));
     }
 }

@@ -9,7 +9,7 @@
 use tempfile::NamedTempFile;
 
 use super::ConvertError;
-use super::markup::{CONTENT_TYPES, EMPTY_RELATIONSHIPS};
+use super::markup::{CONTENT_TYPES, EMPTY_RELATIONSHIPS, MANIFEST};
 use super::package_parts::{Package, before_last};
 use crate::options::Properties;
 
@@ -146,8 +146,6 @@ fn odf_parts(
     }
     Ok(parts)
 }
-
-const MANIFEST: &str = "META-INF/manifest.xml";
 
 /// `xml` with each of `elements` (name with its prefix, the prefix's
 /// namespace, text) in place of the elements of that local name, at the

@@ -28,9 +28,8 @@ pub(super) fn document_for_libreoffice(
 ) -> Result<(NamedTempFile, Option<Dialect>), ConvertError> {
     let extension = inspected.extension;
     if let Some(mut rebuilt) = inspected.package {
-        let word = ["docx", "docm", "dotx", "dotm"].contains(&extension);
-        if let (Some(changes), true) = (options.changes, word) {
-            rebuilt = markup::with_changes(rebuilt, changes, work)?;
+        if let (Some(changes), Some(format)) = (options.changes, markup::takes_changes(extension)) {
+            rebuilt = markup::with_changes(rebuilt, format, changes, work)?;
         }
         let asked = &options.properties;
         if let (false, Some(format)) = (asked.is_default(), properties::Format::of(extension)) {
