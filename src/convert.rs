@@ -46,11 +46,9 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
     .to_string()
 }
 
-pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    args.validate()?;
+/// The pool `args` ask for, with the fonts of `--fonts` loaded.
+async fn start_pool(args: &ConvertArgs) -> anyhow::Result<Pool> {
     let mut config = PoolConfig::from_args(&args.pool)?;
-    let options = args.pdf.options();
-    let parallel = config.size;
     let workspace = Arc::new(Workspace::create()?);
     if let Some(dir) = &args.pool.fonts {
         let source = fonts::Source::parse(dir);
@@ -60,7 +58,14 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         );
         config.own_fonts = fonts::gather(&source, None, workspace.fonts(), &config.program).await?;
     }
-    let pool = Pool::start(config, workspace)?;
+    Pool::start(config, workspace)
+}
+
+pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    args.validate()?;
+    let options = args.pdf.options();
+    let pool = start_pool(&args).await?;
+    let parallel = pool.slots().len();
     let started = Instant::now();
     let progress = progress_bar(args.files.len());
 

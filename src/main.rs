@@ -11,6 +11,7 @@ use docx2pdf::config::{Cli, Command, LogFormat, WorkerArgs};
 use docx2pdf::gcloud::Services;
 use docx2pdf::office::{Pool, PoolConfig};
 use docx2pdf::push::TokenCheck;
+use docx2pdf::storage::Store;
 use docx2pdf::telemetry::metrics::Metrics;
 use docx2pdf::worker::{Edges, Settings, Worker};
 use docx2pdf::workspace::Workspace;
@@ -70,8 +71,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The pool's configuration, with the deployment's fonts (`FONTS`) read
+/// into `workspace` before any process starts.
+async fn pool_config(
+    args: &WorkerArgs,
+    store: &Store,
+    workspace: &Workspace,
+) -> anyhow::Result<PoolConfig> {
+    let mut config = PoolConfig::from_args(&args.pool)?;
+    if let Some(source) = &args.pool.fonts {
+        let (source, into) = (fonts::Source::parse(source), workspace.fonts());
+        config.own_fonts = fonts::gather(&source, Some(store), into, &config.program).await?;
+    }
+    Ok(config)
+}
+
 async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let mut pool_config = PoolConfig::from_args(&args.pool)?;
     let push_auth = args.push.auth()?;
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", args.port))
         .await
@@ -85,11 +100,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let store = services
         .store(std::time::Duration::from_secs(args.storage_retry_seconds))
         .await?;
-    if let Some(source) = &args.pool.fonts {
-        let (source, into) = (fonts::Source::parse(source), workspace.fonts());
-        let program = &pool_config.program;
-        pool_config.own_fonts = fonts::gather(&source, Some(&store), into, program).await?;
-    }
+    let pool_config = pool_config(&args, &store, &workspace).await?;
     let engine = Pool::engine_identity(pool_config.own_fonts.as_ref());
     let settings = Settings::from_args(&args, pool_config.size, engine)?;
     let pool = Arc::new(Pool::start(pool_config, workspace.clone())?);

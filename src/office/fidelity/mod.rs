@@ -148,42 +148,9 @@ pub fn report(
     let requested: Vec<String> = (asked.fonts.iter())
         .map(|font| first_alternative(font))
         .collect();
-    let requested = &requested;
-    let families: Vec<String> = embedded.iter().map(|ps| family_of(ps, installed)).collect();
-    let embedded: Vec<String> = families
-        .iter()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    // What stood in for each font: itself if installed, else what
-    // fontconfig names if the PDF has it, else a font the PDF has that
-    // nothing else explains (LibreOffice's own fallback can differ from
-    // fontconfig's first choice).
-    let mut used: Vec<Option<String>> = requested
-        .iter()
-        .map(|font| match installed.get(&normal(font)) {
-            Some(_) => Some(font.clone()),
-            None => have.matching(font).and_then(|m| find(&embedded, &m)),
-        })
-        .collect();
-    let explained: Vec<String> = used.iter().flatten().map(|f| normal(f)).collect();
-    let ours: Vec<String> = ours.iter().map(|f| normal(f)).collect();
-    let unexplained =
-        (embedded.iter()).find(|e| !explained.contains(&normal(e)) && !ours.contains(&normal(e)));
-    for (font, used) in requested.iter().zip(used.iter_mut()) {
-        if used.is_none() {
-            *used = unexplained
-                .cloned()
-                .or_else(|| have.matching(font))
-                .or_else(|| Some("unknown".into()));
-        }
-    }
-    let fonts: Vec<FontUse> = requested
-        .iter()
-        .zip(used)
-        .map(|(font, used)| font_use(font, used.unwrap_or_default()))
-        .collect();
+    let families = embedded.iter().map(|ps| family_of(ps, installed));
+    let embedded: Vec<String> = families.collect::<BTreeSet<_>>().into_iter().collect();
+    let fonts = stand_ins(&requested, &embedded, have, ours);
     let missing_glyphs = have.coverage().missing(&asked.characters);
     let layout_risk = if !missing_glyphs.is_empty() {
         LayoutRisk::MissingGlyphs
@@ -202,6 +169,40 @@ pub fn report(
         layout_risk,
         csv: None,
     }
+}
+
+/// What stood in for each of the `requested` fonts in a PDF embedding the
+/// families `embedded` (`ours` among them for what we drew): itself if
+/// installed, else what fontconfig names if the PDF has it, else a font
+/// the PDF has that nothing else explains (LibreOffice's own fallback can
+/// differ from fontconfig's first choice).
+fn stand_ins(
+    requested: &[String],
+    embedded: &[String],
+    have: &Installed,
+    ours: &[&str],
+) -> Vec<FontUse> {
+    let installed = have.families();
+    let mut used: Vec<Option<String>> = (requested.iter())
+        .map(|font| match installed.get(&normal(font)) {
+            Some(_) => Some(font.clone()),
+            None => have.matching(font).and_then(|m| find(embedded, &m)),
+        })
+        .collect();
+    let explained: Vec<String> = used.iter().flatten().map(|f| normal(f)).collect();
+    let ours: Vec<String> = ours.iter().map(|f| normal(f)).collect();
+    let unexplained =
+        (embedded.iter()).find(|e| !explained.contains(&normal(e)) && !ours.contains(&normal(e)));
+    for (font, used) in requested.iter().zip(used.iter_mut()) {
+        if used.is_none() {
+            *used = (unexplained.cloned())
+                .or_else(|| have.matching(font))
+                .or_else(|| Some("unknown".into()));
+        }
+    }
+    (requested.iter().zip(used))
+        .map(|(font, used)| font_use(font, used.unwrap_or_default()))
+        .collect()
 }
 
 /// A list of alternatives (`Liberation Sans;Arial`, as Word and
