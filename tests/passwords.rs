@@ -16,12 +16,15 @@ use common::{fixture, pdf_text};
 const PASSWORD: &str = "secret";
 
 /// A PASSWORDS_DIR with the right password as `contracts` (ending in a
-/// newline, as a mounted secret may) and a wrong one as `old`.
+/// newline, as a mounted secret may), again as `mounted` in a directory of
+/// its own as Cloud Run mounts a secret, and a wrong one as `old`.
 fn passwords(dir: &Path) -> std::path::PathBuf {
     let passwords = dir.join("passwords");
     std::fs::create_dir(&passwords).unwrap();
     std::fs::write(passwords.join("contracts"), format!("{PASSWORD}\n")).unwrap();
     std::fs::write(passwords.join("old"), "not it").unwrap();
+    std::fs::create_dir(passwords.join("mounted")).unwrap();
+    std::fs::write(passwords.join("mounted/password"), PASSWORD).unwrap();
     passwords
 }
 
@@ -70,6 +73,12 @@ fn convert_opens_each_encryption_with_the_right_password_only() {
         assert!(!without_option_name(&stderr).contains(PASSWORD), "{stderr}");
     }
     let input = fixture("encrypted.docx");
+    let mounted = [&dir_flag[..], &["--password-secret", "mounted"]].concat();
+    assert_eq!(
+        convert(&input, &pdf, &mounted).0,
+        Some(0),
+        "a secret in its own directory"
+    );
     let wrong = [&dir_flag[..], &["--password-secret", "old"]].concat();
     let (code, stderr) = convert(&input, &pdf, &wrong);
     assert_eq!(code, Some(1));

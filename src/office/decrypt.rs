@@ -60,14 +60,21 @@ pub(super) fn unlocked(
     Ok(Some(plain))
 }
 
-/// The password in `dir` (PASSWORDS_DIR) named `name`.
+/// The password in `dir` (PASSWORDS_DIR) named `name`: the file `name`,
+/// or the file `password` in the directory `name` (Cloud Run mounts each
+/// secret in a directory of its own: `--set-secrets
+/// /passwords/contracts/password=contracts:latest`).
 fn password(dir: Option<&Path>, name: &str) -> Result<String, ConvertError> {
     let dir = dir.ok_or_else(|| {
         ConvertError::Password(format!(
             "it names the password {name:?}, but this worker has no PASSWORDS_DIR"
         ))
     })?;
-    let text = std::fs::read_to_string(dir.join(name)).map_err(|error| {
+    let mut path = dir.join(name);
+    if path.is_dir() {
+        path.push("password");
+    }
+    let text = std::fs::read_to_string(&path).map_err(|error| {
         ConvertError::Password(format!(
             "no password named {name:?} in PASSWORDS_DIR ({error})"
         ))
