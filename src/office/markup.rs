@@ -9,8 +9,9 @@
 use tempfile::NamedTempFile;
 
 use super::ConvertError;
-use super::package_parts::{Package, before_last};
-use super::properties::Format;
+use super::package_parts::{
+    CONTENT_TYPES, EMPTY_RELATIONSHIPS, Format, MANIFEST, Package, before_last,
+};
 use crate::options::Changes;
 
 /// Where Word keeps a document's settings.
@@ -115,9 +116,6 @@ fn odf_settings(
     Ok(vec![(ODF_SETTINGS.to_string(), rewritten)])
 }
 
-/// Where a package lists its parts (OpenDocument).
-pub(super) const MANIFEST: &str = "META-INF/manifest.xml";
-
 /// A settings part for a package that has none, and the relationship and
 /// content type that make it the document's.
 fn new_settings(
@@ -145,8 +143,6 @@ fn new_settings(
 }
 
 const RELATIONSHIPS: &str = "word/_rels/document.xml.rels";
-pub(super) const CONTENT_TYPES: &str = "[Content_Types].xml";
-pub(super) const EMPTY_RELATIONSHIPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>"#;
 
 /// `settings` with its `revisionView` element replaced by one that shows
 /// or hides insertions and deletions, as the first child of the root.

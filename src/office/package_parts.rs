@@ -74,6 +74,37 @@ impl Package {
     }
 }
 
+/// The two package formats whose parts we write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Format {
+    Ooxml,
+    Odf,
+}
+
+impl Format {
+    /// The format of a document read as `extension`, if it is a package.
+    pub(super) fn of(extension: &str) -> Option<Format> {
+        let ooxml = [
+            "docx", "docm", "dotx", "dotm", "xlsx", "xlsm", "pptx", "ppsx",
+        ];
+        let odf = ["odt", "ott", "ods", "odp", "odg"];
+        match extension {
+            e if ooxml.contains(&e) => Some(Format::Ooxml),
+            e if odf.contains(&e) => Some(Format::Odf),
+            _ => None,
+        }
+    }
+}
+
+/// Where an OOXML package lists its parts' content types.
+pub(super) const CONTENT_TYPES: &str = "[Content_Types].xml";
+
+/// Where an OpenDocument package lists its parts.
+pub(super) const MANIFEST: &str = "META-INF/manifest.xml";
+
+/// A relationships part with none in it.
+pub(super) const EMPTY_RELATIONSHIPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>"#;
+
 /// `xml` with `insert` before its last `end`, or as it is without one.
 pub(super) fn before_last(xml: &str, end: &str, insert: &str) -> String {
     match xml.rfind(end) {

@@ -9,36 +9,15 @@
 use tempfile::NamedTempFile;
 
 use super::ConvertError;
-use super::markup::{CONTENT_TYPES, EMPTY_RELATIONSHIPS, MANIFEST};
-use super::package_parts::{Package, before_last};
+use super::package_parts::{
+    CONTENT_TYPES, EMPTY_RELATIONSHIPS, Format, MANIFEST, Package, before_last,
+};
 use crate::options::Properties;
 
 const DC: &str = "http://purl.org/dc/elements/1.1/";
 const CP: &str = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties";
 const META: &str = "urn:oasis:names:tc:opendocument:xmlns:meta:1.0";
 const OFFICE: &str = "urn:oasis:names:tc:opendocument:xmlns:office:1.0";
-
-/// The two package formats whose properties we set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Format {
-    Ooxml,
-    Odf,
-}
-
-impl Format {
-    /// The format of a document read as `extension`, if it is a package.
-    pub(super) fn of(extension: &str) -> Option<Format> {
-        let ooxml = [
-            "docx", "docm", "dotx", "dotm", "xlsx", "xlsm", "pptx", "ppsx",
-        ];
-        let odf = ["odt", "ott", "ods", "odp", "odg"];
-        match extension {
-            e if ooxml.contains(&e) => Some(Format::Ooxml),
-            e if odf.contains(&e) => Some(Format::Odf),
-            _ => None,
-        }
-    }
-}
 
 /// `package` with its properties as `asked`, as a new file in `work`.
 pub(super) fn with_properties(

@@ -10,7 +10,7 @@ use tempfile::NamedTempFile;
 
 use super::inspect::csv::Dialect;
 use super::inspect::{self, Inspected};
-use super::{ConvertError, child, markup, properties};
+use super::{ConvertError, child, markup, package_parts, properties};
 use crate::options::PdfOptions;
 use crate::supervisor::RequestDir;
 
@@ -32,7 +32,7 @@ pub(super) fn document_for_libreoffice(
             rebuilt = markup::with_changes(rebuilt, format, changes, work)?;
         }
         let asked = &options.properties;
-        if let (false, Some(format)) = (asked.is_default(), properties::Format::of(extension)) {
+        if let (false, Some(format)) = (asked.is_default(), package_parts::Format::of(extension)) {
             rebuilt = properties::with_properties(rebuilt, format, asked, work)?;
         }
         return Ok((rebuilt, None));
