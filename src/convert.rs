@@ -13,7 +13,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::ConvertArgs;
 use crate::fonts;
 use crate::office::{Fidelity, Pool, PoolConfig};
-use crate::options::FontPolicy;
 use crate::workspace::Workspace;
 
 /// Below this many files a progress bar is more noise than help.
@@ -95,10 +94,8 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         match result {
             Ok(conversion) => {
                 let fidelity = &conversion.fidelity;
-                if options.font_policy == FontPolicy::Warn {
-                    for shortfall in fidelity.shortfalls() {
-                        progress.suspend(|| eprintln!("{}: warning: {shortfall}", input.display()));
-                    }
+                for warning in fidelity.warnings(options.font_policy) {
+                    progress.suspend(|| eprintln!("{}: warning: {warning}", input.display()));
                 }
                 if args.report.is_some() {
                     let line = report_line(input, &output, fidelity);

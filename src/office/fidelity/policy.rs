@@ -23,6 +23,15 @@ impl Fidelity {
         boxes.chain(fonts).collect()
     }
 
+    /// What `policy` warns of: the shortfalls under `warn`, nothing under
+    /// the others (which take the PDF as it is, or refuse it).
+    pub fn warnings(&self, policy: FontPolicy) -> Vec<String> {
+        match policy {
+            FontPolicy::Warn => self.shortfalls(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The fonts as a refusal's failure record lists them.
     pub fn refused_fonts(&self) -> RefusedFonts {
         let fonts = self.fonts.iter().map(|f| FontChoice {
@@ -105,6 +114,18 @@ mod tests {
         for (policy, fidelity, refused) in rows {
             let said = refusal(policy, fidelity);
             assert_eq!(said.is_some(), refused, "{policy} {fidelity:?}: {said:?}");
+        }
+    }
+
+    #[test]
+    fn only_warn_warns() {
+        let other = report(&[("Verdana", "DejaVu Sans", false)], &[]);
+        assert_eq!(
+            other.warnings(FontPolicy::Warn),
+            ["Verdana set in DejaVu Sans (other metrics)"]
+        );
+        for policy in [FontPolicy::Substitute, FontPolicy::FailDifferentMetrics] {
+            assert!(other.warnings(policy).is_empty(), "{policy}");
         }
     }
 

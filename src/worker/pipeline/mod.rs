@@ -167,9 +167,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let output = self
             .store_pdf(job, &pdf, &mut ready, cache, &conversion.fidelity)
             .await?;
-        if ready.target.font_policy == FontPolicy::Warn {
-            trace.warnings = conversion.fidelity.shortfalls();
-        }
+        trace.warnings = (conversion.fidelity).warnings(ready.target.font_policy);
         trace.fidelity = Some(conversion.fidelity);
         self.metrics.bytes_out.inc_by(conversion.pdf_bytes);
         Continue(Converted {
