@@ -60,7 +60,7 @@ pub const WATERMARK_FONT: &str = "Liberation Sans";
 const WATERMARK_GREY: u32 = 0xC0C0C0;
 
 /// The watermark's font height, in points: its text about 600 points long
-/// (it fits across an A4 or Letter page and a 4:3 slide), at the 0.65 of
+/// (it fit across a US Letter page and a 16:9 slide, looked at), at the 0.65 of
 /// the height a character of LibreOffice's watermark font takes (measured);
 /// 72 points at most.
 fn watermark_height(text: &str) -> u32 {
