@@ -308,6 +308,31 @@ mod tests {
         assert_eq!(read(b"\x93\xfa\x96\x7b,1\n", &sjis).0, "日本,1\n");
     }
 
+    /// NUL bytes are judged in the text the encoding gives: binary data is
+    /// refused, while UTF-16 without a byte-order mark, all NUL bytes
+    /// between its letters, is read (the byte check a .txt gets refuses
+    /// it).
+    #[test]
+    fn binary_data_is_refused_in_the_text_it_decodes_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, b"a,b\n\x00\x01\x02,c\n").unwrap();
+        let error = prepare(&input, &CsvOptions::default(), dir.path()).unwrap_err();
+        assert_eq!(error.kind(), "corrupt");
+        assert!(error.to_string().contains("NUL characters"), "{error}");
+        let utf16: Vec<u8> = "a,b\n1,2\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(read(&utf16, &CsvOptions::default()).0, "a,b\n1,2\n");
+        let as_txt = dir.path().join("in.txt");
+        std::fs::write(&as_txt, &utf16).unwrap();
+        assert!(
+            super::super::text::check(&as_txt, "txt").is_err(),
+            "the byte check"
+        );
+    }
+
     #[test]
     fn a_separator_inside_quotes_does_not_count() {
         let text = "name,comment\n\"Smith; John\",\"a; b; c\"\n\"Doe; Jane\",x\n";
