@@ -5,12 +5,11 @@
 //! before. The password itself is in no log line, record or event.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 mod common;
 use common::emulators::*;
-use common::{fixture, pdf_text};
+use common::{convert_to as convert, fixture, pdf_text};
 
 /// The password of the encrypted fixtures (tests/fixtures/README.md).
 const PASSWORD: &str = "secret";
@@ -26,22 +25,6 @@ fn passwords(dir: &Path) -> std::path::PathBuf {
     std::fs::create_dir(passwords.join("mounted")).unwrap();
     std::fs::write(passwords.join("mounted/password"), PASSWORD).unwrap();
     passwords
-}
-
-/// `convert` of `input` with `flags`: its exit code and stderr.
-fn convert(input: &Path, output: &Path, flags: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
-        .arg("convert")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .args(flags)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `text` with the option's name taken out: what is left must not hold

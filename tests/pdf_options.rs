@@ -10,7 +10,7 @@ use std::time::Duration;
 
 mod common;
 use common::emulators::*;
-use common::{fixture, pdf_text, write_docx, write_reviewed_docx};
+use common::{convert_to, fixture, pdf_text, write_docx, write_reviewed_docx};
 
 const COMMENT: &str = "Please check this figure.";
 
@@ -24,18 +24,10 @@ fn write_tracked_docx(path: &Path) {
     write_docx(path, "", &body, "");
 }
 
-/// `convert` of `input` to `output` with `flags`.
+/// `convert` of `input` to `output` with `flags`, which succeeds.
 fn convert(input: &Path, output: &Path, flags: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
-        .arg("convert")
-        .arg(input)
-        .arg("-o")
-        .arg(output)
-        .args(flags)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{flags:?}: {stderr}");
+    let (code, stderr) = convert_to(input, output, flags);
+    assert_eq!(code, Some(0), "{flags:?}: {stderr}");
 }
 
 /// The lines of the page's text in capitals only, joined without spaces:

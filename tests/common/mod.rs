@@ -345,6 +345,20 @@ pub fn pool() -> docx2pdf::office::Pool {
     start_pool(pool_config())
 }
 
+/// `docx2pdf convert INPUT -o OUTPUT FLAGS`: its exit code and stderr.
+pub fn convert_to(input: &Path, output: &Path, flags: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+        .arg("convert")
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .args(flags)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
 /// The text of a PDF, as pdftotext (poppler-utils) reads it.
 pub fn pdf_text(pdf: &Path) -> String {
     let out = Command::new("pdftotext")
