@@ -1,6 +1,6 @@
 //! What a deployment's font file must be to be loaded: named as a font,
 //! within the bounds, and starting as one. Nothing here parses a font: the
-//! worker reads four bytes; fontconfig and LibreOffice, confined, do the
+//! worker looks at four bytes (and hashes the rest); fontconfig and LibreOffice, confined, do the
 //! rest.
 
 /// At most this many files, this large each and in all: on Cloud Run they

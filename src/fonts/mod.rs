@@ -88,7 +88,7 @@ pub async fn gather(
         // Our own name: a name from the bucket never reaches the disk.
         let copy = files.join(format!("font-{next:03}.{extension}"));
         match fetch(source, store, &file, &copy).await {
-            Ok(()) => loaded.add(&file, &copy)?,
+            Ok(contents) => loaded.add(&file, &contents),
             Err(error) => {
                 let _ = std::fs::remove_file(&copy);
                 tracing::warn!(font = %file.name, "FONTS: skipped, {error:#}");
@@ -124,13 +124,11 @@ struct Loaded {
 }
 
 impl Loaded {
-    fn add(&mut self, file: &Offered, copy: &Path) -> anyhow::Result<()> {
-        let contents = std::fs::read(copy)?;
+    fn add(&mut self, file: &Offered, contents: &[u8]) {
         self.digest = crc32c::crc32c_append(self.digest, file.name.as_bytes());
-        self.digest = crc32c::crc32c_append(self.digest, &contents);
+        self.digest = crc32c::crc32c_append(self.digest, contents);
         self.count += 1;
         self.bytes += contents.len() as u64;
-        Ok(())
     }
 }
 
@@ -175,13 +173,14 @@ fn files_under(dir: &Path) -> std::io::Result<Vec<Offered>> {
     Ok(files)
 }
 
-/// Copies `file` of `source` to `copy`, and checks that it starts as a font.
+/// Copies `file` of `source` to `copy`, and checks that it starts as a
+/// font; its contents, read once, for the set's digest.
 async fn fetch(
     source: &Source,
     store: Option<&Store>,
     file: &Offered,
     copy: &Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<u8>> {
     match (source, store) {
         (Source::Bucket { bucket, .. }, Some(store)) => {
             let limit = check::LARGEST_FONT;
@@ -193,12 +192,7 @@ async fn fetch(
             tokio::fs::copy(&file.name, copy).await?;
         }
     }
-    let mut head = [0u8; 4];
-    let read = {
-        use tokio::io::AsyncReadExt;
-        let mut opened = tokio::fs::File::open(copy).await?;
-        opened.read(&mut head).await?
-    };
-    anyhow::ensure!(check::starts_as_font(&head[..read]), Skipped::NotAFont);
-    Ok(())
+    let contents = tokio::fs::read(copy).await?;
+    anyhow::ensure!(check::starts_as_font(&contents), Skipped::NotAFont);
+    Ok(contents)
 }

@@ -7,7 +7,7 @@
 //! subcommand of its own binary, which denies itself the network (seccomp)
 //! and every file but the system's and the fonts' (Landlock), caps its CPU
 //! time and memory, and then becomes the tool. The worker itself only
-//! copies font files and reads their first bytes.
+//! copies font files, checks their first bytes and hashes them.
 //!
 //! A deployment's fonts live in one directory, `<dir>/files`, beside a
 //! `fonts.conf` that names them and their cache (`<dir>/cache`) ahead of
