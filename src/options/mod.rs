@@ -3,7 +3,8 @@
 //! `single-page-sheets`, `font-policy` ([`FontPolicy`]), `watermark` (a
 //! line of text across every page), `comments` ([`Comments`]: as notes,
 //! or left out), `changes` ([`Changes`]: a Word document's tracked
-//! changes shown or hidden), and how a `.csv` is read ([`CsvOptions`]). They come from the worker's defaults (environment),
+//! changes shown or hidden), `preview` (a PNG of page 1 this many pixels
+//! wide, beside the PDF), and how a `.csv` is read ([`CsvOptions`]). They come from the worker's defaults (environment),
 //! the source object's custom metadata (`docx2pdf-pdfa: 2b`) and a JSON
 //! job's `"options"`, later wins; `convert` takes them as flags. Here they
 //! are checked, layered, written down for provenance, and turned into
@@ -22,14 +23,16 @@ pub use export::WATERMARK_FONT;
 pub use font_policy::FontPolicy;
 pub use markup::{Changes, Comments};
 use markup::{parse_changes, parse_comments};
-use parse::{parse_flag, parse_pages, parse_pdfa, parse_secret_name, parse_watermark};
+use parse::{
+    parse_flag, parse_pages, parse_pdfa, parse_preview, parse_secret_name, parse_watermark,
+};
 pub use properties::{PROPERTY_NAMES, Properties};
 
 /// The prefix of an option in an object's custom metadata.
 pub const METADATA_PREFIX: &str = "docx2pdf-";
 
 /// The option names, as written in metadata, JSON and flags.
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 19] = [
     "pdfa",
     "pdfua",
     "tagged",
@@ -39,6 +42,7 @@ pub const NAMES: [&str; 18] = [
     "watermark",
     "comments",
     "changes",
+    "preview",
     "title",
     "author",
     "subject",
@@ -98,6 +102,8 @@ pub struct PdfOptions {
     pub comments: Comments,
     /// A Word document's tracked changes; None: as its own view says.
     pub changes: Option<Changes>,
+    /// The width in pixels of a PNG of page 1, made beside the PDF.
+    pub preview: Option<u32>,
     /// The PDF's document properties.
     pub properties: Properties,
     /// The name of the password that opens the document, in
@@ -129,6 +135,7 @@ pub enum Setting {
     Watermark(Option<String>),
     Comments(Comments),
     Changes(Option<Changes>),
+    Preview(Option<u32>),
     /// One of [`PROPERTY_NAMES`], at its value.
     Property(&'static str, Option<String>),
     ClearMetadata(bool),
@@ -157,6 +164,7 @@ impl Setting {
             "watermark" => Setting::Watermark(parse_watermark(value).map_err(bad)?),
             "comments" => Setting::Comments(parse_comments(value).map_err(bad)?),
             "changes" => Setting::Changes(parse_changes(value).map_err(bad)?),
+            "preview" => Setting::Preview(parse_preview(value).map_err(bad)?),
             "clear-metadata" => Setting::ClearMetadata(parse_flag(value).map_err(bad)?),
             "password-secret" => Setting::PasswordSecret(parse_secret_name(value).map_err(bad)?),
             property if PROPERTY_NAMES.contains(&property) => {
@@ -188,6 +196,7 @@ impl PdfOptions {
             Setting::Watermark(text) => self.watermark = text,
             Setting::Comments(comments) => self.comments = comments,
             Setting::Changes(changes) => self.changes = changes,
+            Setting::Preview(width) => self.preview = width,
             Setting::Property(name, value) => self.properties.set(name, value),
             Setting::ClearMetadata(on) => self.properties.clear = on,
             Setting::PasswordSecret(name) => self.password_secret = name,
@@ -246,6 +255,9 @@ impl PdfOptions {
         if let Some(changes) = self.changes {
             parts.push(format!("changes={}", changes.as_str()));
         }
+        if let Some(width) = self.preview {
+            parts.push(format!("preview={width}"));
+        }
         for (name, value) in self.properties.set_ones() {
             parts.push(format!("{name}={}", escaped(value)));
         }
@@ -285,6 +297,7 @@ impl PdfOptions {
             (self.comments != Comments::Annotations)
                 .then(|| ("comments".to_string(), self.comments.as_str().to_string())),
             (self.changes).map(|c| ("changes".to_string(), c.as_str().to_string())),
+            (self.preview).map(|width| ("preview".to_string(), width.to_string())),
             flag("clear-metadata", self.properties.clear),
             (self.password_secret.clone()).map(|name| ("password-secret".to_string(), name)),
         ];

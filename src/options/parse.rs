@@ -54,6 +54,26 @@ fn valid_range(range: &str) -> bool {
     })
 }
 
+/// The narrowest and widest preview, in pixels.
+pub(super) const PREVIEW_WIDTHS: std::ops::RangeInclusive<u32> = 16..=2048;
+
+/// A `preview` value, a width in pixels: None for no preview; on error,
+/// what is allowed.
+pub(super) fn parse_preview(value: &str) -> Result<Option<u32>, String> {
+    let text = value.trim();
+    let digits = text.bytes().all(|b| b.is_ascii_digit());
+    match text.to_ascii_lowercase().as_str() {
+        "" | "none" | "false" => Ok(None),
+        _ => (digits.then(|| text.parse::<u32>().ok()).flatten())
+            .filter(|width| PREVIEW_WIDTHS.contains(width))
+            .map(Some)
+            .ok_or_else(|| {
+                let (narrowest, widest) = (PREVIEW_WIDTHS.start(), PREVIEW_WIDTHS.end());
+                format!("a width in pixels, {narrowest} to {widest}, or none")
+            }),
+    }
+}
+
 /// The longest watermark, in characters.
 pub(super) const LONGEST_WATERMARK: usize = 200;
 

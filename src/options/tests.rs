@@ -219,3 +219,32 @@ fn a_password_is_named_never_given_and_the_name_is_no_path() {
         assert!(error.allowed.contains("not a path"), "{bad}: {error}");
     }
 }
+
+#[test]
+fn a_preview_is_a_width_in_pixels_within_bounds() {
+    let mut options = PdfOptions::default();
+    options.set("preview", " 240 ").unwrap();
+    assert_eq!(options.preview, Some(240));
+    assert_eq!(options.describe().as_str(), "preview=240");
+    let metadata: std::collections::HashMap<String, String> =
+        options.metadata().into_iter().collect();
+    assert_eq!(metadata["docx2pdf-preview"], "240");
+    for edge in ["16", "2048"] {
+        options.set("preview", edge).unwrap();
+    }
+    for bad in [
+        "15",
+        "2049",
+        "0",
+        "+200",
+        "200px",
+        "1e3",
+        "-16",
+        "99999999999",
+    ] {
+        let error = options.set("preview", bad).unwrap_err();
+        assert!(error.allowed.contains("16 to 2048"), "{bad}: {error}");
+    }
+    options.set("preview", "none").unwrap();
+    assert_eq!(options, PdfOptions::default());
+}
