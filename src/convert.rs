@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::ConvertArgs;
 use crate::fonts;
-use crate::office::{Fidelity, Pool, PoolConfig};
+use crate::office::{Conversion, Pool, PoolConfig};
 use crate::workspace::Workspace;
 
 /// Below this many files a progress bar is more noise than help.
@@ -32,7 +32,8 @@ fn progress_bar(files: usize) -> ProgressBar {
 }
 
 /// One document's fidelity report, as `--report json` prints it.
-fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
+fn report_line(input: &Path, output: &Path, conversion: &Conversion) -> String {
+    let fidelity = &conversion.fidelity;
     serde_json::json!({
         "input": input,
         "output": output,
@@ -41,6 +42,7 @@ fn report_line(input: &Path, output: &Path, fidelity: &Fidelity) -> String {
         "missing_glyphs": fidelity.missing_glyphs,
         "layout_risk": fidelity.layout_risk,
         "csv": fidelity.csv,
+        "preview": conversion.preview.as_ref().map(|preview| &preview.path),
     })
     .to_string()
 }
@@ -98,7 +100,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
                     progress.suspend(|| eprintln!("{}: warning: {warning}", input.display()));
                 }
                 if args.report.is_some() {
-                    let line = report_line(input, &output, fidelity);
+                    let line = report_line(input, &output, &conversion);
                     progress.suspend(|| crate::stdout::line(line));
                 }
             }

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::OfficeChild => office::child_main(),
         Command::FontTool { args } => office::font_tool_main(args),
         Command::Decrypt { args } => office::decrypt_main(args),
+        Command::RenderPreview { args } => office::preview_main(args),
         command => command,
     };
     let runtime = match tokio::runtime::Runtime::new() {
@@ -57,9 +58,10 @@ fn main() -> ExitCode {
                 request::run(args).await
             }
             Command::Health(args) => Ok(http::probe(args.port).await),
-            Command::OfficeChild | Command::FontTool { .. } | Command::Decrypt { .. } => {
-                unreachable!("handled above")
-            }
+            Command::OfficeChild
+            | Command::FontTool { .. }
+            | Command::Decrypt { .. }
+            | Command::RenderPreview { .. } => unreachable!("handled above"),
         }
     });
     match result {

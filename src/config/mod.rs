@@ -48,6 +48,9 @@ pub const DECRYPT_SUBCOMMAND: &str = "decrypt";
 /// The hidden subcommand fontconfig's tools run confined as.
 pub const FONT_TOOL_SUBCOMMAND: &str = "font-tool";
 
+/// The hidden subcommand a preview is drawn in, confined.
+pub const PREVIEW_SUBCOMMAND: &str = "render-preview";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Json,
@@ -94,6 +97,12 @@ pub enum Command {
     /// Decrypts a password-protected package, confined (run by the pool, not by people).
     #[command(name = DECRYPT_SUBCOMMAND, hide = true)]
     Decrypt {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Draws a PDF's first page as a PNG, confined (run by the pool, not by people).
+    #[command(name = PREVIEW_SUBCOMMAND, hide = true)]
+    RenderPreview {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },

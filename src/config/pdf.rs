@@ -1,6 +1,6 @@
 //! The PDF options as flags (`convert`, `submit`) and as the worker's
 //! defaults (`PDFA`, `PDFUA`, `TAGGED`, `SINGLE_PAGE_SHEETS`,
-//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CHANGES`, `PDF_TITLE`,
+//! `FONT_POLICY`, `WATERMARK`, `COMMENTS`, `CHANGES`, `PREVIEW`, `PDF_TITLE`,
 //! `PDF_AUTHOR`, `PDF_SUBJECT`, `PDF_KEYWORDS`, `CLEAR_METADATA`, `PASSWORD_SECRET`,
 //! `CSV_SEPARATOR`, `CSV_ENCODING`, `CSV_DECIMAL`).
 
@@ -39,6 +39,9 @@ pub struct OptionArgs {
     /// A Word document's tracked changes: show (marked, as Word prints them with markup) or hide (as if every change were accepted) [default: as the document's own view says]
     #[arg(long, env = "CHANGES", value_parser = |v: &str| Setting::parse("changes", v))]
     pub changes: Option<Setting>,
+    /// Also a PNG of page 1 this many pixels wide (16 to 2048), beside the PDF: NAME.png for NAME.pdf
+    #[arg(long, env = "PREVIEW", value_parser = |v: &str| Setting::parse("preview", v))]
+    pub preview: Option<Setting>,
     /// The PDF's title, over the document's own (at most 200 characters)
     #[arg(long, env = "PDF_TITLE", value_parser = |v: &str| Setting::parse("title", v))]
     pub title: Option<Setting>,
@@ -85,6 +88,7 @@ impl OptionArgs {
             &self.watermark,
             &self.comments,
             &self.changes,
+            &self.preview,
             &self.title,
             &self.author,
             &self.subject,

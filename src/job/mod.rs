@@ -52,6 +52,11 @@ impl Job {
     pub fn source_uri(&self) -> String {
         self.source().to_string()
     }
+
+    /// Where its preview goes, beside its PDF: `.png` for `.pdf`.
+    pub fn preview(&self) -> String {
+        with_extension(&self.output, "png")
+    }
 }
 
 /// What a message asks for.

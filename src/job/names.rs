@@ -20,12 +20,14 @@ pub(super) fn invalid_name(object: &str) -> Option<&'static str> {
     }
 }
 
-/// PDFs and anything under the output prefix of the output bucket are ours:
-/// converting them would loop when input and output share a bucket.
+/// PDFs, previews and anything under the output prefix of the output
+/// bucket are ours: converting them would loop (or record a failure per
+/// preview) when input and output share a bucket.
 pub(super) fn is_output(bucket: &str, object: &str, routing: &Routing) -> bool {
     let under_prefix =
         bucket == routing.output_bucket && object.starts_with(&routing.output_prefix);
-    under_prefix || object.to_ascii_lowercase().ends_with(".pdf")
+    let name = object.to_ascii_lowercase();
+    under_prefix || name.ends_with(".pdf") || name.ends_with(".png")
 }
 
 /// `dir/report.v2.docx` -> `dir/report.v2.pdf`; a name without extension gains one.

@@ -38,6 +38,7 @@ fn gcs_notification_with_json_payload() {
     assert_eq!(job.bucket, "in");
     assert_eq!(job.object, "reports/q1.docx");
     assert_eq!(job.generation, Some(1_700_000_000_000_001));
+    assert_eq!(job.preview(), "pdf/reports/q1.png");
     let announced = job.announced.expect("the payload describes the object");
     assert_eq!(announced.generation, 1_700_000_000_000_001);
     assert_eq!(announced.size, Some(37029));
@@ -155,8 +156,10 @@ fn outputs_are_never_inputs() {
         parse(&a, b"", &same_bucket),
         Ok(Parsed::Ignore(_))
     ));
-    let a = attrs(&[("bucketId", "in"), ("objectId", "scan.PDF")]);
-    assert!(matches!(parse(&a, b"", &routing()), Ok(Parsed::Ignore(_))));
+    for ours in ["scan.PDF", "report.png"] {
+        let a = attrs(&[("bucketId", "in"), ("objectId", ours)]);
+        assert!(matches!(parse(&a, b"", &routing()), Ok(Parsed::Ignore(_))));
+    }
 }
 
 #[test]

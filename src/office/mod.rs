@@ -23,6 +23,7 @@ mod markup;
 mod package_parts;
 mod pdf;
 mod pool_config;
+mod preview;
 pub mod profile;
 mod properties;
 mod request;
@@ -42,6 +43,7 @@ pub use fidelity::{Fidelity, FontUse, LayoutRisk, substitutes};
 pub use font_tool::{FontTool, configure as configure_fonts, main as font_tool_main};
 pub use inspect::Limits;
 pub use pool_config::{OwnFonts, PoolConfig};
+pub use preview::{Preview, main as preview_main, path_beside as preview_path};
 
 use crate::config::OFFICE_CHILD_SUBCOMMAND;
 use crate::options::{PdfOptions, WATERMARK_FONT};
@@ -82,6 +84,8 @@ pub struct Conversion {
     pub pdf_bytes: u64,
     /// The page count, the fonts asked for and used, and the layout risk.
     pub fidelity: Fidelity,
+    /// Page 1 as a PNG, when the options ask for one.
+    pub preview: Option<Preview>,
 }
 
 /// A document checked, and the file LibreOffice is to read.
@@ -223,13 +227,33 @@ impl Pool {
             let fidelity = Box::new(fidelity);
             return Err(ConvertError::Fonts { reason, fidelity });
         }
+        let preview = match options.preview {
+            Some(width) => Some(self.preview(output, width).await?),
+            None => None,
+        };
         Ok(Conversion {
             slot: ran.slot,
             queue_wait: ran.queue_wait,
             convert_time: ran.run_time,
             pdf_bytes: checked.bytes,
             fidelity,
+            preview,
         })
+    }
+
+    /// A PNG of page 1 of the PDF at `output`, `width` pixels wide, beside
+    /// it; without it, no PDF either.
+    async fn preview(&self, output: &Path, width: u32) -> Result<Preview, ConvertError> {
+        let draw = preview::Draw {
+            program: &self.program,
+            deadline: self.job_timeout,
+            max_bytes: self.max_output_bytes,
+        };
+        let drawn = draw.render(output, width).await;
+        if drawn.is_err() {
+            let _ = tokio::fs::remove_file(output).await;
+        }
+        drawn
     }
 
     /// The document at `input` (named `name`) checked, and the file

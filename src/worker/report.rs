@@ -52,6 +52,7 @@ impl<O: Objects, A: Announce> Reporter<O, A> {
             options: trace.options.as_ref(),
             fidelity: trace.fidelity.as_ref(),
             warnings: &trace.warnings,
+            preview: trace.preview.as_deref(),
             seconds: elapsed.as_secs_f64(),
         };
         let event = serde_json::to_vec(&event).expect("JSON of plain values");
@@ -164,6 +165,9 @@ struct ResultEvent<'a> {
     /// What `font-policy=warn` warns of.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     warnings: &'a [String],
+    /// The preview's URI, when one was asked for and stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview: Option<&'a str>,
     seconds: f64,
 }
 
@@ -181,6 +185,8 @@ pub(super) struct Trace {
     pub(super) fidelity: Option<Fidelity>,
     /// What `font-policy=warn` warns of: the log line is a warning too.
     pub(super) warnings: Vec<String>,
+    /// The preview's URI, once stored.
+    pub(super) preview: Option<String>,
 }
 
 impl Trace {

@@ -153,7 +153,9 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // turn until it is stored, so the PDFs over the budget are never
         // more than the turns, and nothing waits for bytes holding a turn.
         let _ = tokio::fs::remove_file(&ready.input).await;
-        let _kept = (!ready.held.shrink_to(conversion.pdf_bytes)).then_some(turn);
+        let preview_bytes = conversion.preview.as_ref().map_or(0, |p| p.bytes);
+        let kept_bytes = conversion.pdf_bytes + preview_bytes;
+        let _kept = (!ready.held.shrink_to(kept_bytes)).then_some(turn);
         trace.slot = Some(conversion.slot);
         trace.queue_wait = Some(conversion.queue_wait);
         self.metrics
@@ -164,6 +166,9 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             .observe(conversion.queue_wait.as_secs_f64());
         self.metrics
             .layout_risk(conversion.fidelity.layout_risk.as_str());
+        if let Some(preview) = &conversion.preview {
+            trace.preview = Some(self.store_preview(job, preview, &ready.target).await?);
+        }
         let output = self
             .store_pdf(job, &pdf, &mut ready, cache, &conversion.fidelity)
             .await?;
@@ -237,8 +242,12 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // The generation described is the one converted (and cached).
         self.fetch(job, &input, &source).await?;
         // Keyed on the downloaded bytes: a hit costs the download, never a
-        // conversion.
-        let entry = cache.entry(job, &input, &target.options).await;
+        // conversion. The cache keeps PDFs only: a preview is drawn each
+        // time, so a document that asks for one converts each time too.
+        let entry = match options.preview {
+            Some(_) => None,
+            None => cache.entry(job, &input, &target.options).await,
+        };
         let mut turn = None;
         if let Some(entry) = &entry {
             turn = Some(cache.turn(entry, permit).await);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{OrEnd, Pipeline, Ready, Step, done, permanent, transient};
 use crate::job::Job;
-use crate::office::{Fidelity, LayoutRisk};
+use crate::office::{Fidelity, LayoutRisk, Preview};
 use crate::options::{Canonical, FontPolicy};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{self, ObjectRef, Objects, Provenance, StorageError};
@@ -70,6 +70,73 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             cache
                 .fill(objects, entry, at, generation, &metadata, pdf_md5)
                 .await;
+        }
+        Continue(at.to_string())
+    }
+
+    /// Uploads `preview` beside the PDF, before the PDF: the PDF marks the
+    /// message done, so a preview stored after it and then lost to a
+    /// failure would never be made. Written as if its name were free, and
+    /// read, to be judged as the PDF's name is, only if it is not; its URI.
+    pub(super) async fn store_preview(
+        &self,
+        job: &Job,
+        preview: &Preview,
+        target: &Target,
+    ) -> Step<String> {
+        let body = (tokio::fs::read(&preview.path).await).or_end(|e| {
+            transient(
+                job,
+                ErrorKind::Disk,
+                format!("reading the preview back: {e}"),
+            )
+        })?;
+        let (out, name) = (&self.output_bucket, job.preview());
+        let (body, metadata) = (bytes::Bytes::from(body), target.provenance(job));
+        let upload = |if_generation| {
+            let body = body.clone();
+            let stored = (self.objects).upload(
+                out,
+                &name,
+                body,
+                "image/png",
+                &metadata,
+                Some(if_generation),
+            );
+            Box::pin(stored)
+        };
+        let at = ObjectRef::new(out, &name);
+        match upload(0).await {
+            Err(StorageError::Changed(_)) => {}
+            stored => {
+                stored.or_end(|error| transient(job, ErrorKind::Storage, error))?;
+                return Continue(at.to_string());
+            }
+        }
+        let existing = (self.objects.describe(out, &name, None).await)
+            .or_end(|error| transient(job, ErrorKind::Storage, error))?;
+        let source = Source {
+            bucket: &job.bucket,
+            object: &job.object,
+            generation: target.source_generation,
+            options: &target.options,
+        };
+        match ownership::claim(source, existing.map(|e| e.provenance()).as_ref()) {
+            Claim::Write { if_generation } => {
+                (upload(if_generation).await)
+                    .or_end(|error| transient(job, ErrorKind::Storage, error))?;
+            }
+            Claim::AlreadyDone => {}
+            Claim::Taken { owner } => {
+                return Break(permanent(
+                    job,
+                    ErrorKind::NameTaken,
+                    format!(
+                        "{at} was made from {owner}, and the preview of {} would replace it: give one of the two another name",
+                        job.source()
+                    ),
+                ));
+            }
         }
         Continue(at.to_string())
     }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::options::Canonical;
 
-fn cache() -> CacheAt {
+pub(super) fn cache() -> CacheAt {
     CacheAt::new(
         "out",
         "engine",

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::office::{Conversion, ConvertError, Fidelity, LayoutRisk};
+use crate::office::{Conversion, ConvertError, Fidelity, LayoutRisk, Preview};
 use crate::options::PdfOptions;
 use crate::storage::ObjectRef;
 use crate::storage::Objects;
@@ -215,6 +215,16 @@ impl Converter for FakeConverter {
             return Err(error);
         }
         std::fs::write(output, b"%PDF-1.7 fake").unwrap();
+        let preview = options.preview.map(|width| {
+            let path = crate::office::preview_path(output);
+            std::fs::write(&path, b"\x89PNG fake").unwrap();
+            Preview {
+                path,
+                width,
+                height: width,
+                bytes: 9,
+            }
+        });
         Ok(Conversion {
             slot: 0,
             queue_wait: Duration::ZERO,
@@ -228,6 +238,7 @@ impl Converter for FakeConverter {
                 layout_risk: LayoutRisk::None,
                 csv: None,
             },
+            preview,
         })
     }
 

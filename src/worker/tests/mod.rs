@@ -18,6 +18,7 @@ mod bounds;
 mod cache;
 mod fakes;
 mod ownership;
+mod preview;
 use fakes::{FakeAnnounce, FakeConverter, FakeObjects};
 
 type TestWorker = Worker<Arc<FakeObjects>, FakeConverter, Arc<FakeAnnounce>>;

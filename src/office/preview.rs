@@ -1,0 +1,182 @@
+//! The preview (`preview=WIDTH`): a PNG of the PDF's first page, drawn by
+//! poppler's `pdftoppm` from the PDF just made.
+//!
+//! Drawn from the PDF rather than by LibreOffice from the document still
+//! loaded: LibreOffice 25.2's Writer and Calc PNG export ignores the width
+//! asked for, and took 50-70 ms a page at its own 96 dpi where pdftoppm
+//! takes about 20 ms in all (docs/performance.md, Previews). It also keeps
+//! the slot free: the next document converts while this one is drawn.
+//!
+//! The PDF came from a LibreOffice process that may have been compromised,
+//! and poppler parses it with C. So, as fontconfig's tools, pdftoppm runs
+//! as the hidden `render-preview` subcommand of our binary: no network
+//! (seccomp), Landlock to reading the system's files and that one PDF and
+//! writing one empty directory, CPU, memory and file-size limits, a wall
+//! deadline; and what it writes is checked as the PDF is (a regular file
+//! of ours, under the size cap, a PNG of the width asked for).
+
+use std::ffi::OsString;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::{ConvertError, sandbox};
+use crate::config::PREVIEW_SUBCOMMAND;
+
+/// What drawing one page may use: a page takes well under a second and
+/// about 11 MiB.
+const CPU_SECONDS: u64 = 30;
+const MEMORY_BYTES: u64 = 1 << 30;
+
+/// The tallest preview, in widths: a page 16 times taller than wide is
+/// stranger than any paper.
+const TALLEST: u32 = 16;
+
+/// A preview drawn and checked.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    /// Beside the PDF: its name with `.png` for `.pdf`.
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// Where the preview of the PDF at `pdf` goes.
+pub fn path_beside(pdf: &Path) -> PathBuf {
+    pdf.with_extension("png")
+}
+
+/// What a preview is drawn with, and its bounds.
+pub(super) struct Draw<'a> {
+    /// Our own executable, which draws as `render-preview`.
+    pub program: &'a Path,
+    pub deadline: Duration,
+    /// The largest PNG, as the largest PDF (`MAX_OUTPUT_BYTES`).
+    pub max_bytes: u64,
+}
+
+impl Draw<'_> {
+    /// A PNG of page 1 of the PDF at `pdf`, `width` pixels wide, beside it.
+    pub(super) async fn render(&self, pdf: &Path, width: u32) -> Result<Preview, ConvertError> {
+        // An empty directory of its own: the tool can write nothing else,
+        // the PDF least of all.
+        let parent = pdf.parent().unwrap_or(Path::new("."));
+        let drawn = tempfile::tempdir_in(parent)?;
+        let prefix = drawn.path().join("page");
+        let mut command = tokio::process::Command::new(self.program);
+        command
+            .arg(PREVIEW_SUBCOMMAND)
+            .arg(width.to_string())
+            .arg(self.max_bytes.to_string())
+            .arg(pdf)
+            .arg(&prefix)
+            .env_clear()
+            .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let ran = tokio::time::timeout(self.deadline, command.output()).await;
+        let output = ran.map_err(|_| {
+            ConvertError::ResourceLimit(format!(
+                "drawing its preview took longer than {:?}",
+                self.deadline
+            ))
+        })??;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            let said: String = said.trim().chars().take(300).collect();
+            return Err(ConvertError::Corrupt(format!(
+                "its first page could not be drawn as a preview ({}: {said})",
+                output.status
+            )));
+        }
+        let path = path_beside(pdf);
+        let (from, to, cap) = (prefix.with_extension("png"), path.clone(), self.max_bytes);
+        tokio::task::spawn_blocking(move || take_png(&from, &to, width, cap))
+            .await
+            .map_err(|e| ConvertError::Internal(format!("checking the preview panicked: {e}")))?
+    }
+}
+
+/// Copies the PNG the tool wrote at `from` into `to`, a file only we
+/// write, if it is a regular file of at most `cap` bytes and a PNG `width`
+/// pixels wide.
+fn take_png(from: &Path, to: &Path, width: u32, cap: u64) -> Result<Preview, ConvertError> {
+    let misbehaved = |what: String| ConvertError::Crashed(format!("the preview tool {what}"));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(from)
+        .map_err(|e| misbehaved(format!("left no PNG file ({e})")))?;
+    if !file.metadata()?.is_file() {
+        return Err(misbehaved("left something other than a file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, cap + 1), &mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(ConvertError::ResourceLimit(format!(
+            "its preview is larger than {cap} bytes (MAX_OUTPUT_BYTES)"
+        )));
+    }
+    let size = match imagesize::image_type(&bytes) {
+        Ok(imagesize::ImageType::Png) => imagesize::blob_size(&bytes).ok(),
+        _ => None,
+    };
+    let height = match size {
+        Some(size) if size.width == width as usize => size.height as u32,
+        _ => return Err(misbehaved(format!("wrote no PNG {width} pixels wide"))),
+    };
+    if height == 0 || height > width.saturating_mul(TALLEST) {
+        return Err(ConvertError::Corrupt(format!(
+            "its first page is {height} pixels tall at {width} wide: no page is that shape"
+        )));
+    }
+    std::fs::write(to, &bytes)?;
+    Ok(Preview {
+        path: to.to_owned(),
+        width,
+        height,
+        bytes: bytes.len() as u64,
+    })
+}
+
+/// Entry point of the `render-preview` subcommand: `WIDTH MAX_BYTES PDF
+/// PREFIX`, drawing page 1 of `PDF` into `PREFIX.png`. Never returns.
+pub fn main(args: Vec<OsString>) -> ! {
+    let error = match confine_and_exec(args) {
+        Ok(never) => match never {},
+        Err(error) => error,
+    };
+    eprintln!("render preview: {error:#}");
+    std::process::exit(1)
+}
+
+fn confine_and_exec(args: Vec<OsString>) -> anyhow::Result<std::convert::Infallible> {
+    let [width, max_bytes, pdf, prefix] = <[OsString; 4]>::try_from(args)
+        .map_err(|_| anyhow::anyhow!("usage: render-preview WIDTH MAX_BYTES PDF PREFIX"))?;
+    let width: u32 = width.to_str().context("WIDTH")?.parse()?;
+    let max_bytes: u64 = max_bytes.to_str().context("MAX_BYTES")?.parse()?;
+    let (pdf, prefix) = (PathBuf::from(pdf), PathBuf::from(prefix));
+    let out_dir = prefix.parent().context("PREFIX has no directory")?;
+    rlimit::setrlimit(rlimit::Resource::CPU, CPU_SECONDS, CPU_SECONDS)?;
+    rlimit::setrlimit(rlimit::Resource::AS, MEMORY_BYTES, MEMORY_BYTES)?;
+    rlimit::setrlimit(rlimit::Resource::FSIZE, max_bytes, max_bytes)?;
+    sandbox::deny_network()?;
+    sandbox::confine_files(std::slice::from_ref(&pdf), &[out_dir.to_owned()])?;
+    let width = width.to_string();
+    let args = ["-png", "-f", "1", "-l", "1", "-singlefile"];
+    let scale = ["-scale-to-x", &width, "-scale-to-y", "-1"];
+    Err(std::process::Command::new("pdftoppm")
+        .args(args)
+        .args(scale)
+        .arg(&pdf)
+        .arg(&prefix)
+        .exec())
+    .context("running pdftoppm (from poppler-utils)")
+}
