@@ -21,10 +21,9 @@ async fn a_preview_goes_beside_the_pdf_with_its_provenance_and_is_announced() {
     );
     assert_eq!(png.metadata[storage::PDF_OPTIONS], "preview=120");
     assert!(h.objects.get("out", "a.pdf").is_some());
-    let events = h.results.events.lock().unwrap();
-    assert_eq!(events[0]["preview"], "gs://out/a.png");
+    let event = h.results.events.lock().unwrap()[0].clone();
+    assert_eq!(event["preview"], "gs://out/a.png");
     // A redelivery finds the work done, the preview with it.
-    drop(events);
     let answer = h.push(&notification("m1", generation), 2).await;
     assert_eq!(answer, (Outcome::Skipped, Reply::Ack));
 }
