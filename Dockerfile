@@ -43,6 +43,7 @@ RUN echo "deb http://deb.debian.org/debian bookworm-backports main" \
       fonts-sil-charis=6.101-1 \
       fonts-noto-cjk=1:20220127+repack1-1 \
       libjemalloc2=5.3.0-1 \
+      poppler-utils=22.12.0-2+deb12u3 \
       tini=0.19.0-1+b3 \
       ca-certificates \
  && apt-get clean \
