@@ -146,6 +146,29 @@ fn convert_draws_page_one_beside_the_pdf_at_the_width_asked() {
     );
 }
 
+/// A receipt's roll: a page 1 inch wide and 100 inches tall. Drawn whole
+/// (the control, pdftoppm as it comes) its preview would be 100 widths
+/// tall, and memory with it; the preview shows its top, 4 widths tall.
+#[test]
+fn a_page_far_taller_than_wide_shows_its_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let document = dir.path().join("roll.docx");
+    let size = r#"<w:sectPr><w:pgSz w:w="1440" w:h="144000"/><w:pgMar w:top="0" w:right="0" w:bottom="0" w:left="0"/></w:sectPr>"#;
+    write_docx(
+        &document,
+        "",
+        &format!("<w:p><w:r><w:t>Total</w:t></w:r></w:p>{size}"),
+        "",
+    );
+    let pdf = dir.path().join("roll.pdf");
+    let (code, stderr) = convert_to(&document, &pdf, &["--preview", "64"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let preview = decode_png(&std::fs::read(dir.path().join("roll.png")).unwrap());
+    assert_eq!((preview.width, preview.height), (64, 256));
+    let whole = render(&pdf, 1, 64);
+    assert!(whole.height > 50 * 64, "the control: {} tall", whole.height);
+}
+
 #[test]
 fn the_worker_stores_it_beside_the_pdf_from_metadata_and_from_a_job() {
     let _serial = serial();
