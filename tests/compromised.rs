@@ -159,3 +159,135 @@ async fn a_pdf_changed_after_the_answer_is_not_what_is_handed_on() {
     assert!(!String::from_utf8_lossy(&taken).contains("rewritten"));
     pool.shutdown().await;
 }
+
+/// The program of a pool whose LibreOffice converts honestly (a PDF) and
+/// whose preview tool (`render-preview WIDTH MAX_BYTES PDF PREFIX`) does
+/// `action` with `$prefix`, where it is to write `$prefix.png`.
+fn drawing_stand_in(dir: &Path, action: &str) -> PathBuf {
+    let path = stand_in(dir, &format!(r#"{A_PDF} > "$out""#));
+    let script = std::fs::read_to_string(&path).unwrap().replacen(
+        "#!/bin/sh\n",
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = render-preview ]; then prefix=\"$5\"; {action}; exit 0; fi\n"
+        ),
+        1,
+    );
+    std::fs::write(&path, script).unwrap();
+    path
+}
+
+async fn convert_with_preview(pool: &Pool, input: &Path, out: &Path) -> Result<(), ConvertError> {
+    let options = PdfOptions {
+        preview: Some(64),
+        ..PdfOptions::default()
+    };
+    let converting = pool.convert(input, input, out, &options);
+    tokio::time::timeout(Duration::from_secs(15), converting)
+        .await
+        .expect("the conversion ends within its deadline")
+        .map(drop)
+}
+
+/// A preview tool taken over by the PDF it draws leaves a link, a FIFO or
+/// a PNG of another size where its PNG goes: each is refused, and the PDF
+/// goes with it (the controls: a plain read follows the link to the file
+/// it names, and the honest PNG beside them is taken).
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_preview_tool_leaves_is_trusted_only_as_a_png_of_the_width_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.png");
+    let png = |width: u32| {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, width, width);
+        encoder.set_color(png::ColorType::Grayscale);
+        let mut writer = encoder.write_header().unwrap();
+        writer
+            .write_image_data(&vec![255; (width * width) as usize])
+            .unwrap();
+        writer.finish().unwrap();
+        bytes
+    };
+    std::fs::write(&secret, png(64)).unwrap();
+    let link = dir.path().join("control.png");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    assert_eq!(
+        std::fs::read(&link).unwrap(),
+        png(64),
+        "control: a plain read follows it"
+    );
+    let other = dir.path().join("other.png");
+    std::fs::write(&other, png(65)).unwrap();
+    let (secret, other) = (secret.display(), other.display());
+    let cases = [
+        (
+            "a symbolic link",
+            format!(r#"ln -s "{secret}" "$prefix.png""#),
+            "no PNG file",
+        ),
+        (
+            "a hard link",
+            format!(r#"ln "{secret}" "$prefix.png""#),
+            "hard link",
+        ),
+        (
+            "a FIFO",
+            r#"mkfifo "$prefix.png""#.to_string(),
+            "other than a file",
+        ),
+        (
+            "another width",
+            format!(r#"cp "{other}" "$prefix.png""#),
+            "64 pixels wide",
+        ),
+        (
+            "a tall PNG",
+            r#"printf '\211PNG\r\n\032\n\0\0\0\rIHDR\0\0\0@\0\1\0\0\10\0\0\0\0' > "$prefix.png""#
+                .to_string(),
+            "pixels tall",
+        ),
+    ];
+    for (what, action, said) in cases {
+        let pool = pool(drawing_stand_in(dir.path(), &action));
+        let pdf = dir.path().join("out.pdf");
+        let error =
+            (convert_with_preview(&pool, &fixture("one_page.docx"), &pdf).await).unwrap_err();
+        assert!(
+            matches!(&error, ConvertError::Crashed(why) if why.contains(said)),
+            "{what}: {error}"
+        );
+        assert!(
+            !pdf.exists() && !dir.path().join("out.png").exists(),
+            "{what}"
+        );
+        pool.shutdown().await;
+    }
+    let honest = format!(r#"cp "{secret}" "$prefix.png""#);
+    let pool = pool(drawing_stand_in(dir.path(), &honest));
+    let pdf = dir.path().join("out.pdf");
+    convert_with_preview(&pool, &fixture("one_page.docx"), &pdf)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(dir.path().join("out.png")).unwrap(), png(64));
+    pool.shutdown().await;
+}
+
+/// A preview tool that never ends is stopped at the job's deadline, and
+/// the PDF goes with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_tool_that_never_ends_is_stopped_at_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = common::start_pool(PoolConfig {
+        job_timeout: Duration::from_secs(2),
+        ..PoolConfig::defaults(drawing_stand_in(dir.path(), "exec sleep 600"))
+    });
+    let pdf = dir.path().join("out.pdf");
+    let started = Instant::now();
+    let error = (convert_with_preview(&pool, &fixture("one_page.docx"), &pdf).await).unwrap_err();
+    assert!(
+        matches!(&error, ConvertError::ResourceLimit(why) if why.contains("preview")),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!pdf.exists());
+    pool.shutdown().await;
+}

@@ -117,8 +117,13 @@ fn take_png(from: &Path, to: &Path, width: u32, cap: u64) -> Result<Preview, Con
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(from)
         .map_err(|e| misbehaved(format!("left no PNG file ({e})")))?;
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(misbehaved("left something other than a file".into()));
+    }
+    // A hard link: another file's bytes, maybe another job's preview.
+    if std::os::unix::fs::MetadataExt::nlink(&metadata) != 1 {
+        return Err(misbehaved("left a hard link to another file".into()));
     }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, cap + 1), &mut bytes)?;
