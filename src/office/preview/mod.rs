@@ -9,28 +9,21 @@
 //!
 //! The PDF came from a LibreOffice process that may have been compromised,
 //! and poppler parses it with C. So, as fontconfig's tools, pdftoppm runs
-//! as the hidden `render-preview` subcommand of our binary: no network
-//! (seccomp), Landlock to reading the system's files and that one PDF and
-//! writing one empty directory, CPU, memory and file-size limits, a wall
-//! deadline; and what it writes is checked as the PDF is (a regular file
-//! of ours, under the size cap, a PNG of the width asked for).
+//! under the hidden `render-preview` subcommand of our binary ([`tool`]),
+//! confined, with a wall deadline; and what it leaves is checked as the
+//! PDF is (a regular file of ours, under the size cap, a PNG of the width
+//! asked for).
 
-use std::ffi::OsString;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::Context;
-
-use super::{ConvertError, sandbox};
+use super::ConvertError;
 use crate::config::PREVIEW_SUBCOMMAND;
 
-/// What drawing one page may use: a page takes well under a second and
-/// about 11 MiB.
-const CPU_SECONDS: u64 = 30;
-const MEMORY_BYTES: u64 = 1 << 30;
+mod tool;
+pub use tool::main;
 
 /// The tallest preview, in widths: of a page taller than this (a
 /// receipt's roll), the preview shows the top. Drawing it whole would cost
@@ -153,45 +146,4 @@ fn take_png(from: &Path, to: &Path, width: u32, cap: u64) -> Result<Preview, Con
         height,
         bytes: bytes.len() as u64,
     })
-}
-
-/// Entry point of the `render-preview` subcommand: `WIDTH MAX_BYTES PDF
-/// PREFIX`, drawing page 1 of `PDF` into `PREFIX.png`. Never returns.
-pub fn main(args: Vec<OsString>) -> ! {
-    let error = match confine_and_exec(args) {
-        Ok(never) => match never {},
-        Err(error) => error,
-    };
-    eprintln!("render preview: {error:#}");
-    std::process::exit(1)
-}
-
-fn confine_and_exec(args: Vec<OsString>) -> anyhow::Result<std::convert::Infallible> {
-    let [width, max_bytes, pdf, prefix] = <[OsString; 4]>::try_from(args)
-        .map_err(|_| anyhow::anyhow!("usage: render-preview WIDTH MAX_BYTES PDF PREFIX"))?;
-    let width: u32 = width.to_str().context("WIDTH")?.parse()?;
-    let max_bytes: u64 = max_bytes.to_str().context("MAX_BYTES")?.parse()?;
-    let (pdf, prefix) = (PathBuf::from(pdf), PathBuf::from(prefix));
-    let out_dir = prefix.parent().context("PREFIX has no directory")?;
-    rlimit::setrlimit(rlimit::Resource::CPU, CPU_SECONDS, CPU_SECONDS)?;
-    rlimit::setrlimit(rlimit::Resource::AS, MEMORY_BYTES, MEMORY_BYTES)?;
-    rlimit::setrlimit(rlimit::Resource::FSIZE, max_bytes, max_bytes)?;
-    sandbox::deny_network()?;
-    sandbox::confine_files(std::slice::from_ref(&pdf), &[out_dir.to_owned()])?;
-    let (tallest, width) = (
-        (width.saturating_mul(TALLEST)).to_string(),
-        width.to_string(),
-    );
-    let args = ["-png", "-f", "1", "-l", "1", "-singlefile"];
-    let scale = ["-scale-to-x", &width, "-scale-to-y", "-1"];
-    // Only the top of the page is drawn, and only it is allocated.
-    let crop = ["-x", "0", "-y", "0", "-W", &width, "-H", &tallest];
-    Err(std::process::Command::new("pdftoppm")
-        .args(args)
-        .args(scale)
-        .args(crop)
-        .arg(&pdf)
-        .arg(&prefix)
-        .exec())
-    .context("running pdftoppm (from poppler-utils)")
 }
