@@ -142,11 +142,32 @@ pub struct Inspected {
     /// inspected ([`super::repack`]), for LibreOffice to read instead of
     /// the file; `None` for other containers.
     pub package: Option<tempfile::NamedTempFile>,
+    /// Encrypted as LibreOffice itself decrypts, given the password (an
+    /// OpenDocument's, a `.doc`'s, an `.xls`'s): its container was checked,
+    /// its content could not be.
+    pub encrypted: bool,
 }
 
 /// Checks the file at `path`, judged by the extension of `name`. A zip
-/// container is rebuilt into a new file in `work`.
+/// container is rebuilt into a new file in `work`. A password-protected
+/// document is [`ConvertError::Encrypted`].
 pub fn check(
+    path: &Path,
+    name: &Path,
+    limits: &Limits,
+    work: &Path,
+) -> Result<Inspected, ConvertError> {
+    let inspected = check_locked(path, name, limits, work)?;
+    match inspected.encrypted {
+        true => Err(ConvertError::Encrypted),
+        false => Ok(inspected),
+    }
+}
+
+/// [`check`], for a document whose password is known: one encrypted as
+/// LibreOffice itself decrypts is checked as far as it can be, and said
+/// to be encrypted.
+pub fn check_locked(
     path: &Path,
     name: &Path,
     limits: &Limits,
@@ -164,19 +185,23 @@ pub fn check(
     if head.is_empty() {
         return Err(ConvertError::Empty);
     }
-    let mut package = None;
+    let (mut package, mut encrypted) = (None, false);
     if family == Family::Text {
         text::check(path, extension)?;
     } else if head.starts_with(OLE2_MAGIC) {
-        ole2::check(path, app, family == Family::Ooxml)?;
+        encrypted = ole2::check(path, app, family == Family::Ooxml)?;
     } else if head.starts_with(ZIP_MAGIC) {
         let mut rebuilt = tempfile::NamedTempFile::new_in(work)?;
-        package::check_zip(path, family, app, limits, rebuilt.as_file_mut())?;
+        encrypted = package::check_zip(path, family, app, limits, rebuilt.as_file_mut())?;
         package = Some(rebuilt);
     } else {
         check_other(path, head, family, extension, limits)?;
     }
-    Ok(Inspected { extension, package })
+    Ok(Inspected {
+        extension,
+        package,
+        encrypted,
+    })
 }
 
 /// A file that is neither text, OLE2 nor zip: RTF, or the wrong thing.

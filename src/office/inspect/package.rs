@@ -12,20 +12,25 @@ use super::repack::Repack;
 use super::{App, Family, Limits, ZIP_MAGIC};
 use crate::office::error::ConvertError;
 
-/// Inspects the zip container at `path` and writes it, rebuilt, to `out`.
+/// Inspects the zip container at `path` and writes it, rebuilt, to `out`;
+/// whether it is an OpenDocument encrypted with a password (its parts
+/// checked as containers only: their content is not readable).
 pub(super) fn check_zip(
     path: &Path,
     family: Family,
     app: App,
     limits: &Limits,
     out: &mut File,
-) -> Result<(), ConvertError> {
+) -> Result<bool, ConvertError> {
     let corrupt =
         |e: zip::result::ZipError| ConvertError::Corrupt(format!("broken zip container: {e}"));
     let mut zip = lenient::open(BufReader::new(File::open(path)?)).map_err(corrupt)?;
+    // LibreOffice 24.2 on encrypts the whole package into one part: no
+    // content.xml to be seen.
+    let encrypted = family == Family::Odf && odf_is_encrypted(&mut zip)?;
     let required = match family {
         Family::Ooxml => Some(("[Content_Types].xml", "an Office Open XML document")),
-        Family::Odf => Some(("content.xml", odf_name(app))),
+        Family::Odf if !encrypted => Some(("content.xml", odf_name(app))),
         _ => None,
     };
     if let Some((part, what)) = required
@@ -38,13 +43,11 @@ pub(super) fn check_zip(
     let mut inflated = 0;
     let mut repack = Repack::new(std::io::BufWriter::new(out));
     check_parts(&mut zip, &mut repack, limits, &mut inflated, 0)?;
-    if family == Family::Odf && odf_is_encrypted(&mut zip)? {
-        return Err(ConvertError::Encrypted);
-    }
     repack
         .finish()?
         .flush()
-        .map_err(|e| ConvertError::Internal(format!("writing the rebuilt package: {e}")))
+        .map_err(|e| ConvertError::Internal(format!("writing the rebuilt package: {e}")))?;
+    Ok(encrypted)
 }
 
 fn odf_name(app: App) -> &'static str {
