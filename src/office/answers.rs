@@ -41,6 +41,9 @@ impl Pool {
         match response {
             child::Response::Converted => Ok(()),
             child::Response::Encrypted => Err(ConvertError::Encrypted),
+            child::Response::PasswordRefused => Err(ConvertError::Password(
+                "the password it names did not open it".into(),
+            )),
             child::Response::LoadFailed { .. } | child::Response::SaveFailed { .. }
                 if memory.reached() =>
             {

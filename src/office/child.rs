@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::sandbox;
 use crate::supervisor::ChildChannel;
 
-/// No dialogs can ever be answered here, so never wait on one.
+/// No dialogs can ever be answered here, so never wait on one (but for a
+/// password, which the callback answers).
 const LOAD_OPTIONS: &str = "Batch=true";
 const WARMUP_DOCX: &[u8] = include_bytes!("warmup.docx");
 
@@ -29,6 +30,22 @@ pub struct Request {
     /// The import filter's options (a CSV's dialect), or empty.
     #[serde(default)]
     pub import: String,
+    /// The password that opens the document, when LibreOffice decrypts it
+    /// itself (OpenDocument, `.doc`, `.xls`); the process is replaced
+    /// after such a job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+}
+
+/// A password, never shown: its `Debug` is a placeholder.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -36,6 +53,8 @@ pub struct Request {
 pub enum Response {
     Converted,
     Encrypted,
+    /// The password given did not open it.
+    PasswordRefused,
     LoadFailed {
         message: String,
     },
@@ -107,6 +126,9 @@ struct Converter {
     password_asked: Rc<Cell<bool>>,
     /// The document being loaded, for the password callback to answer.
     loading: Rc<RefCell<Option<DocUrl>>>,
+    /// The password to answer with, taken by the first ask: LibreOffice asks
+    /// again while a password is wrong, and the second ask is declined.
+    password: Rc<RefCell<Option<Password>>>,
 }
 
 impl Converter {
@@ -118,13 +140,15 @@ impl Converter {
             .with_context(|| format!("starting LibreOfficeKit from {}", install.display()))?;
         let password_asked = Rc::new(Cell::new(false));
         let loading: Rc<RefCell<Option<DocUrl>>> = Rc::new(RefCell::new(None));
+        let password: Rc<RefCell<Option<Password>>> = Rc::new(RefCell::new(None));
         // Without these features LibreOffice would prompt on a terminal that
-        // nobody reads; with them it asks us, and we answer "no password".
+        // nobody reads; with them it asks us, and we answer with the
+        // request's password once, and with "no password" after.
         office.set_optional_features(
             OfficeOptionalFeatures::DOCUMENT_PASSWORD
                 | OfficeOptionalFeatures::DOCUMENT_PASSWORD_TO_MODIFY,
         )?;
-        let (asked, url) = (password_asked.clone(), loading.clone());
+        let (asked, url, given) = (password_asked.clone(), loading.clone(), password.clone());
         office.register_callback(move |office, kind, _payload| {
             let ask = match kind {
                 CallbackType::DocumentPassword => true,
@@ -133,16 +157,19 @@ impl Converter {
                 _ => return,
             };
             asked.set(asked.get() || ask);
+            let answer = if ask { given.borrow_mut().take() } else { None };
+            let answer = answer.as_ref().map(|password| password.0.as_str());
             if let Some(url) = url.borrow().as_ref()
-                && let Err(error) = office.set_document_password(url, None)
+                && let Err(error) = office.set_document_password(url, answer)
             {
-                eprintln!("office child: declining a password prompt failed: {error}");
+                eprintln!("office child: answering a password prompt failed: {error}");
             }
         })?;
         Ok(Converter {
             office,
             password_asked,
             loading,
+            password,
         })
     }
 
@@ -157,6 +184,7 @@ impl Converter {
             output: output.clone(),
             filter: crate::options::PdfOptions::default().filter_data(),
             import: String::new(),
+            password: None,
         };
         match self.convert(&warm_up) {
             Response::Converted => {}
@@ -180,18 +208,34 @@ impl Converter {
             Err(error) => return save_failed(error.to_string()),
         };
         self.password_asked.set(false);
+        *self.password.borrow_mut() = request.password.clone();
         *self.loading.borrow_mut() = Some(input_url.clone());
         // LibreOfficeKit takes what follows its own options as the import
         // filter's.
-        let options = match request.import.as_str() {
-            "" => LOAD_OPTIONS.to_string(),
-            import => format!("{LOAD_OPTIONS},{import}"),
+        // In batch mode LibreOffice gives up on an encrypted document
+        // without asking for its password (measured): a document that comes
+        // with one is loaded out of it, its other prompts bounded by the
+        // job's deadline.
+        let batch = match request.password {
+            Some(_) => "",
+            None => LOAD_OPTIONS,
         };
+        let options = [batch, request.import.as_str()]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
         let loaded = self.office.document_load_with_options(&input_url, &options);
         *self.loading.borrow_mut() = None;
+        let unused = self.password.borrow_mut().take();
         let mut document = match loaded {
             Err(_) if file_size_cap::reached() => return Response::FileSizeCap,
             Ok(document) => document,
+            Err(_)
+                if self.password_asked.get() && request.password.is_some() && unused.is_none() =>
+            {
+                return Response::PasswordRefused;
+            }
             Err(_) if self.password_asked.get() => return Response::Encrypted,
             Err(error) => return load_failed(error.to_string()),
         };

@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 use tempfile::NamedTempFile;
 
+use super::child::Password;
 use super::{ConvertError, sandbox};
 use crate::config::DECRYPT_SUBCOMMAND;
 use crate::options::PdfOptions;
@@ -58,6 +59,32 @@ pub(super) fn unlocked(
     let plain = NamedTempFile::new_in(work)?;
     decrypt(program, input, plain.path(), &password, name)?;
     Ok(Some(plain))
+}
+
+/// The password LibreOffice is to answer its prompt with: for a document
+/// `inspected` as encrypted the way LibreOffice decrypts itself
+/// (OpenDocument, `.doc`, `.xls`), the one its options name. Its content
+/// could not be inspected: it is bounded by the process's sandbox and
+/// caps, as every document is, and the process is replaced after it.
+pub(super) fn for_libreoffice(
+    encrypted: bool,
+    options: &PdfOptions,
+    passwords_dir: Option<&Path>,
+) -> Result<Option<Password>, ConvertError> {
+    let (true, Some(name)) = (encrypted, &options.password_secret) else {
+        return match encrypted {
+            true => Err(ConvertError::Encrypted),
+            false => Ok(None),
+        };
+    };
+    // Both are written into the package's plain parts, which an
+    // OpenDocument encrypts with the rest.
+    if options.changes.is_some() || !options.properties.is_default() {
+        return Err(ConvertError::Unsupported(
+            "changes, title, author, subject, keywords and clear-metadata cannot be applied to a password-protected OpenDocument, .doc or .xls: ask for it without them".into(),
+        ));
+    }
+    password(passwords_dir, name).map(|text| Some(Password(text)))
 }
 
 /// The password in `dir` (PASSWORDS_DIR) named `name`: the file `name`,

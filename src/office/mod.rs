@@ -94,6 +94,8 @@ struct Prepared {
     document: tempfile::NamedTempFile,
     /// How a CSV is read.
     dialect: Option<Dialect>,
+    /// What LibreOffice opens it with, if it decrypts it itself.
+    password: Option<child::Password>,
 }
 
 /// Where and how long a document was converted.
@@ -218,7 +220,20 @@ impl Pool {
         let prepared = self.prepare(input, name, options).await?;
         let extension = prepared.extension;
         let import = (prepared.dialect.as_ref()).map_or_else(String::new, Dialect::filter_options);
-        let ran = (self.run(prepared.document, extension, import, output, options)).await?;
+        let document = request::ForLibreOffice {
+            file: prepared.document,
+            extension,
+            import,
+            password: prepared.password,
+        };
+        let ran = (self.run(document, output, options).await).map_err(|error| {
+            match (error, &options.password_secret) {
+                (ConvertError::Password(_), Some(name)) => {
+                    ConvertError::Password(format!("the password named {name:?} did not open it"))
+                }
+                (error, _) => error,
+            }
+        })?;
         let checked = self.check_pdf(output).await?;
         let mut fidelity = self.report(input, extension, &checked, options).await?;
         fidelity.csv = prepared.dialect;
@@ -270,21 +285,23 @@ impl Pool {
         tokio::task::spawn_blocking(move || {
             let plain = decrypt::unlocked(&input, &options, &program, passwords.as_deref(), &work)?;
             let input = plain.as_ref().map_or(input, |plain| plain.path().to_owned());
-            let inspected = inspect::check(&input, &name, &limits, &work).map_err(|error| {
+            let inspected = inspect::check_locked(&input, &name, &limits, &work).map_err(|error| {
                 match (error, &options.password_secret) {
                     (ConvertError::Encrypted, Some(_)) => ConvertError::Password(
-                        "a password opens only Word, Excel and PowerPoint files of 2007 on (.docx .xlsx .pptx) yet: remove this one's".into(),
+                        "its encryption is none that a password opens here (.docx .xlsx .pptx, OpenDocument, .doc, .xls): remove its password".into(),
                     ),
                     (error, _) => error,
                 }
             })?;
-            let extension = inspected.extension;
+            let (extension, encrypted) = (inspected.extension, inspected.encrypted);
+            let password = decrypt::for_libreoffice(encrypted, &options, passwords.as_deref())?;
             let (document, dialect) =
                 request::document_for_libreoffice(inspected, &input, &options, &work)?;
             Ok(Prepared {
                 extension,
                 document,
                 dialect,
+                password,
             })
         })
         .await
@@ -317,33 +334,36 @@ impl Pool {
     /// job (Landlock, `sandbox`).
     async fn run(
         &self,
-        document: tempfile::NamedTempFile,
-        extension: &'static str,
-        import: String,
+        document: request::ForLibreOffice,
         output: &Path,
         options: &PdfOptions,
     ) -> Result<Ran, ConvertError> {
-        let filters = (import, options.filter_data());
-        let prepare =
-            Box::new(move |dir: &RequestDir| request::place(dir, document, extension, filters));
+        let with_password = document.password.is_some();
+        let filter = options.filter_data();
+        let prepare = Box::new(move |dir: &RequestDir| request::place(dir, document, filter));
         let reply = self
             .supervisor
             .call_in(prepare, self.job_timeout)
             .await
             .map_err(|error| self.call_failed(error))?;
-        self.answered(reply.value, reply.memory)?;
+        let ran = Ran {
+            slot: reply.slot,
+            queue_wait: reply.queue_wait,
+            run_time: reply.run_time,
+        };
         // Out of the request directory at once: the slot waits for it back.
-        match take_pdf(&reply.dir, output, self.max_output_bytes).await {
-            Err(Taken::Misbehaved(error)) => {
-                reply.dir.condemn();
-                Err(error)
-            }
-            Err(Taken::Failed(error)) => Err(error),
-            Ok(()) => Ok(Ran {
-                slot: reply.slot,
-                queue_wait: reply.queue_wait,
-                run_time: reply.run_time,
-            }),
+        let taken = match self.answered(reply.value, reply.memory) {
+            Err(error) => Err(Taken::Failed(error)),
+            Ok(()) => take_pdf(&reply.dir, output, self.max_output_bytes).await,
+        };
+        // A process that held a password holds it no longer than its job;
+        // one that left something other than its PDF is not trusted again.
+        if with_password || matches!(taken, Err(Taken::Misbehaved(_))) {
+            reply.dir.condemn();
+        }
+        match taken {
+            Err(Taken::Misbehaved(error) | Taken::Failed(error)) => Err(error),
+            Ok(()) => Ok(ran),
         }
     }
 

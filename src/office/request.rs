@@ -46,21 +46,32 @@ pub(super) fn document_for_libreoffice(
     Ok((copy, None))
 }
 
+/// A document as LibreOffice is to read it.
+pub(super) struct ForLibreOffice {
+    pub(super) file: NamedTempFile,
+    /// How it is read: `input.<extension>`.
+    pub(super) extension: &'static str,
+    /// The import filter's options (a CSV's dialect), or empty.
+    pub(super) import: String,
+    /// What opens it, when LibreOffice decrypts it itself.
+    pub(super) password: Option<child::Password>,
+}
+
 /// Moves `document` into `dir` as `input.<extension>`: the request for it,
-/// to be read with the `import` filter options and exported with `filter`.
+/// to be exported with `filter`.
 pub(super) fn place(
     dir: &RequestDir,
-    document: NamedTempFile,
-    extension: &str,
-    (import, filter): (String, String),
+    document: ForLibreOffice,
+    filter: String,
 ) -> std::io::Result<child::Request> {
-    let name = format!("input.{extension}");
-    dir.adopt(document.path(), &name)?;
+    let name = format!("input.{}", document.extension);
+    dir.adopt(document.file.path(), &name)?;
     Ok(child::Request {
         input: dir.path().join(name),
         output: dir.path().join(PDF_NAME),
         filter,
-        import,
+        import: document.import,
+        password: document.password,
     })
 }
 
