@@ -1,5 +1,7 @@
 //! Password-protected documents (`password-secret=NAME`, the password in
-//! `PASSWORDS_DIR`): both OOXML encryptions open with the right password;
+//! `PASSWORDS_DIR`): both OOXML encryptions (decrypted by the worker) and
+//! OpenDocument, `.doc` and `.xls` (by LibreOffice) open with the right
+//! password;
 //! a wrong one, an unknown name and a name with a path in it fail with
 //! their reasons; the control, without the option, is `encrypted` as
 //! before. The password itself is in no log line, record or event.
@@ -77,6 +79,77 @@ fn convert_opens_each_encryption_with_the_right_password_only() {
     assert!(stderr.contains("not a path"), "{stderr}");
 }
 
+/// What LibreOffice decrypts itself, each saved with the password by
+/// LibreOffice 25.2 (`tests/fixtures/tools/encrypt_with_libreoffice.py`):
+/// OpenDocument (the whole package encrypted, as 24.2 on writes it), and
+/// `.doc` and `.xls` (RC4 CryptoAPI). Without the option each is
+/// `encrypted` (the control; an OpenDocument was called damaged before).
+#[test]
+fn convert_opens_what_libreoffice_decrypts_with_the_right_password_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = passwords(dir.path());
+    let dir_flag = ["--passwords-dir", passwords.to_str().unwrap()];
+    let with = |name: &'static str| [&dir_flag[..], &["--password-secret", name]].concat();
+    let pdf = dir.path().join("out.pdf");
+    for (fixture_name, text) in [
+        ("encrypted.odt", "Invoice summary"),
+        ("encrypted.doc", "Invoice summary"),
+        ("encrypted.ods", "Region"),
+        ("encrypted.xls", "Region"),
+        ("encrypted.odp", "Quarterly review"),
+    ] {
+        let input = fixture(fixture_name);
+        let (code, stderr) = convert(&input, &pdf, &[]);
+        assert_eq!(code, Some(1), "the control: {stderr}");
+        assert!(
+            stderr.contains("password-protected; remove the password"),
+            "{fixture_name}: {stderr}"
+        );
+        let (code, stderr) = convert(&input, &pdf, &with("contracts"));
+        assert_eq!(code, Some(0), "{fixture_name}: {stderr}");
+        assert!(pdf_text(&pdf).contains(text), "{fixture_name}");
+        let (code, stderr) = convert(&input, &pdf, &with("old"));
+        assert_eq!(code, Some(1), "{fixture_name}");
+        assert!(
+            stderr.contains(r#"the password named "old" did not open it"#),
+            "{fixture_name}: {stderr}"
+        );
+    }
+    // What is written into a package's plain parts cannot be, into one
+    // whose parts are all encrypted.
+    let titled = [&with("contracts")[..], &["--title", "Q3"]].concat();
+    let (code, stderr) = convert(&fixture("encrypted.odt"), &pdf, &titled);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("cannot be applied to a password-protected"),
+        "{stderr}"
+    );
+}
+
+/// The LibreOffice process that was given a password is replaced after
+/// its job (the control: one that converted a plain document is not).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_that_held_a_password_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = common::start_pool(docx2pdf::office::PoolConfig {
+        passwords_dir: Some(passwords(dir.path())),
+        ..common::pool_config()
+    });
+    let pdf = dir.path().join("out.pdf");
+    let plain = docx2pdf::options::PdfOptions::default();
+    let input = fixture("one_page.odt");
+    pool.convert(&input, &input, &pdf, &plain).await.unwrap();
+    assert_eq!(pool.slots()[0].restarts, 0, "the control");
+    let mut options = plain.clone();
+    options.set("password-secret", "contracts").unwrap();
+    let input = fixture("encrypted.odt");
+    pool.convert(&input, &input, &pdf, &options).await.unwrap();
+    wait_until("the process is replaced", Duration::from_secs(10), || {
+        pool.slots()[0].restarts == 1
+    });
+    pool.shutdown().await;
+}
+
 #[test]
 fn the_worker_opens_a_document_by_the_password_its_metadata_names() {
     let _serial = serial();
@@ -98,11 +171,22 @@ fn the_worker_opens_a_document_by_the_password_its_metadata_names() {
     );
     env.upload_with_metadata(&fixture("encrypted.docx"), "stale.docx", &secret("old"));
     env.upload_with_metadata(&fixture("encrypted.docx"), "path.docx", &secret("../x"));
+    env.upload_with_metadata(
+        &fixture("encrypted.odt"),
+        "minutes.odt",
+        &secret("contracts"),
+    );
 
     env.wait_object("pdf/contract.pdf", Duration::from_secs(90));
     let pdf = dir.path().join("got.pdf");
     std::fs::write(&pdf, env.read_object("pdf/contract.pdf")).unwrap();
     assert!(pdf_text(&pdf).contains("Invoice summary"));
+    env.wait_object("pdf/minutes.pdf", Duration::from_secs(90));
+    std::fs::write(&pdf, env.read_object("pdf/minutes.pdf")).unwrap();
+    assert!(
+        pdf_text(&pdf).contains("Invoice summary"),
+        "decrypted by LibreOffice"
+    );
     let record = |name: &str| -> String {
         env.wait_object(name, Duration::from_secs(90));
         String::from_utf8(env.read_object(name)).unwrap()
