@@ -212,3 +212,39 @@ fn the_pdfs_properties_are_set_over_the_documents_or_cleared() {
         &xmp[..200.min(xmp.len())]
     );
 }
+
+/// A document whose properties or tracked changes are not written by us
+/// (binary Office files, RTF) fails naming the options it cannot take,
+/// rather than making a PDF silently without them (the control: the same
+/// options on a `.docx` apply; a text file has nothing to clear).
+#[test]
+fn options_a_format_cannot_take_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("out.pdf");
+    for (input, flags, refused) in [
+        ("one_page.doc", &["--clear-metadata"][..], "clear-metadata"),
+        (
+            "one_sheet.xls",
+            &["--title", "Q3", "--author", "Ann"][..],
+            "title, author",
+        ),
+        ("one_slide.ppt", &["--keywords", "x"][..], "keywords"),
+        ("one_page.rtf", &["--changes", "hide"][..], "changes"),
+    ] {
+        let (code, stderr) = convert_to(&fixture(input), &pdf, flags);
+        assert_eq!(code, Some(1), "{input}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{refused} cannot be applied to a .")),
+            "{input}: {stderr}"
+        );
+    }
+    convert(
+        &fixture("one_page.docx"),
+        &pdf,
+        &["--clear-metadata", "--changes", "hide"],
+    );
+    convert(&fixture("one_page.txt"), &pdf, &["--clear-metadata"]);
+    // Tracked changes are a text document's: a spreadsheet takes the
+    // deployment's default without complaint.
+    convert(&fixture("one_sheet.xls"), &pdf, &["--changes", "hide"]);
+}

@@ -80,7 +80,7 @@ pub(super) fn for_libreoffice(
     // Both are written into the package's plain parts, which an
     // OpenDocument encrypts with the rest.
     if options.changes.is_some() || !options.properties.is_default() {
-        return Err(ConvertError::Unsupported(
+        return Err(ConvertError::Inapplicable(
             "changes, title, author, subject, keywords and clear-metadata cannot be applied to a password-protected OpenDocument, .doc or .xls: ask for it without them".into(),
         ));
     }

@@ -21,6 +21,9 @@ pub enum ConvertError {
     Password(String),
     #[error("unsupported document type: {0}")]
     Unsupported(String),
+    /// Options that a document of its kind cannot take.
+    #[error("{0}")]
+    Inapplicable(String),
     #[error("refused as a decompression bomb: {0}")]
     Bomb(String),
     #[error("the document needs more than a conversion may use: {0}")]
@@ -49,6 +52,7 @@ impl ConvertError {
             | ConvertError::Encrypted
             | ConvertError::Password(_)
             | ConvertError::Unsupported(_)
+            | ConvertError::Inapplicable(_)
             | ConvertError::Bomb(_)
             | ConvertError::ResourceLimit(_)
             | ConvertError::Fonts { .. } => true,
@@ -74,6 +78,7 @@ impl ConvertError {
             ConvertError::Corrupt(_) => ErrorKind::Corrupt,
             ConvertError::Encrypted | ConvertError::Password(_) => ErrorKind::Encrypted,
             ConvertError::Unsupported(_) => ErrorKind::Unsupported,
+            ConvertError::Inapplicable(_) => ErrorKind::BadOptions,
             ConvertError::Bomb(_) => ErrorKind::Bomb,
             ConvertError::ResourceLimit(_) => ErrorKind::ResourceLimit,
             ConvertError::Fonts { .. } => ErrorKind::Fonts,

@@ -37,6 +37,7 @@ pub(super) fn document_for_libreoffice(
         }
         return Ok((rebuilt, None));
     }
+    inapplicable(extension, options)?;
     if inspected.extension == "csv" {
         let (decoded, dialect) = inspect::csv::prepare(input, &options.csv, work)?;
         return Ok((decoded, Some(dialect)));
@@ -44,6 +45,28 @@ pub(super) fn document_for_libreoffice(
     let mut copy = NamedTempFile::new_in(work)?;
     std::io::copy(&mut File::open(input)?, copy.as_file_mut())?;
     Ok((copy, None))
+}
+
+/// The options a document of `extension`, not a package we rebuild, cannot
+/// take: refused by name, rather than a PDF silently without them (one
+/// that still carries the author `clear-metadata` was to remove).
+fn inapplicable(extension: &str, options: &PdfOptions) -> Result<(), ConvertError> {
+    let asked = &options.properties;
+    let mut refused: Vec<&str> = asked.set_ones().map(|(name, _)| name).collect();
+    // A text file has no properties of its own to clear.
+    if asked.clear && !matches!(extension, "txt" | "csv") {
+        refused.push("clear-metadata");
+    }
+    if options.changes.is_some() && matches!(extension, "doc" | "dot" | "rtf") {
+        refused.push("changes");
+    }
+    match refused.is_empty() {
+        true => Ok(()),
+        false => Err(ConvertError::Inapplicable(format!(
+            "{} cannot be applied to a .{extension} file yet (they are written into .docx, .xlsx, .pptx and OpenDocument files): convert it without them, or save it in one of those formats",
+            refused.join(", ")
+        ))),
+    }
 }
 
 /// A document as LibreOffice is to read it.
