@@ -115,6 +115,21 @@ fn convert_opens_what_libreoffice_decrypts_with_the_right_password_only() {
             "{fixture_name}: {stderr}"
         );
     }
+    // Encrypted by Office itself; and a presentation LibreOffice cannot
+    // open, password or not (measured), said so (it was called damaged).
+    std::fs::write(passwords.join("office"), "Password1234_").unwrap();
+    let (code, stderr) = convert(&fixture("encrypted-office.doc"), &pdf, &with("office"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(pdf_text(&pdf).contains("lorem ipsum"));
+    let deck = fixture("encrypted-office.ppt");
+    let (_, stderr) = convert(&deck, &pdf, &[]);
+    assert!(
+        stderr.contains("password-protected; remove the password"),
+        "{stderr}"
+    );
+    let (code, stderr) = convert(&deck, &pdf, &with("office"));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("save it as .pptx"), "{stderr}");
     // What is written into a package's plain parts cannot be, into one
     // whose parts are all encrypted.
     let titled = [&with("contracts")[..], &["--title", "Q3"]].concat();

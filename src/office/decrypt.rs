@@ -68,6 +68,7 @@ pub(super) fn unlocked(
 /// caps, as every document is, and the process is replaced after it.
 pub(super) fn for_libreoffice(
     encrypted: bool,
+    extension: &str,
     options: &PdfOptions,
     passwords_dir: Option<&Path>,
 ) -> Result<Option<Password>, ConvertError> {
@@ -77,6 +78,13 @@ pub(super) fn for_libreoffice(
             false => Ok(None),
         };
     };
+    // Measured with a presentation PowerPoint encrypted (RC4 CryptoAPI):
+    // LibreOffice 25.2 fails to load it, password or not.
+    if matches!(extension, "ppt" | "pps") {
+        return Err(ConvertError::Password(
+            "LibreOffice cannot open a password-protected PowerPoint 97-2003 file: save it as .pptx, which opens with its password here".into(),
+        ));
+    }
     // Both are written into the package's plain parts, which an
     // OpenDocument encrypts with the rest.
     if options.changes.is_some() || !options.properties.is_default() {

@@ -294,7 +294,8 @@ impl Pool {
                 }
             })?;
             let (extension, encrypted) = (inspected.extension, inspected.encrypted);
-            let password = decrypt::for_libreoffice(encrypted, &options, passwords.as_deref())?;
+            let password =
+                decrypt::for_libreoffice(encrypted, extension, &options, passwords.as_deref())?;
             let (document, dialect) =
                 request::document_for_libreoffice(inspected, &input, &options, &work)?;
             Ok(Prepared {

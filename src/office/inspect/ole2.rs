@@ -47,8 +47,27 @@ pub(super) fn check(path: &Path, app: App, ooxml: bool) -> Result<bool, ConvertE
             return Ok(true);
         }
     }
+    if cfb.exists("/Current User") && presentation_is_encrypted(&mut cfb)? {
+        return Ok(true);
+    }
     // PowerPoint keeps the encrypted document properties in a stream of their own.
     Ok(cfb.exists("/EncryptedSummary"))
+}
+
+/// PowerPoint's CurrentUserAtom, the `Current User` stream: after an
+/// 8-byte record header and a 4-byte size, its headerToken is F3D1C4DF
+/// when the presentation is encrypted (E391C05F when not). A stream too
+/// short to say is left for LibreOffice to judge.
+fn presentation_is_encrypted(cfb: &mut Compound) -> Result<bool, ConvertError> {
+    const ENCRYPTED: u32 = 0xF3D1_C4DF;
+    let mut head = [0u8; 16];
+    let mut stream = cfb
+        .open_stream("/Current User")
+        .map_err(|e| ConvertError::Corrupt(format!("unreadable Current User stream: {e}")))?;
+    if stream.read_exact(&mut head).is_err() {
+        return Ok(false);
+    }
+    Ok(u32::from_le_bytes([head[12], head[13], head[14], head[15]]) == ENCRYPTED)
 }
 
 type Compound = cfb::CompoundFile<std::fs::File>;
@@ -131,6 +150,24 @@ mod tests {
         assert!(!check(plain.path(), App::Calc, false).unwrap());
         let locked = compound(&[("/Workbook", workbook(true))]);
         assert!(check(locked.path(), App::Calc, false).unwrap());
+    }
+
+    #[test]
+    fn a_presentation_whose_current_user_says_so_is_encrypted() {
+        let current_user = |token: u32| {
+            let mut bytes = vec![0; 12];
+            bytes.extend(token.to_le_bytes());
+            bytes.extend([0; 16]);
+            bytes
+        };
+        let document = ("/PowerPoint Document", vec![0; 64]);
+        let plain = compound(&[
+            document.clone(),
+            ("/Current User", current_user(0xE391_C05F)),
+        ]);
+        assert!(!check(plain.path(), App::Impress, false).unwrap());
+        let locked = compound(&[document, ("/Current User", current_user(0xF3D1_C4DF))]);
+        assert!(check(locked.path(), App::Impress, false).unwrap());
     }
 
     #[test]
