@@ -15,6 +15,7 @@ mod output;
 mod source;
 
 use output::{Seen, Target};
+use source::Downloaded;
 
 use super::cache::{Cache, Entry, Lookup};
 use super::disposition::Verdict;
@@ -24,7 +25,7 @@ use super::object_locks::ObjectGuard;
 use super::report::Trace;
 use super::settings::Settings;
 use crate::job::{Job, Parsed, Rejected};
-use crate::office::ConvertError;
+use crate::office::{Conversion, ConvertError};
 use crate::options::{FontPolicy, PdfOptions};
 use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{ObjectRef, Objects};
@@ -156,16 +157,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         let preview_bytes = conversion.preview.as_ref().map_or(0, |p| p.bytes);
         let kept_bytes = conversion.pdf_bytes + preview_bytes;
         let _kept = (!ready.held.shrink_to(kept_bytes)).then_some(turn);
-        trace.slot = Some(conversion.slot);
-        trace.queue_wait = Some(conversion.queue_wait);
-        self.metrics
-            .conversion_seconds
-            .observe(conversion.convert_time.as_secs_f64());
-        self.metrics
-            .queue_wait_seconds
-            .observe(conversion.queue_wait.as_secs_f64());
-        self.metrics
-            .layout_risk(conversion.fidelity.layout_risk.as_str());
+        self.observe(&conversion, trace);
         if let Some(preview) = &conversion.preview {
             trace.preview = Some(self.store_preview(job, preview, &ready.target).await?);
         }
@@ -184,6 +176,16 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             ),
             output,
         })
+    }
+
+    /// What a conversion cost, in the message's trace and the metrics.
+    fn observe(&self, conversion: &Conversion, trace: &mut Trace) {
+        trace.slot = Some(conversion.slot);
+        trace.queue_wait = Some(conversion.queue_wait);
+        let metrics = &self.metrics;
+        (metrics.conversion_seconds).observe(conversion.convert_time.as_secs_f64());
+        (metrics.queue_wait_seconds).observe(conversion.queue_wait.as_secs_f64());
+        metrics.layout_risk(conversion.fidelity.layout_risk.as_str());
     }
 
     /// Everything before converting: the output name claimed, the document
@@ -227,20 +229,7 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             if_generation,
             read: !seen.is_unread(),
         };
-        // Its download and rebuilt package, on a disk that is memory.
-        let size = source.size.filter(|&size| size > 0);
-        let held = (permit.hold_bytes(2 * size.unwrap_or(self.max_input_bytes))).await;
-        let dir = (self.workspace.job_dir()).or_end(|e| {
-            transient(
-                job,
-                ErrorKind::Disk,
-                format!("cannot create a job directory: {e}"),
-            )
-        })?;
-        // Local names are ours; the object name never reaches the file system.
-        let input = dir.path().join("input");
-        // The generation described is the one converted (and cached).
-        self.fetch(job, &input, &source).await?;
+        let Downloaded { dir, input, held } = self.download(job, &source, permit).await?;
         // Keyed on the downloaded bytes: a hit costs the download, never a
         // conversion. The cache keeps PDFs only: a preview is drawn each
         // time, so a document that asks for one converts each time too.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::ops::ControlFlow::{Break, Continue};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{OrEnd, Pipeline, Step, done, permanent, transient};
 use crate::job::Job;
@@ -13,6 +13,7 @@ use crate::outcome::{ErrorKind, Outcome};
 use crate::storage::{Described, Objects, StorageError};
 use crate::worker::disposition::Verdict;
 use crate::worker::edges::Converter;
+use crate::worker::intake::{HeldBytes, Permit};
 
 impl<O: Objects, C: Converter> Pipeline<O, C> {
     /// The job's PDF options: the worker's defaults, then the object's
@@ -46,6 +47,31 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             .await
             .and_then(|found| found.ok_or_else(|| StorageError::NotFound(job.source_uri())))
             .or_end(|error| source_error(job, error))
+    }
+
+    /// The document `source` describes, downloaded into a job directory of
+    /// its own, with its share of the byte budget.
+    pub(super) async fn download(
+        &self,
+        job: &Job,
+        source: &Described,
+        permit: &mut Permit,
+    ) -> Step<Downloaded> {
+        // Its download and rebuilt package, on a disk that is memory.
+        let size = source.size.filter(|&size| size > 0);
+        let held = (permit.hold_bytes(2 * size.unwrap_or(self.max_input_bytes))).await;
+        let dir = (self.workspace.job_dir()).or_end(|e| {
+            transient(
+                job,
+                ErrorKind::Disk,
+                format!("cannot create a job directory: {e}"),
+            )
+        })?;
+        // Local names are ours; the object name never reaches the file system.
+        let input = dir.path().join("input");
+        // The generation described is the one converted (and cached).
+        self.fetch(job, &input, source).await?;
+        Continue(Downloaded { dir, input, held })
     }
 
     /// Downloads the job's document, as `source` describes it, to `input`.
@@ -129,4 +155,13 @@ fn source_error(job: &Job, error: StorageError) -> Verdict {
         | StorageError::Forbidden { .. }
         | StorageError::Changed(_) => transient(job, ErrorKind::Storage, error),
     }
+}
+
+/// A document downloaded.
+pub(super) struct Downloaded {
+    /// Removed when the job is done.
+    pub(super) dir: tempfile::TempDir,
+    pub(super) input: PathBuf,
+    /// Its share of the byte budget, while its files are on disk.
+    pub(super) held: HeldBytes,
 }
