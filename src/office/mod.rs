@@ -44,6 +44,7 @@ pub use font_tool::{FontTool, configure as configure_fonts, main as font_tool_ma
 pub use inspect::Limits;
 pub use pool_config::{OwnFonts, PoolConfig};
 pub use preview::{Preview, main as preview_main, path_beside as preview_path};
+pub use sandbox::Protections;
 
 use crate::config::OFFICE_CHILD_SUBCOMMAND;
 use crate::options::{PdfOptions, WATERMARK_FONT};
@@ -51,26 +52,6 @@ use crate::supervisor::{Backoff, RequestDir, SlotState, SlotStatus, Spec, Superv
 use crate::workspace::Workspace;
 use inspect::csv::Dialect;
 use request::{Taken, take_pdf};
-
-/// The sandbox each LibreOffice process runs in, as this kernel allows it.
-#[derive(Clone, Copy, Debug, serde::Serialize)]
-pub struct Protections {
-    /// The seccomp filter refusing IP sockets; a process cannot start without it.
-    pub network: bool,
-    /// Landlock confining the file system, and its ABI; missing on kernels
-    /// before 5.13 or where it is not enabled.
-    pub files: Option<i64>,
-}
-
-impl Protections {
-    /// Each protection by its metric name, and whether it is in force.
-    pub fn list(self) -> [(&'static str, bool); 2] {
-        [
-            ("seccomp_network", self.network),
-            ("landlock_files", self.files.is_some()),
-        ]
-    }
-}
 
 /// What a successful conversion cost.
 #[derive(Clone, Debug)]
@@ -264,11 +245,7 @@ impl Pool {
             deadline: self.job_timeout,
             max_bytes: self.max_output_bytes,
         };
-        let drawn = draw.render(output, width).await;
-        if drawn.is_err() {
-            let _ = tokio::fs::remove_file(output).await;
-        }
-        drawn
+        draw.render(output, width).await
     }
 
     /// The document at `input` (named `name`) checked, and the file

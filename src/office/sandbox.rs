@@ -37,6 +37,26 @@ use seccompiler::{
     SeccompRule,
 };
 
+/// The sandbox each LibreOffice process runs in, as this kernel allows it.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Protections {
+    /// The seccomp filter refusing IP sockets; a process cannot start without it.
+    pub network: bool,
+    /// Landlock confining the file system, and its ABI; missing on kernels
+    /// before 5.13 or where it is not enabled.
+    pub files: Option<i64>,
+}
+
+impl Protections {
+    /// Each protection by its metric name, and whether it is in force.
+    pub fn list(self) -> [(&'static str, bool); 2] {
+        [
+            ("seccomp_network", self.network),
+            ("landlock_files", self.files.is_some()),
+        ]
+    }
+}
+
 /// Must run before any thread is started, so every thread inherits it.
 pub fn deny_network() -> anyhow::Result<()> {
     let denied_domains = [libc::AF_INET, libc::AF_INET6, libc::AF_PACKET];

@@ -57,8 +57,18 @@ pub(super) struct Draw<'a> {
 }
 
 impl Draw<'_> {
-    /// A PNG of page 1 of the PDF at `pdf`, `width` pixels wide, beside it.
+    /// A PNG of page 1 of the PDF at `pdf`, `width` pixels wide, beside it;
+    /// on failure the PDF is removed: a document asking for a preview gets
+    /// both or neither.
     pub(super) async fn render(&self, pdf: &Path, width: u32) -> Result<Preview, ConvertError> {
+        let drawn = self.draw(pdf, width).await;
+        if drawn.is_err() {
+            let _ = tokio::fs::remove_file(pdf).await;
+        }
+        drawn
+    }
+
+    async fn draw(&self, pdf: &Path, width: u32) -> Result<Preview, ConvertError> {
         // An empty directory of its own: the tool can write nothing else,
         // the PDF least of all.
         let parent = pdf.parent().unwrap_or(Path::new("."));
