@@ -47,8 +47,16 @@ fn pool(program: PathBuf) -> Pool {
 const A_PDF: &str = r"printf '%%PDF-1.4\n1 0 obj <</Type/Page>> endobj\n%%%%EOF\n'";
 
 async fn convert(pool: &Pool, input: &Path, out: &Path) -> Result<(), ConvertError> {
-    let options = PdfOptions::default();
-    let converting = pool.convert(input, input, out, &options);
+    convert_with(pool, input, out, &PdfOptions::default()).await
+}
+
+async fn convert_with(
+    pool: &Pool,
+    input: &Path,
+    out: &Path,
+    options: &PdfOptions,
+) -> Result<(), ConvertError> {
+    let converting = pool.convert(input, input, out, options);
     tokio::time::timeout(Duration::from_secs(15), converting)
         .await
         .expect("the conversion ends within its deadline")
@@ -181,11 +189,7 @@ async fn convert_with_preview(pool: &Pool, input: &Path, out: &Path) -> Result<(
         preview: Some(64),
         ..PdfOptions::default()
     };
-    let converting = pool.convert(input, input, out, &options);
-    tokio::time::timeout(Duration::from_secs(15), converting)
-        .await
-        .expect("the conversion ends within its deadline")
-        .map(drop)
+    convert_with(pool, input, out, &options).await
 }
 
 /// A preview tool taken over by the PDF it draws leaves a link, a FIFO or
