@@ -29,7 +29,7 @@ struct Pending {
 }
 
 enum Finished {
-    Converted(String),
+    Converted,
     Failed(String),
 }
 
@@ -38,6 +38,8 @@ struct Submission {
     args: SubmitArgs,
     /// Set on each upload as `docx2pdf-*` metadata, for the worker to read.
     options: Vec<(String, String)>,
+    /// Whether a preview beside each PDF was asked for.
+    preview: bool,
     store: Store,
     /// None with `--notify`: the bucket's notification announces each upload.
     publisher: Option<Publisher>,
@@ -56,10 +58,11 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         Some(topic) => Some(services.publisher(topic).await?),
         None => None,
     };
-    let options = args.pdf.options().metadata();
+    let (options, preview) = (args.pdf.options().metadata(), args.pdf.options().preview);
     let submission = Submission {
         args,
         options,
+        preview: preview.is_some(),
         store,
         publisher,
     };
@@ -176,23 +179,18 @@ impl Submission {
     async fn report(&self, p: &Pending, result: Option<Finished>) -> anyhow::Result<bool> {
         let shown = p.file.display();
         match result {
-            Some(Finished::Converted(uri)) => match &self.args.download {
-                Some(dir) => {
-                    let dest = dir.join(Path::new(&p.job.output).file_name().unwrap_or_default());
-                    self.store
-                        .download(
-                            &self.args.output_bucket,
-                            &p.job.output,
-                            None,
-                            &dest,
-                            u64::MAX,
-                        )
-                        .await
-                        .with_context(|| format!("downloading {uri}"))?;
-                    crate::stdout::line(format_args!("{shown} -> {}", dest.display()));
+            Some(Finished::Converted) => {
+                // The preview is stored before the PDF: both are there.
+                let preview = self.preview.then(|| p.job.preview());
+                let made: Vec<&str> = std::iter::once(p.job.output.as_str())
+                    .chain(preview.as_deref())
+                    .collect();
+                let mut got = Vec::new();
+                for object in made {
+                    got.push(self.fetch(object).await?);
                 }
-                None => crate::stdout::line(format_args!("{shown} -> {uri}")),
-            },
+                crate::stdout::line(format_args!("{shown} -> {}", got.join(", ")));
+            }
             Some(Finished::Failed(reason)) => {
                 eprintln!("{shown}: not converted: {reason}");
                 return Ok(false);
@@ -206,6 +204,25 @@ impl Submission {
             }
         }
         Ok(true)
+    }
+}
+
+impl Submission {
+    /// Where `object` in the output bucket is for the user: downloaded into
+    /// `--download DIR`, or its URI.
+    async fn fetch(&self, object: &str) -> anyhow::Result<String> {
+        let uri = ObjectRef::new(&self.args.output_bucket, object).to_string();
+        let Some(dir) = &self.args.download else {
+            return Ok(uri);
+        };
+        let dest = dir.join(Path::new(object).file_name().unwrap_or_default());
+        let out = &self.args.output_bucket;
+        (self
+            .store
+            .download(out, object, None, &dest, u64::MAX)
+            .await)
+            .with_context(|| format!("downloading {uri}"))?;
+        Ok(dest.display().to_string())
     }
 }
 
@@ -227,8 +244,7 @@ async fn result_of(store: &Store, out: &str, p: &Pending) -> anyhow::Result<Opti
         .map_err(from)?
         .is_some_and(|g| g >= p.generation)
     {
-        let pdf = ObjectRef::new(out, &p.job.output);
-        return Ok(Some(Finished::Converted(pdf.to_string())));
+        return Ok(Some(Finished::Converted));
     }
     if store
         .source_generation_of(out, &p.job.failure_record)

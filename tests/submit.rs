@@ -76,6 +76,8 @@ fn submit_uploads_announces_waits_and_downloads() {
             &topic,
             "--download",
             pdfs.to_str().unwrap(),
+            "--preview",
+            "64",
             "--timeout",
             "120",
         ],
@@ -92,6 +94,8 @@ fn submit_uploads_announces_waits_and_downloads() {
             pdf.starts_with(b"%PDF-"),
             "{name} was not downloaded: {stdout}"
         );
+        let png = std::fs::read(pdfs.join(name.replace(".pdf", ".png"))).unwrap_or_default();
+        assert!(png.starts_with(b"\x89PNG"), "{name}'s preview: {stdout}");
     }
     let failure: Vec<&str> = stderr.lines().collect();
     assert_eq!(failure.len(), 1, "{stderr}");
