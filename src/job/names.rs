@@ -20,14 +20,15 @@ pub(super) fn invalid_name(object: &str) -> Option<&'static str> {
     }
 }
 
-/// PDFs, previews and anything under the output prefix of the output
-/// bucket are ours: converting them would loop (or record a failure per
-/// preview) when input and output share a bucket.
+/// PDFs, previews in the output bucket and anything under its output
+/// prefix are ours: converting them would loop (or record a failure per
+/// preview) when input and output share a bucket. A picture uploaded to an
+/// input bucket is a document, refused with its record.
 pub(super) fn is_output(bucket: &str, object: &str, routing: &Routing) -> bool {
-    let under_prefix =
-        bucket == routing.output_bucket && object.starts_with(&routing.output_prefix);
+    let in_output = bucket == routing.output_bucket;
+    let under_prefix = in_output && object.starts_with(&routing.output_prefix);
     let name = object.to_ascii_lowercase();
-    under_prefix || name.ends_with(".pdf") || name.ends_with(".png")
+    under_prefix || name.ends_with(".pdf") || (in_output && name.ends_with(".png"))
 }
 
 /// `dir/report.v2.docx` -> `dir/report.v2.pdf`; a name without extension gains one.

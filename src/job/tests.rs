@@ -156,10 +156,17 @@ fn outputs_are_never_inputs() {
         parse(&a, b"", &same_bucket),
         Ok(Parsed::Ignore(_))
     ));
-    for ours in ["scan.PDF", "report.png"] {
-        let a = attrs(&[("bucketId", "in"), ("objectId", ours)]);
-        assert!(matches!(parse(&a, b"", &routing()), Ok(Parsed::Ignore(_))));
-    }
+    let a = attrs(&[("bucketId", "in"), ("objectId", "scan.PDF")]);
+    assert!(matches!(parse(&a, b"", &routing()), Ok(Parsed::Ignore(_))));
+    // A preview in the output bucket is ours; a picture uploaded as a
+    // document is not (it is refused, with its record).
+    let a = attrs(&[("bucketId", "shared"), ("objectId", "report.png")]);
+    assert!(matches!(
+        parse(&a, b"", &same_bucket),
+        Ok(Parsed::Ignore(_))
+    ));
+    let a = attrs(&[("bucketId", "in"), ("objectId", "report.png")]);
+    assert!(matches!(parse(&a, b"", &routing()), Ok(Parsed::Convert(_))));
 }
 
 #[test]
