@@ -222,3 +222,40 @@ fn the_worker_stores_it_beside_the_pdf_from_metadata_and_from_a_job() {
         "gs://output/pdf/job.png"
     );
 }
+
+/// Without pdftoppm a preview is the machine's failure (internal, so the
+/// worker retries it), not the document's: no record calls it damaged, and
+/// no PDF is made without its preview. The control: on the same `PATH`,
+/// the same document without a preview converts.
+#[test]
+fn without_pdftoppm_a_preview_is_the_machines_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in ["fc-list", "fc-match", "fc-cache"] {
+        std::os::unix::fs::symlink(Path::new("/usr/bin").join(tool), bin.join(tool)).unwrap();
+    }
+    let pdf = dir.path().join("out.pdf");
+    let run = |flags: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_docx2pdf"))
+            .arg("convert")
+            .arg(fixture("one_page.docx"))
+            .arg("-o")
+            .arg(&pdf)
+            .args(flags)
+            .env("PATH", &bin)
+            .output()
+            .unwrap()
+    };
+    let plain = run(&[]);
+    assert!(plain.status.success(), "the control: {plain:?}");
+    std::fs::remove_file(&pdf).unwrap();
+    let asked = run(&["--preview", "100"]);
+    let stderr = String::from_utf8_lossy(&asked.stderr);
+    assert_eq!(asked.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("internal error") && stderr.contains("poppler-utils"),
+        "{stderr}"
+    );
+    assert!(!pdf.exists());
+}

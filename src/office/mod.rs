@@ -125,6 +125,11 @@ impl Pool {
             );
         }
         volume::warn_if_small(workspace.slots(), config.size as u64 * config.scratch_cap);
+        if !preview::installed() {
+            tracing::warn!(
+                "pdftoppm (poppler-utils) is not installed: a document asking for a preview fails, and is retried, until it is"
+            );
+        }
         let allocator = environment::jemalloc();
         if allocator.is_none() {
             tracing::info!(

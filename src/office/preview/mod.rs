@@ -23,7 +23,7 @@ use super::ConvertError;
 use crate::config::PREVIEW_SUBCOMMAND;
 
 mod tool;
-pub use tool::main;
+pub use tool::{installed, main};
 
 /// The tallest preview, in widths: of a page taller than this (a
 /// receipt's roll), the preview shows the top. Drawing it whole would cost
@@ -94,6 +94,11 @@ impl Draw<'_> {
                 self.deadline
             ))
         })??;
+        if output.status.code() == Some(tool::NOT_INSTALLED) {
+            return Err(ConvertError::Internal(
+                "pdftoppm, which draws previews, is not installed: install poppler-utils (./dev/setup does; the image has it)".into(),
+            ));
+        }
         if !output.status.success() {
             let said = String::from_utf8_lossy(&output.stderr);
             let said: String = said.trim().chars().take(300).collect();

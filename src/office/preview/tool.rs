@@ -24,6 +24,15 @@ use crate::office::sandbox;
 const CPU_SECONDS: u64 = 30;
 const MEMORY_BYTES: u64 = 1 << 30;
 
+/// The exit status that says pdftoppm is not installed: the machine's
+/// fault, not the document's.
+pub const NOT_INSTALLED: i32 = 3;
+
+/// pdftoppm could not be found.
+#[derive(Debug, thiserror::Error)]
+#[error("pdftoppm is not installed (poppler-utils)")]
+struct NotInstalled;
+
 /// Entry point of the `render-preview` subcommand: `WIDTH MAX_BYTES PDF
 /// PREFIX`, drawing page 1 of `PDF` into `PREFIX.png`. Never returns.
 pub fn main(args: Vec<OsString>) -> ! {
@@ -31,9 +40,18 @@ pub fn main(args: Vec<OsString>) -> ! {
         Ok(()) => std::process::exit(0),
         Err(error) => {
             eprintln!("render preview: {error:#}");
-            std::process::exit(1)
+            match error.is::<NotInstalled>() {
+                true => std::process::exit(NOT_INSTALLED),
+                false => std::process::exit(1),
+            }
         }
     }
+}
+
+/// Whether pdftoppm is on `PATH`, for the pool to warn at start.
+pub fn installed() -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| dir.join("pdftoppm").is_file())
 }
 
 fn run(args: Vec<OsString>) -> anyhow::Result<()> {
@@ -66,7 +84,10 @@ fn draw(pdf: &std::path::Path, width: u32) -> anyhow::Result<Pixels> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
-        .context("running pdftoppm (from poppler-utils)")?;
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::NotFound => anyhow::Error::new(NotInstalled),
+            _ => anyhow::Error::new(error).context("running pdftoppm"),
+        })?;
     let largest = 64 + 3 * u64::from(width) * u64::from(tallest);
     let mut ppm = Vec::new();
     let stdout = child.stdout.take().context("pdftoppm's output")?;
