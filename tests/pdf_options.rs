@@ -217,12 +217,17 @@ fn the_pdfs_properties_are_set_over_the_documents_or_cleared() {
 /// (binary Office files, RTF) fails naming the options it cannot take,
 /// rather than making a PDF silently without them (the control: the same
 /// options on a `.docx` apply; a text file has nothing to clear).
+/// `clear-metadata` they all take (next test).
 #[test]
 fn options_a_format_cannot_take_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("out.pdf");
     for (input, flags, refused) in [
-        ("one_page.doc", &["--clear-metadata"][..], "clear-metadata"),
+        (
+            "one_page.doc",
+            &["--subject", "Q3", "--clear-metadata"][..],
+            "subject",
+        ),
         (
             "one_sheet.xls",
             &["--title", "Q3", "--author", "Ann"][..],
@@ -247,4 +252,25 @@ fn options_a_format_cannot_take_are_refused_by_name() {
     // Tracked changes are a text document's: a spreadsheet takes the
     // deployment's default without complaint.
     convert(&fixture("one_sheet.xls"), &pdf, &["--changes", "hide"]);
+}
+
+/// `clear-metadata` on the files we copy rather than rebuild: a `.doc`
+/// (its property streams removed) and an RTF (its info group cut) make a
+/// PDF without their author (the control: without the option, both name
+/// python-docx, which wrote them).
+#[test]
+fn clear_metadata_reaches_binary_and_rtf_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("out.pdf");
+    for input in ["one_page.doc", "one_page.rtf"] {
+        convert(&fixture(input), &pdf, &[]);
+        assert_eq!(
+            info(&pdf, "Author").as_deref(),
+            Some("python-docx"),
+            "the control: {input}"
+        );
+        convert(&fixture(input), &pdf, &["--clear-metadata"]);
+        assert_eq!(info(&pdf, "Author"), None, "{input}");
+        assert!(pdf_text(&pdf).contains("Invoice summary"), "{input}");
+    }
 }

@@ -12,6 +12,7 @@
 
 mod answers;
 mod child;
+mod cleared;
 mod decrypt;
 mod engine;
 mod environment;

@@ -10,7 +10,7 @@ use tempfile::NamedTempFile;
 
 use super::inspect::csv::Dialect;
 use super::inspect::{self, Inspected};
-use super::{ConvertError, child, markup, package_parts, properties};
+use super::{ConvertError, child, cleared, markup, package_parts, properties};
 use crate::options::PdfOptions;
 use crate::supervisor::RequestDir;
 
@@ -44,19 +44,30 @@ pub(super) fn document_for_libreoffice(
     }
     let mut copy = NamedTempFile::new_in(work)?;
     std::io::copy(&mut File::open(input)?, copy.as_file_mut())?;
+    if options.properties.clear {
+        clear_properties(copy.path())?;
+    }
     Ok((copy, None))
 }
 
+/// `clear-metadata` for a file we copy rather than rebuild, by what it
+/// holds: a compound file, or RTF (a text file has no properties).
+fn clear_properties(path: &Path) -> Result<(), ConvertError> {
+    let mut head = [0u8; 8];
+    let read = std::io::Read::read(&mut File::open(path)?, &mut head)?;
+    match &head[..read] {
+        head if head.starts_with(inspect::OLE2_MAGIC) => cleared::clear_compound(path),
+        head if head.starts_with(br"{\rtf") => cleared::clear_rtf(path),
+        _ => Ok(()),
+    }
+}
+
 /// The options a document of `extension`, not a package we rebuild, cannot
-/// take: refused by name, rather than a PDF silently without them (one
-/// that still carries the author `clear-metadata` was to remove).
+/// take: refused by name, rather than a PDF silently without them.
+/// (`clear-metadata` they take: [`cleared`].)
 fn inapplicable(extension: &str, options: &PdfOptions) -> Result<(), ConvertError> {
     let asked = &options.properties;
     let mut refused: Vec<&str> = asked.set_ones().map(|(name, _)| name).collect();
-    // A text file has no properties of its own to clear.
-    if asked.clear && !matches!(extension, "txt" | "csv") {
-        refused.push("clear-metadata");
-    }
     if options.changes.is_some() && matches!(extension, "doc" | "dot" | "rtf") {
         refused.push("changes");
     }
