@@ -29,6 +29,17 @@ fn passwords(dir: &Path) -> std::path::PathBuf {
     passwords
 }
 
+/// The CPU-limit test measures a confined process's CPU seconds against
+/// the wall clock: it runs alone (write), the others beside each other
+/// (read), or their LibreOffice processes share its two cores.
+static CORES: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn sharing_cores() -> std::sync::RwLockReadGuard<'static, ()> {
+    CORES
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// `text` with the option's name taken out: what is left must not hold
 /// the password.
 fn without_option_name(text: &str) -> String {
@@ -38,6 +49,7 @@ fn without_option_name(text: &str) -> String {
 
 #[test]
 fn convert_opens_each_encryption_with_the_right_password_only() {
+    let _cores = sharing_cores();
     let dir = tempfile::tempdir().unwrap();
     let passwords = passwords(dir.path());
     let dir_flag = ["--passwords-dir", passwords.to_str().unwrap()];
@@ -86,6 +98,7 @@ fn convert_opens_each_encryption_with_the_right_password_only() {
 /// `encrypted` (the control; an OpenDocument was called damaged before).
 #[test]
 fn convert_opens_what_libreoffice_decrypts_with_the_right_password_only() {
+    let _cores = sharing_cores();
     let dir = tempfile::tempdir().unwrap();
     let passwords = passwords(dir.path());
     let dir_flag = ["--passwords-dir", passwords.to_str().unwrap()];
@@ -144,7 +157,11 @@ fn convert_opens_what_libreoffice_decrypts_with_the_right_password_only() {
 /// The LibreOffice process that was given a password is replaced after
 /// its job (the control: one that converted a plain document is not).
 #[tokio::test(flavor = "multi_thread")]
+// The lock is between tests, each on a runtime of its own: no task of
+// this runtime waits for it.
+#[allow(clippy::await_holding_lock)]
 async fn a_process_that_held_a_password_is_replaced() {
+    let _cores = sharing_cores();
     let dir = tempfile::tempdir().unwrap();
     let pool = common::start_pool(docx2pdf::office::PoolConfig {
         passwords_dir: Some(passwords(dir.path())),
@@ -167,6 +184,7 @@ async fn a_process_that_held_a_password_is_replaced() {
 
 #[test]
 fn the_worker_opens_a_document_by_the_password_its_metadata_names() {
+    let _cores = sharing_cores();
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let passwords = passwords(dir.path());
@@ -259,6 +277,9 @@ fn write_endless_key_derivation(path: &Path) {
 /// document fails as `corrupt` within the minute.
 #[test]
 fn a_key_derivation_that_never_ends_is_stopped_at_its_cpu_limit() {
+    let _alone = CORES
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let hostile = dir.path().join("endless.docx");
     write_endless_key_derivation(&hostile);
