@@ -254,12 +254,12 @@ fn options_a_format_cannot_take_are_refused_by_name() {
     convert(&fixture("one_sheet.xls"), &pdf, &["--changes", "hide"]);
 }
 
-/// `clear-metadata` on the files we copy rather than rebuild: a `.doc`
-/// (its property streams removed) and an RTF (its info group cut) make a
-/// PDF without their author (the control: without the option, both name
-/// python-docx, which wrote them).
+/// The files we copy rather than rebuild: `clear-metadata` on a `.doc`
+/// (its property streams removed) and an RTF (its info group emptied)
+/// makes a PDF without their author (the control: without the option,
+/// both name python-docx, which wrote them); an RTF takes the rest too.
 #[test]
-fn clear_metadata_reaches_binary_and_rtf_files() {
+fn properties_reach_rtf_files_and_clear_metadata_binary_ones() {
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("out.pdf");
     for input in ["one_page.doc", "one_page.rtf"] {
@@ -273,4 +273,9 @@ fn clear_metadata_reaches_binary_and_rtf_files() {
         assert_eq!(info(&pdf, "Author"), None, "{input}");
         assert!(pdf_text(&pdf).contains("Invoice summary"), "{input}");
     }
+    let flags = ["--title", "Jahresbericht Ü", "--keywords", "a, b"];
+    convert(&fixture("one_page.rtf"), &pdf, &flags);
+    assert_eq!(info(&pdf, "Title").as_deref(), Some("Jahresbericht Ü"));
+    assert_eq!(info(&pdf, "Keywords").as_deref(), Some("a, b"));
+    assert_eq!(info(&pdf, "Author").as_deref(), Some("python-docx"), "kept");
 }

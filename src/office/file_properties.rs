@@ -1,13 +1,17 @@
-//! `clear-metadata` for the files we do not rebuild as packages: a
-//! compound file's (`.doc`, `.xls`, `.ppt`) property-set streams removed,
-//! an RTF's `{\info ...}` group cut. LibreOffice takes a document's title,
-//! author, subject and keywords from there; without them its PDF carries
-//! none. Setting them (`title` and the rest) is not done for these files.
+//! The PDF's properties for the files we copy rather than rebuild as
+//! packages. LibreOffice takes a document's title, author, subject and
+//! keywords from an RTF's `{\info ...}` group and from a compound file's
+//! (`.doc`, `.xls`, `.ppt`) property-set streams. An RTF's group is
+//! rewritten with what the options set (`clear-metadata`: with nothing
+//! else); a compound file's streams are removed for `clear-metadata`, and
+//! not written (the `title` and the rest are refused for those files).
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::Path;
 
 use super::ConvertError;
+use crate::options::Properties;
 
 /// The property sets of a compound file: the summary (title, subject,
 /// author, keywords, comments, last author) and the document summary
@@ -30,38 +34,102 @@ pub(super) fn clear_compound(path: &Path) -> Result<(), ConvertError> {
     compound.flush().map_err(unreadable)
 }
 
-/// Cuts the `{\info ...}` group out of the RTF file at `path`, in place.
-pub(super) fn clear_rtf(path: &Path) -> Result<(), ConvertError> {
-    let text = std::fs::read(path)?;
-    if let Some(group) = info_group(&text) {
-        let mut out = std::fs::File::create(path)?;
-        out.write_all(&text[..group.start])?;
-        out.write_all(&text[group.end..])?;
+/// Writes `asked` into the `{\info ...}` group of the RTF file at `path`,
+/// in place: each property set replaces the document's; `clear` leaves
+/// none of the document's.
+pub(super) fn write_rtf(path: &Path, asked: &Properties) -> Result<(), ConvertError> {
+    let rtf = std::fs::read(path)?;
+    let groups = groups(&rtf);
+    let info = groups.iter().find(|g| g.depth == 2 && g.word == b"info");
+    let mut group = b"{\\info".to_vec();
+    if let (Some(info), false) = (info, asked.clear) {
+        let replaced: Vec<&str> = asked.set_ones().map(|(name, _)| name).collect();
+        let children = groups
+            .iter()
+            .filter(|g| g.depth == 3 && within(&g.at, &info.at));
+        for child in children {
+            let word = std::str::from_utf8(child.word).unwrap_or("");
+            if !replaced.contains(&word) {
+                group.extend(&rtf[child.at.clone()]);
+            }
+        }
     }
+    for (name, value) in asked.set_ones() {
+        group.extend(format!("{{\\{name} {}}}", rtf_text(value)).bytes());
+    }
+    group.push(b'}');
+    // Without a group of its own, just inside the document's.
+    let at = info.map_or(start_of_body(&rtf), |info| info.at.clone());
+    let mut out = std::fs::File::create(path)?;
+    out.write_all(&rtf[..at.start])?;
+    out.write_all(&group)?;
+    out.write_all(&rtf[at.end..])?;
     Ok(())
 }
 
-/// Where the document's `{\info ...}` group is (one level inside the
-/// outermost group), braces included. Escaped braces and a `\binN`'s raw
-/// bytes are neither groups nor words.
-fn info_group(rtf: &[u8]) -> Option<std::ops::Range<usize>> {
-    let (mut depth, mut start, mut at) = (0usize, None, 0);
+fn within(inner: &Range<usize>, outer: &Range<usize>) -> bool {
+    outer.start < inner.start && inner.end <= outer.end
+}
+
+/// Where a new group may go: after the `\rtfN` word that opens the file.
+fn start_of_body(rtf: &[u8]) -> Range<usize> {
+    let at = match word_at(rtf, 1) {
+        Some(b"rtf") => parameter(rtf, 2 + 3).1,
+        _ => 1,
+    };
+    at..at
+}
+
+/// `text` as RTF text: braces and backslashes escaped, anything beyond
+/// printable ASCII as `\uN?` (UTF-16, signed, with `?` for readers
+/// without Unicode).
+fn rtf_text(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '\\' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            c => {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    out.push_str(&format!("\\u{}?", *unit as i16));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A group of an RTF file: its braces, how deep it is (the document's own
+/// is 1), and its first control word (empty if none opens it).
+struct Group<'a> {
+    at: Range<usize>,
+    depth: usize,
+    word: &'a [u8],
+}
+
+/// Every group of `rtf`, in the order they close. Escaped braces and a
+/// `\binN`'s raw bytes are neither groups nor words.
+fn groups(rtf: &[u8]) -> Vec<Group<'_>> {
+    let (mut open, mut found, mut at) = (Vec::new(), Vec::new(), 0);
     while at < rtf.len() {
         match rtf[at] {
-            b'{' => {
-                depth += 1;
-                if depth == 2 && start.is_none() && word_at(rtf, at + 1) == Some(b"info") {
-                    start = Some(at);
-                }
-            }
+            b'{' => open.push(at),
             b'}' => {
-                if let (2, Some(from)) = (depth, start) {
-                    return Some(from..at + 1);
+                if let Some(start) = open.pop() {
+                    let word = word_at(rtf, start + 1).unwrap_or(b"");
+                    let depth = open.len() + 1;
+                    found.push(Group {
+                        at: start..at + 1,
+                        depth,
+                        word,
+                    });
                 }
-                depth = depth.saturating_sub(1);
             }
             b'\\' => match word_at(rtf, at) {
-                Some(word) if word.starts_with(b"bin") => {
+                Some(word) if word == b"bin" => {
                     let (length, end) = parameter(rtf, at + 1 + word.len());
                     at = end.saturating_add(length);
                     continue;
@@ -74,7 +142,7 @@ fn info_group(rtf: &[u8]) -> Option<std::ops::Range<usize>> {
         }
         at += 1;
     }
-    None
+    found
 }
 
 /// The control word (its letters) of the backslash at `at`, if one is
@@ -88,10 +156,8 @@ fn word_at(rtf: &[u8], at: usize) -> Option<&[u8]> {
 /// The number after a control word's letters at `at`, and where the word
 /// ends (its one delimiting space included).
 fn parameter(rtf: &[u8], at: usize) -> (usize, usize) {
-    let digits = rtf[at.min(rtf.len())..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let at = at.min(rtf.len());
+    let digits = rtf[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     let number = std::str::from_utf8(&rtf[at..at + digits])
         .ok()
         .and_then(|n| n.parse().ok())
@@ -104,30 +170,46 @@ fn parameter(rtf: &[u8], at: usize) -> (usize, usize) {
 mod tests {
     use super::*;
 
-    fn cut(rtf: &str) -> String {
-        let bytes = rtf.as_bytes();
-        match info_group(bytes) {
-            Some(group) => [&bytes[..group.start], &bytes[group.end..]]
-                .concat()
-                .iter()
-                .map(|&b| b as char)
-                .collect(),
-            None => rtf.to_string(),
+    fn written(rtf: &str, pairs: &[(&str, &str)]) -> String {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), rtf).unwrap();
+        let mut options = crate::options::PdfOptions::default();
+        for (name, value) in pairs {
+            options.set(name, value).unwrap();
         }
+        write_rtf(file.path(), &options.properties).unwrap();
+        String::from_utf8(std::fs::read(file.path()).unwrap()).unwrap()
     }
 
     #[test]
-    fn the_info_group_goes_and_nothing_else() {
-        let rtf = r"{\rtf1{\info{\title Q3 \{draft\}}{\author Ann}}\pard Text\par}";
-        assert_eq!(cut(rtf), r"{\rtf1\pard Text\par}");
-        // Not a group named otherwise, nor one deeper, nor escaped text.
-        let kept = r"{\rtf1{\infoline x}{\pard {\info y}}\{\info z\}}";
-        assert_eq!(cut(kept), kept);
+    fn a_property_set_replaces_the_documents_and_keeps_the_rest() {
+        let rtf = r"{\rtf1{\info{\title Old}{\author Ann}}\pard Text\par}";
+        assert_eq!(
+            written(rtf, &[("title", "Q3 {draft}")]),
+            r"{\rtf1{\info{\author Ann}{\title Q3 \{draft\}}}\pard Text\par}"
+        );
+        assert_eq!(
+            written(rtf, &[("clear-metadata", "true")]),
+            r"{\rtf1{\info}\pard Text\par}"
+        );
     }
 
     #[test]
-    fn binary_data_before_it_is_skipped_whole() {
-        let rtf = "{\\rtf1{\\pict\\bin3 {{{}{\\info{\\author Ann}}x}";
-        assert_eq!(cut(rtf), "{\\rtf1{\\pict\\bin3 {{{}x}");
+    fn a_document_without_an_info_group_gets_one() {
+        let rtf = r"{\rtf1\ansi\pard Text\par}";
+        assert_eq!(
+            written(rtf, &[("author", "Zoë 😀")]),
+            r"{\rtf1{\info{\author Zo\u235? \u-10179?\u-8704?}}\ansi\pard Text\par}"
+        );
+    }
+
+    #[test]
+    fn only_the_documents_own_info_group_counts() {
+        // Not a deeper group, escaped text or binary data that looks like one.
+        let rtf = r"{\rtf1{\pict\bin7 {\info}}{\pard {\info y}}\{\info z\}}";
+        assert_eq!(
+            written(rtf, &[("title", "T")]),
+            r"{\rtf1{\info{\title T}}{\pict\bin7 {\info}}{\pard {\info y}}\{\info z\}}"
+        );
     }
 }

@@ -12,12 +12,12 @@
 
 mod answers;
 mod child;
-mod cleared;
 mod decrypt;
 mod engine;
 mod environment;
 mod error;
 mod fidelity;
+mod file_properties;
 mod font_tool;
 pub mod inspect;
 mod markup;

@@ -10,8 +10,8 @@ use tempfile::NamedTempFile;
 
 use super::inspect::csv::Dialect;
 use super::inspect::{self, Inspected};
-use super::{ConvertError, child, cleared, markup, package_parts, properties};
-use crate::options::PdfOptions;
+use super::{ConvertError, child, file_properties, markup, package_parts, properties};
+use crate::options::{PdfOptions, Properties};
 use crate::supervisor::RequestDir;
 
 /// The file LibreOffice is to read, made in the worker's `work` directory
@@ -44,30 +44,36 @@ pub(super) fn document_for_libreoffice(
     }
     let mut copy = NamedTempFile::new_in(work)?;
     std::io::copy(&mut File::open(input)?, copy.as_file_mut())?;
-    if options.properties.clear {
-        clear_properties(copy.path())?;
+    if !options.properties.is_default() {
+        write_properties(copy.path(), &options.properties)?;
     }
     Ok((copy, None))
 }
 
-/// `clear-metadata` for a file we copy rather than rebuild, by what it
-/// holds: a compound file, or RTF (a text file has no properties).
-fn clear_properties(path: &Path) -> Result<(), ConvertError> {
+/// The properties `asked` for a file we copy rather than rebuild, by what
+/// it holds: an RTF takes them all, a compound file `clear-metadata` only
+/// ([`inapplicable`] refused the rest), a text file has none.
+fn write_properties(path: &Path, asked: &Properties) -> Result<(), ConvertError> {
     let mut head = [0u8; 8];
     let read = std::io::Read::read(&mut File::open(path)?, &mut head)?;
     match &head[..read] {
-        head if head.starts_with(inspect::OLE2_MAGIC) => cleared::clear_compound(path),
-        head if head.starts_with(br"{\rtf") => cleared::clear_rtf(path),
+        head if head.starts_with(br"{\rtf") => file_properties::write_rtf(path, asked),
+        head if head.starts_with(inspect::OLE2_MAGIC) && asked.clear => {
+            file_properties::clear_compound(path)
+        }
         _ => Ok(()),
     }
 }
 
 /// The options a document of `extension`, not a package we rebuild, cannot
 /// take: refused by name, rather than a PDF silently without them.
-/// (`clear-metadata` they take: [`cleared`].)
+/// (`clear-metadata` they all take, an RTF the rest: [`file_properties`].)
 fn inapplicable(extension: &str, options: &PdfOptions) -> Result<(), ConvertError> {
     let asked = &options.properties;
-    let mut refused: Vec<&str> = asked.set_ones().map(|(name, _)| name).collect();
+    let mut refused: Vec<&str> = match extension {
+        "rtf" => Vec::new(),
+        _ => asked.set_ones().map(|(name, _)| name).collect(),
+    };
     if options.changes.is_some() && matches!(extension, "doc" | "dot" | "rtf") {
         refused.push("changes");
     }
