@@ -1,16 +1,17 @@
 //! The PDF's properties for the files we copy rather than rebuild as
 //! packages. LibreOffice takes a document's title, author, subject and
 //! keywords from an RTF's `{\info ...}` group and from a compound file's
-//! (`.doc`, `.xls`, `.ppt`) property-set streams. An RTF's group is
-//! rewritten with what the options set (`clear-metadata`: with nothing
-//! else); a compound file's streams are removed for `clear-metadata`, and
-//! not written (the `title` and the rest are refused for those files).
+//! (`.doc`, `.xls`, `.ppt`) summary property set. Each is rewritten with
+//! what the options set, over the document's own (`clear-metadata`: with
+//! nothing of the document's; a compound file loses its document summary
+//! set too).
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::Path;
 
-use super::ConvertError;
+use super::{ConvertError, property_set};
 use crate::options::Properties;
 
 /// The property sets of a compound file: the summary (title, subject,
@@ -21,15 +22,36 @@ const PROPERTY_STREAMS: [&str; 2] = [
     "/\u{5}DocumentSummaryInformation",
 ];
 
-/// Removes the property sets of the compound file at `path`, in place.
-pub(super) fn clear_compound(path: &Path) -> Result<(), ConvertError> {
+/// Writes `asked` into the summary property set of the compound file at
+/// `path`, in place.
+pub(super) fn write_compound(path: &Path, asked: &Properties) -> Result<(), ConvertError> {
     let unreadable =
         |e: std::io::Error| ConvertError::Corrupt(format!("unreadable OLE2 compound file: {e}"));
     let mut compound = cfb::open_rw(path).map_err(unreadable)?;
-    for stream in PROPERTY_STREAMS {
+    let [summary, document_summary] = PROPERTY_STREAMS;
+    let mut properties = BTreeMap::new();
+    if !asked.clear && compound.exists(summary) {
+        let mut bytes = Vec::new();
+        let stream = compound.open_stream(summary).map_err(unreadable)?;
+        stream.take(1 << 20).read_to_end(&mut bytes)?;
+        properties = property_set::read(&bytes);
+    }
+    for (name, value) in asked.set_ones() {
+        if let Some(&(_, pid)) = property_set::PIDS.iter().find(|(n, _)| *n == name) {
+            properties.insert(pid, value.to_string());
+        }
+    }
+    for stream in [Some(summary), asked.clear.then_some(document_summary)]
+        .into_iter()
+        .flatten()
+    {
         if compound.exists(stream) {
             compound.remove_stream(stream).map_err(unreadable)?;
         }
+    }
+    if !properties.is_empty() {
+        let mut stream = compound.create_stream(summary).map_err(unreadable)?;
+        stream.write_all(&property_set::write(&properties))?;
     }
     compound.flush().map_err(unreadable)
 }

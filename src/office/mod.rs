@@ -27,6 +27,7 @@ mod pool_config;
 mod preview;
 pub mod profile;
 mod properties;
+mod property_set;
 mod request;
 pub mod sandbox;
 mod volume;
@@ -158,7 +159,7 @@ impl Pool {
             recycle_after: config.recycle_after,
             memory_limit: config.memory_limit,
             file_size_cap: config.max_output_bytes,
-            cpu_budget: Some(cpu_budget(config.job_timeout)),
+            cpu_budget: Some(pool_config::cpu_budget(config.job_timeout)),
             scratch_cap: config.scratch_cap,
             unfit: Box::new(profile::unfit),
             backoff: Backoff {
@@ -391,10 +392,4 @@ impl Pool {
     pub async fn shutdown(&self) {
         self.supervisor.shutdown().await;
     }
-}
-
-/// CPU time one conversion may use: a backstop to the deadline, so twice it,
-/// which LibreOffice's few threads do not reach in a job that would finish.
-fn cpu_budget(job_timeout: Duration) -> Duration {
-    job_timeout * 2
 }

@@ -80,3 +80,9 @@ impl PoolConfig {
         })
     }
 }
+
+/// CPU time one conversion may use: a backstop to the deadline, so twice it,
+/// which LibreOffice's few threads do not reach in a job that would finish.
+pub(super) fn cpu_budget(job_timeout: Duration) -> Duration {
+    job_timeout * 2
+}

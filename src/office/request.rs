@@ -51,28 +51,28 @@ pub(super) fn document_for_libreoffice(
 }
 
 /// The properties `asked` for a file we copy rather than rebuild, by what
-/// it holds: an RTF takes them all, a compound file `clear-metadata` only
-/// ([`inapplicable`] refused the rest), a text file has none.
+/// it holds: an RTF or a compound file takes them; a text file has none.
 fn write_properties(path: &Path, asked: &Properties) -> Result<(), ConvertError> {
     let mut head = [0u8; 8];
     let read = std::io::Read::read(&mut File::open(path)?, &mut head)?;
     match &head[..read] {
         head if head.starts_with(br"{\rtf") => file_properties::write_rtf(path, asked),
-        head if head.starts_with(inspect::OLE2_MAGIC) && asked.clear => {
-            file_properties::clear_compound(path)
+        head if head.starts_with(inspect::OLE2_MAGIC) => {
+            file_properties::write_compound(path, asked)
         }
         _ => Ok(()),
     }
 }
 
 /// The options a document of `extension`, not a package we rebuild, cannot
-/// take: refused by name, rather than a PDF silently without them.
-/// (`clear-metadata` they all take, an RTF the rest: [`file_properties`].)
+/// take: refused by name, rather than a PDF silently without them. (The
+/// properties the others take: [`file_properties`].)
 fn inapplicable(extension: &str, options: &PdfOptions) -> Result<(), ConvertError> {
     let asked = &options.properties;
     let mut refused: Vec<&str> = match extension {
-        "rtf" => Vec::new(),
-        _ => asked.set_ones().map(|(name, _)| name).collect(),
+        // A text file has no properties; `clear-metadata` finds none.
+        "txt" | "csv" => asked.set_ones().map(|(name, _)| name).collect(),
+        _ => Vec::new(),
     };
     if options.changes.is_some() && matches!(extension, "doc" | "dot" | "rtf") {
         refused.push("changes");
@@ -80,7 +80,7 @@ fn inapplicable(extension: &str, options: &PdfOptions) -> Result<(), ConvertErro
     match refused.is_empty() {
         true => Ok(()),
         false => Err(ConvertError::Inapplicable(format!(
-            "{} cannot be applied to a .{extension} file yet (they are written into .docx, .xlsx, .pptx and OpenDocument files): convert it without them, or save it in one of those formats",
+            "{} cannot be applied to a .{extension} file yet (a text file has no properties, and .doc and .rtf take no tracked-changes setting): convert it without them, or save it as .docx, .xlsx or OpenDocument",
             refused.join(", ")
         ))),
     }
