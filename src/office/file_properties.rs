@@ -132,22 +132,37 @@ struct Group<'a> {
     word: &'a [u8],
 }
 
-/// Every group of `rtf`, in the order they close. Escaped braces and a
+/// The most groups an info group's own are read: Word writes a dozen.
+const MOST_CHILDREN: usize = 1024;
+
+/// The document's info group (one level inside the outermost group) and
+/// the groups directly inside it, in the order they close; nothing is kept
+/// of any other group, however many the file has. Escaped braces and a
 /// `\binN`'s raw bytes are neither groups nor words.
 fn groups(rtf: &[u8]) -> Vec<Group<'_>> {
     let (mut open, mut found, mut at) = (Vec::new(), Vec::new(), 0);
+    let mut in_info = false;
     while at < rtf.len() {
         match rtf[at] {
-            b'{' => open.push(at),
+            b'{' => {
+                open.push(at);
+                in_info |= open.len() == 2 && word_at(rtf, at + 1) == Some(b"info");
+            }
             b'}' => {
-                if let Some(start) = open.pop() {
-                    let word = word_at(rtf, start + 1).unwrap_or(b"");
-                    let depth = open.len() + 1;
+                let (Some(start), true) = (open.pop(), in_info) else {
+                    at += 1;
+                    continue;
+                };
+                let (depth, word) = (open.len() + 1, word_at(rtf, start + 1).unwrap_or(b""));
+                if depth == 2 || (depth == 3 && found.len() < MOST_CHILDREN) {
                     found.push(Group {
                         at: start..at + 1,
                         depth,
                         word,
                     });
+                }
+                if depth == 2 {
+                    break;
                 }
             }
             b'\\' => match word_at(rtf, at) {
@@ -223,6 +238,14 @@ mod tests {
             written(rtf, &[("author", "Zoë 😀")]),
             r"{\rtf1{\info{\author Zo\u235? \u-10179?\u-8704?}}\ansi\pard Text\par}"
         );
+    }
+
+    #[test]
+    fn of_a_file_of_many_groups_only_the_info_group_is_kept() {
+        let rtf = format!("{{\\rtf1{}{{\\info{{\\title T}}}}}}", "{x}".repeat(100_000));
+        let found = groups(rtf.as_bytes());
+        let words: Vec<&[u8]> = found.iter().map(|g| g.word).collect();
+        assert_eq!(words, [&b"title"[..], b"info"]);
     }
 
     #[test]
