@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::Path;
 
+use super::inspect::rtf::{Token, tokens};
 use super::{ConvertError, property_set};
 use crate::options::Properties;
 
@@ -61,19 +62,16 @@ pub(super) fn write_compound(path: &Path, asked: &Properties) -> Result<(), Conv
 /// none of the document's.
 pub(super) fn write_rtf(path: &Path, asked: &Properties) -> Result<(), ConvertError> {
     let rtf = std::fs::read(path)?;
-    let groups = groups(&rtf);
-    let info = groups.iter().find(|g| g.depth == 2 && g.word == b"info");
+    let layout = layout(&rtf)?;
     let mut group = b"{\\info".to_vec();
-    if let (Some(info), false) = (info, asked.clear) {
-        let replaced: Vec<&str> = asked.set_ones().map(|(name, _)| name).collect();
-        let children = groups
+    if !asked.clear {
+        let replaced: Vec<&[u8]> = asked.set_ones().map(|(name, _)| name.as_bytes()).collect();
+        for child in layout
+            .children
             .iter()
-            .filter(|g| g.depth == 3 && within(&g.at, &info.at));
-        for child in children {
-            let word = std::str::from_utf8(child.word).unwrap_or("");
-            if !replaced.contains(&word) {
-                group.extend(&rtf[child.at.clone()]);
-            }
+            .filter(|c| !replaced.contains(&c.word))
+        {
+            group.extend(&rtf[child.at.clone()]);
         }
     }
     for (name, value) in asked.set_ones() {
@@ -81,25 +79,12 @@ pub(super) fn write_rtf(path: &Path, asked: &Properties) -> Result<(), ConvertEr
     }
     group.push(b'}');
     // Without a group of its own, just inside the document's.
-    let at = info.map_or(start_of_body(&rtf), |info| info.at.clone());
+    let at = layout.info.unwrap_or(layout.body..layout.body);
     let mut out = std::fs::File::create(path)?;
     out.write_all(&rtf[..at.start])?;
     out.write_all(&group)?;
     out.write_all(&rtf[at.end..])?;
     Ok(())
-}
-
-fn within(inner: &Range<usize>, outer: &Range<usize>) -> bool {
-    outer.start < inner.start && inner.end <= outer.end
-}
-
-/// Where a new group may go: after the `\rtfN` word that opens the file.
-fn start_of_body(rtf: &[u8]) -> Range<usize> {
-    let at = match word_at(rtf, 1) {
-        Some(b"rtf") => parameter(rtf, 2 + 3).1,
-        _ => 1,
-    };
-    at..at
 }
 
 /// `text` as RTF text: braces and backslashes escaped, anything beyond
@@ -124,83 +109,74 @@ fn rtf_text(text: &str) -> String {
     out
 }
 
-/// A group of an RTF file: its braces, how deep it is (the document's own
-/// is 1), and its first control word (empty if none opens it).
+/// A group inside the info group: its braces, and the control word that
+/// opens it.
 struct Group<'a> {
     at: Range<usize>,
-    depth: usize,
     word: &'a [u8],
 }
 
-/// The most groups an info group's own are read: Word writes a dozen.
+/// Where an RTF file's properties are: its info group (one level inside
+/// the document's group), the groups directly inside that, and where a
+/// group may go if it has none (after the `\rtfN` that opens the file).
+struct Layout<'a> {
+    info: Option<Range<usize>>,
+    children: Vec<Group<'a>>,
+    body: usize,
+}
+
+/// The most groups an info group's own are kept: Word writes a dozen.
 const MOST_CHILDREN: usize = 1024;
 
-/// The document's info group (one level inside the outermost group) and
-/// the groups directly inside it, in the order they close; nothing is kept
-/// of any other group, however many the file has. Escaped braces and a
-/// `\binN`'s raw bytes are neither groups nor words.
-fn groups(rtf: &[u8]) -> Vec<Group<'_>> {
-    let (mut open, mut found, mut at) = (Vec::new(), Vec::new(), 0);
-    let mut in_info = false;
-    while at < rtf.len() {
-        match rtf[at] {
-            b'{' => {
-                open.push(at);
-                in_info |= open.len() == 2 && word_at(rtf, at + 1) == Some(b"info");
+/// The [`Layout`] of `rtf`, read by the tokenizer the inspection reads it
+/// with; nothing is kept of any other group, however many the file has.
+fn layout(rtf: &[u8]) -> std::io::Result<Layout<'_>> {
+    // The groups open at a token: each one's start and first control word.
+    let mut open: Vec<(usize, &[u8])> = Vec::new();
+    let (mut just_opened, mut after_rtf) = (false, false);
+    let mut layout = Layout {
+        info: None,
+        children: Vec::new(),
+        body: rtf.len(),
+    };
+    tokens(rtf, |at, token| {
+        if std::mem::take(&mut after_rtf) {
+            layout.body = at;
+        }
+        let first = std::mem::take(&mut just_opened);
+        match token {
+            Token::Open => {
+                open.push((at, b""));
+                just_opened = true;
             }
-            b'}' => {
-                let (Some(start), true) = (open.pop(), in_info) else {
-                    at += 1;
-                    continue;
+            Token::Word(word) if first => {
+                let word = &rtf[at + 1..at + 1 + word.len()];
+                after_rtf = open.len() == 1 && word == b"rtf" && layout.body == rtf.len();
+                if let Some(top) = open.last_mut() {
+                    top.1 = word;
+                }
+            }
+            Token::Close => {
+                let Some((start, word)) = open.pop() else {
+                    return;
                 };
-                let (depth, word) = (open.len() + 1, word_at(rtf, start + 1).unwrap_or(b""));
-                if depth == 2 || (depth == 3 && found.len() < MOST_CHILDREN) {
-                    found.push(Group {
-                        at: start..at + 1,
-                        depth,
-                        word,
-                    });
-                }
-                if depth == 2 {
-                    break;
+                let in_info = open.get(1).is_some_and(|&(_, w)| w == b"info");
+                match open.len() + 1 {
+                    _ if layout.info.is_some() => {}
+                    2 if word == b"info" => layout.info = Some(start..at + 1),
+                    3 if in_info && layout.children.len() < MOST_CHILDREN => {
+                        (layout.children).push(Group {
+                            at: start..at + 1,
+                            word,
+                        });
+                    }
+                    _ => {}
                 }
             }
-            b'\\' => match word_at(rtf, at) {
-                Some(word) if word == b"bin" => {
-                    let (length, end) = parameter(rtf, at + 1 + word.len());
-                    at = end.saturating_add(length);
-                    continue;
-                }
-                Some(word) => at += word.len(),
-                // An escaped character, `\{` among them.
-                None => at += 1,
-            },
             _ => {}
         }
-        at += 1;
-    }
-    found
-}
-
-/// The control word (its letters) of the backslash at `at`, if one is
-/// there.
-fn word_at(rtf: &[u8], at: usize) -> Option<&[u8]> {
-    let rest = rtf.get(at + 1..).filter(|_| rtf.get(at) == Some(&b'\\'))?;
-    let letters = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    (letters > 0).then(|| &rest[..letters])
-}
-
-/// The number after a control word's letters at `at`, and where the word
-/// ends (its one delimiting space included).
-fn parameter(rtf: &[u8], at: usize) -> (usize, usize) {
-    let at = at.min(rtf.len());
-    let digits = rtf[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    let number = std::str::from_utf8(&rtf[at..at + digits])
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let end = at + digits;
-    (number, end + usize::from(rtf.get(end) == Some(&b' ')))
+    })?;
+    Ok(layout)
 }
 
 #[cfg(test)]
@@ -243,9 +219,10 @@ mod tests {
     #[test]
     fn of_a_file_of_many_groups_only_the_info_group_is_kept() {
         let rtf = format!("{{\\rtf1{}{{\\info{{\\title T}}}}}}", "{x}".repeat(100_000));
-        let found = groups(rtf.as_bytes());
-        let words: Vec<&[u8]> = found.iter().map(|g| g.word).collect();
-        assert_eq!(words, [&b"title"[..], b"info"]);
+        let layout = layout(rtf.as_bytes()).unwrap();
+        let words: Vec<&[u8]> = layout.children.iter().map(|g| g.word).collect();
+        assert_eq!(words, [&b"title"[..]]);
+        assert!(layout.info.is_some());
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(in crate::office) mod lenient;
 mod ole2;
 mod package;
 mod repack;
-mod rtf;
+pub(super) mod rtf;
 mod text;
 pub(in crate::office) use package::check_picture;
 

@@ -41,8 +41,9 @@ pub fn check(path: &Path, max_depth: usize, max_pixels: u64) -> Result<(), Conve
 /// header that gives a size fits.
 const PICTURE_HEAD: usize = 64 << 10;
 
-/// What an RTF stream is made of, as far as these checks care.
-enum Token<'a> {
+/// What an RTF stream is made of, as far as its readers here care (these
+/// checks, and the rewriting of its properties, `office::file_properties`).
+pub(in crate::office) enum Token<'a> {
     Open,
     Close,
     /// A control word (its parameter is read, and used here for `\binN`).
@@ -53,56 +54,66 @@ enum Token<'a> {
     Byte(u8),
 }
 
-/// Calls `on` with each token of `reader`. Escaped braces (`\{`, `\}`) and
-/// the raw bytes of `\binN` are neither groups nor text.
-fn tokens(reader: impl BufRead, mut on: impl FnMut(Token<'_>)) -> std::io::Result<()> {
+/// Calls `on` with each token of `reader` and the offset of its first
+/// byte. Escaped braces (`\{`, `\}`) and the raw bytes of `\binN` are
+/// neither groups nor text.
+pub(in crate::office) fn tokens(
+    reader: impl BufRead,
+    mut on: impl FnMut(usize, Token<'_>),
+) -> std::io::Result<()> {
     let mut bytes = reader.bytes();
+    let mut offset = 0;
+    let mut next_byte = || -> std::io::Result<Option<(usize, u8)>> {
+        let byte = bytes.next().transpose()?;
+        offset += usize::from(byte.is_some());
+        Ok(byte.map(|b| (offset - 1, b)))
+    };
     let mut word = Vec::new();
     // A control word ends at the first byte that is not part of it; that
     // byte is the stream's again, unless it is the space that delimits.
-    let mut pending: Option<u8> = None;
+    let mut pending: Option<(usize, u8)> = None;
     loop {
-        let byte = match pending.take() {
-            Some(byte) => byte,
-            None => match bytes.next().transpose()? {
-                Some(byte) => byte,
+        let (at, byte) = match pending.take() {
+            Some(read) => read,
+            None => match next_byte()? {
+                Some(read) => read,
                 None => return Ok(()),
             },
         };
         match byte {
-            b'{' => on(Token::Open),
-            b'}' => on(Token::Close),
+            b'{' => on(at, Token::Open),
+            b'}' => on(at, Token::Close),
             b'\\' => {
                 word.clear();
-                let mut next = bytes.next().transpose()?;
-                while let Some(c) = next.filter(u8::is_ascii_alphabetic) {
+                let mut next = next_byte()?;
+                while let Some((_, c)) = next.filter(|(_, c)| c.is_ascii_alphabetic()) {
                     word.push(c);
-                    next = bytes.next().transpose()?;
+                    next = next_byte()?;
                 }
                 // An escaped symbol (\{ \} \\) ends here, the symbol with it.
                 if word.is_empty() {
                     continue;
                 }
                 let mut parameter = 0u64;
-                if next == Some(b'-') {
-                    next = bytes.next().transpose()?;
+                if next.is_some_and(|(_, c)| c == b'-') {
+                    next = next_byte()?;
                 }
-                while let Some(digit) = next.filter(u8::is_ascii_digit) {
+                while let Some((_, digit)) = next.filter(|(_, c)| c.is_ascii_digit()) {
                     parameter = parameter.saturating_mul(10) + u64::from(digit - b'0');
-                    next = bytes.next().transpose()?;
+                    next = next_byte()?;
                 }
-                on(Token::Word(&word));
+                on(at, Token::Word(&word));
                 if word == b"bin" {
                     for _ in 0..parameter {
-                        match bytes.next().transpose()? {
-                            Some(raw) => on(Token::Binary(raw)),
+                        match next_byte()? {
+                            Some((at, raw)) => on(at, Token::Binary(raw)),
                             None => break,
                         }
                     }
                 }
-                pending = next.filter(|&c| c != b' ');
+                pending = next.filter(|&(_, c)| c != b' ');
             }
-            other => on(Token::Byte(other)),
+            other => on(at, Token::Byte(other)),
         }
     }
 }
@@ -137,7 +148,7 @@ impl Picture {
 fn scan(reader: impl BufRead, mut found: impl FnMut(&[u8])) -> std::io::Result<usize> {
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut picture: Option<Picture> = None;
-    tokens(reader, |token| {
+    tokens(reader, |_, token| {
         let at_its_level = picture.as_ref().is_some_and(|p| p.depth == depth);
         match token {
             Token::Open => {
