@@ -58,11 +58,11 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<ExitCode> {
         Some(topic) => Some(services.publisher(topic).await?),
         None => None,
     };
-    let (options, preview) = (args.pdf.options().metadata(), args.pdf.options().preview);
+    let options = args.pdf.options();
     let submission = Submission {
         args,
-        options,
-        preview: preview.is_some(),
+        options: options.metadata(),
+        preview: options.preview.is_some(),
         store,
         publisher,
     };
