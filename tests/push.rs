@@ -340,6 +340,49 @@ fn push_tokens_are_checked_before_any_work() {
     assert!(stderr.contains("401"), "{stderr}");
 }
 
+/// A token cannot teach the worker a key id, and a forged id that takes
+/// the interval's key fetch cannot keep out a key Google has published
+/// (the ids are learned from Google's set, never from a token). Controls,
+/// on the gate before this test: the malformed token taught its id, each
+/// token then naming it made the verifier fetch the keys (5 fetches), and
+/// the new key was refused for the rest of the minute (401).
+#[test]
+fn forged_key_ids_neither_force_fetches_nor_keep_out_a_new_key() {
+    let _serial = serial();
+    let trusted = Signer::new("trusted-key");
+    let rotated = Signer::new("rotated-key");
+    let (jwks, fetches) = serve_jwks(vec![trusted.jwk(), rotated.jwk()]);
+    let env = Env::start(&[("a.docx", fixture("one_page.docx"))]);
+    let worker = env.worker(&[
+        ("SUBSCRIPTION", ""),
+        ("CACHE", "off"),
+        ("PUSH_AUDIENCE", AUDIENCE),
+        ("PUSH_SERVICE_ACCOUNTS", PUSHER),
+        ("PUSH_JWKS_URL", &jwks),
+    ]);
+    worker.wait_ready();
+    let body = original("a.docx");
+    // No dots: a JWT library cannot read it, but its text is a header.
+    let malformed = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"taught"}"#);
+    let (code, answer) = post(&worker.url, "/", &body, Some(&malformed));
+    assert_eq!(code, 401, "{answer}");
+    let before = fetches.load(Ordering::SeqCst);
+    let taught = Signer::new("taught");
+    for _ in 0..5 {
+        let (code, answer) = post(&worker.url, "/", &body, Some(&taught.token(|_| {})));
+        assert_eq!(code, 401, "{answer}");
+    }
+    let fetched = fetches.load(Ordering::SeqCst) - before;
+    assert_eq!(
+        fetched, 0,
+        "tokens naming a taught key id made {fetched} key fetches"
+    );
+
+    let (code, answer) = post(&worker.url, "/", &body, Some(&rotated.token(|_| {})));
+    assert_eq!(code, 204, "the new key was kept out: {answer}");
+    env.wait_object("pdf/a.pdf", Duration::from_secs(5));
+}
+
 /// On SIGTERM, push requests still converting get `SHUTDOWN_GRACE`, then a
 /// 503 (Pub/Sub pushes them again), and the worker exits 0 in time.
 #[test]

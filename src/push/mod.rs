@@ -6,14 +6,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
-use google_cloud_auth::credentials::idtoken::verifier;
 use google_cloud_pubsub::model::Message;
 use serde::Deserialize;
 
-use crate::config::PushAuth;
-
 mod key_fetch_gate;
-use key_fetch_gate::KeyFetchGate;
+mod token;
+pub use token::TokenCheck;
 
 /// `{"message": {...}, "subscription": "...", "deliveryAttempt": N}`; the
 /// original service's callers send the message with attributes only.
@@ -91,101 +89,6 @@ pub enum Refused {
     /// 503: the signers' keys could not be fetched; Pub/Sub will retry.
     #[error("{0}")]
     Unavailable(String),
-}
-
-/// `PUSH_AUDIENCE` and `PUSH_SERVICE_ACCOUNTS`, checked with
-/// google-cloud-auth's ID-token verifier (signature, issuer, expiry,
-/// audience); the list of senders is ours.
-pub struct TokenCheck {
-    /// One check at a time: the verifier's key cache refuses a second
-    /// caller while it fetches keys, instead of waiting.
-    verifier: tokio::sync::Mutex<verifier::Verifier>,
-    keys: std::sync::Mutex<KeyFetchGate>,
-    service_accounts: Vec<String>,
-}
-
-impl TokenCheck {
-    pub fn new(auth: PushAuth) -> TokenCheck {
-        TokenCheck {
-            verifier: tokio::sync::Mutex::new(
-                verifier::Builder::new(auth.audiences)
-                    .with_jwks_url(auth.jwks_url)
-                    .build(),
-            ),
-            keys: std::sync::Mutex::new(KeyFetchGate::default()),
-            service_accounts: auth.service_accounts,
-        }
-    }
-
-    /// Checks an `Authorization` header; returns who sent the request.
-    pub async fn check(&self, authorization: Option<&str>) -> Result<String, Refused> {
-        let token = authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Refused::Unauthenticated(
-                    "no bearer token: give the push subscription a service account (--push-auth-service-account)".into(),
-                )
-            })?;
-        let kid = key_fetch_gate::key_id(token).unwrap_or_default();
-        let admitted = self
-            .keys
-            .lock()
-            .expect("key gate lock")
-            .admit(&kid, std::time::Instant::now());
-        if !admitted {
-            return Err(Refused::Unauthenticated(format!(
-                "the ID token names an unknown signing key ({kid:?}); keys are fetched again at most every {} s",
-                key_fetch_gate::INTERVAL.as_secs()
-            )));
-        }
-        let verified = self.verifier.lock().await.verify(token).await;
-        // The verifier found the key (whatever else it thought of the
-        // token): it is one of the signers'.
-        if !matches!(&verified, Err(e) if e.is_load_cert()) {
-            self.keys.lock().expect("key gate lock").learned(&kid);
-        }
-        let claims = verified.map_err(|e| {
-            if e.is_load_cert() && is_transient(&e) {
-                let now = std::time::Instant::now();
-                self.keys.lock().expect("key gate lock").fetch_failed(now);
-                Refused::Unavailable(format!("cannot fetch the token signers' keys: {e}"))
-            } else {
-                Refused::Unauthenticated(format!("the ID token was refused: {e}"))
-            }
-        })?;
-        let email = claims
-            .get("email")
-            .and_then(|e| e.as_str())
-            .unwrap_or_default();
-        let verified = claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
-        if self.service_accounts.is_empty() {
-            let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or("");
-            return Ok(if email.is_empty() { subject } else { email }.to_string());
-        }
-        if verified && self.service_accounts.iter().any(|a| a == email) {
-            Ok(email.to_string())
-        } else {
-            Err(Refused::Forbidden(format!(
-                "{email:?} is not in PUSH_SERVICE_ACCOUNTS"
-            )))
-        }
-    }
-}
-
-/// A key fetch that failed (retry later), as opposed to a key that does
-/// not exist (a forged or foreign token).
-fn is_transient(error: &verifier::Error) -> bool {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(credentials) = cause.downcast_ref::<google_cloud_gax::error::CredentialsError>()
-        {
-            return credentials.is_transient();
-        }
-        source = cause.source();
-    }
-    false
 }
 
 #[cfg(test)]
