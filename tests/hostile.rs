@@ -38,17 +38,22 @@ async fn convert(pool: &Pool, input: &Path) -> Result<std::path::PathBuf, Conver
 /// `dir`, none of our settings or sandbox) makes of `input`: the controls'
 /// way to show what a document does unprotected.
 fn stock_soffice_pdf(dir: &Path, input: &Path) -> std::path::PathBuf {
+    stock_soffice(dir, input, "pdf")
+}
+
+/// `input` saved as `format` by stock LibreOffice, as `stock_soffice_pdf`.
+fn stock_soffice(dir: &Path, input: &Path, format: &str) -> std::path::PathBuf {
     let profile = format!("-env:UserInstallation=file://{}/profile", dir.display());
     let out = dir.join("stock");
     let status = Command::new("timeout")
         .args(["120", "soffice", "--headless", "--norestore", &profile])
-        .args(["--convert-to", "pdf", "--outdir"])
+        .args(["--convert-to", format, "--outdir"])
         .arg(&out)
         .arg(input)
         .status()
         .expect("soffice");
     assert!(status.success(), "stock soffice: {status}");
-    out.join(input.with_extension("pdf").file_name().unwrap())
+    out.join(input.with_extension(format).file_name().unwrap())
 }
 
 /// The pool still converts an ordinary document.
@@ -735,19 +740,31 @@ async fn a_pdf_over_the_page_limit_is_refused_and_the_pool_goes_on() {
 /// once LibreOffice decodes it. Written by Python's zlib (C, fast), which
 /// a debug build of a Rust deflater is not.
 fn huge_png() -> Vec<u8> {
+    png_of(20_000, None)
+}
+
+/// A one-bit PNG of `side` x `side` pixels, padded with a text chunk to
+/// `length` bytes if given.
+fn png_of(side: u32, length: Option<usize>) -> Vec<u8> {
     let script = r#"
 import sys, zlib, struct
-w = h = 20000
+w = h = int(sys.argv[1])
 row = b"\0" * (1 + (w + 7) // 8)
 c = zlib.compressobj(9)
 data = b"".join(c.compress(row) for _ in range(h)) + c.flush()
 def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-sys.stdout.buffer.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
+tail = chunk(b"IDAT", data) + chunk(b"IEND", b"")
+if len(sys.argv) > 2:
+    head += chunk(b"tEXt", b"pad\0" + b"x" * (int(sys.argv[2]) - len(head) - len(tail) - 16))
+sys.stdout.buffer.write(head + tail)
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .output()
-        .unwrap();
+    let mut python = Command::new("python3");
+    python.args(["-c", script, &side.to_string()]);
+    if let Some(length) = length {
+        python.arg(length.to_string());
+    }
+    let out = python.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -829,6 +846,55 @@ async fn a_picture_of_too_many_pixels_in_rtf_is_refused_from_its_header() {
         error
             .to_string()
             .contains("an RTF picture is a picture of 20000 x 20000 pixels"),
+        "{error}"
+    );
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// The same picture in a Word 97 document, where no zip part or RTF group
+/// holds it: LibreOffice saves an 8 x 8 PNG of the same length into a
+/// `.doc`, and the huge one takes its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_picture_of_too_many_pixels_in_a_word_97_document_is_refused_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = huge_png();
+    let small = png_of(8, Some(huge.len()));
+    assert_eq!(small.len(), huge.len());
+    let rtf = dir.path().join("picture.rtf");
+    let hex: String = small.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(
+        &rtf,
+        format!("{{\\rtf1\\ansi A picture:{{\\pict\\pngblip\\picw8\\pich8\\picwgoal2000\\pichgoal2000\n{hex}}}\\par}}"),
+    )
+    .unwrap();
+    let mut doc = std::fs::read(stock_soffice(dir.path(), &rtf, "doc")).unwrap();
+    let at = (doc.windows(small.len()).position(|w| w == small))
+        .expect("LibreOffice keeps the PNG whole in the .doc");
+    doc[at..at + huge.len()].copy_from_slice(&huge);
+    let input = dir.path().join("huge-picture.doc");
+    std::fs::write(&input, doc).unwrap();
+
+    // The control: with no pixel limit LibreOffice decodes it.
+    let unlimited_pool = start_pool(PoolConfig {
+        limits: Limits {
+            max_picture_pixels: u64::MAX,
+            ..Limits::default()
+        },
+        ..pool_config()
+    });
+    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
+    unlimited_pool.shutdown().await;
+    eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
+    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+
+    let pool = pool();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("a picture in the compound file is 20000 x 20000 pixels"),
         "{error}"
     );
     still_converts(&pool, dir.path()).await;

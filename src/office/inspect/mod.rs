@@ -16,6 +16,7 @@ use crate::office::error::ConvertError;
 pub(in crate::office) mod csv;
 pub(in crate::office) mod lenient;
 mod ole2;
+mod ole2_pictures;
 mod package;
 mod repack;
 pub(super) mod rtf;
@@ -189,7 +190,12 @@ pub fn check_locked(
     if family == Family::Text {
         text::check(path, extension)?;
     } else if head.starts_with(OLE2_MAGIC) {
-        encrypted = ole2::check(path, app, family == Family::Ooxml)?;
+        encrypted = ole2::check(
+            path,
+            app,
+            family == Family::Ooxml,
+            limits.max_picture_pixels,
+        )?;
     } else if head.starts_with(ZIP_MAGIC) {
         let mut rebuilt = tempfile::NamedTempFile::new_in(work)?;
         encrypted = package::check_zip(path, family, app, limits, rebuilt.as_file_mut())?;

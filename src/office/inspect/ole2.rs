@@ -26,8 +26,14 @@ fn main_streams(app: App) -> (&'static [&'static str], &'static str) {
 /// content detection decides.
 /// Whether its content is encrypted as LibreOffice itself decrypts (a
 /// `.doc`'s, an `.xls`'s or a `.ppt`'s own encryption); an encrypted OOXML
-/// package is an error here (the worker decrypts those before).
-pub(super) fn check(path: &Path, app: App, ooxml: bool) -> Result<bool, ConvertError> {
+/// package is an error here (the worker decrypts those before). Pictures
+/// of over `max_pixels` in a document that is not encrypted are refused.
+pub(super) fn check(
+    path: &Path,
+    app: App,
+    ooxml: bool,
+    max_pixels: u64,
+) -> Result<bool, ConvertError> {
     let mut cfb = cfb::open(path)
         .map_err(|e| ConvertError::Corrupt(format!("unreadable OLE2 compound file: {e}")))?;
     if cfb.exists("/EncryptionInfo") || cfb.exists("/EncryptedPackage") {
@@ -51,7 +57,11 @@ pub(super) fn check(path: &Path, app: App, ooxml: bool) -> Result<bool, ConvertE
         return Ok(true);
     }
     // PowerPoint keeps the encrypted document properties in a stream of their own.
-    Ok(cfb.exists("/EncryptedSummary"))
+    if cfb.exists("/EncryptedSummary") {
+        return Ok(true);
+    }
+    super::ole2_pictures::check(&mut cfb, max_pixels)?;
+    Ok(false)
 }
 
 /// PowerPoint's CurrentUserAtom, the `Current User` stream: after an
@@ -147,9 +157,9 @@ mod tests {
     #[test]
     fn a_workbook_with_a_filepass_record_is_encrypted() {
         let plain = compound(&[("/Workbook", workbook(false))]);
-        assert!(!check(plain.path(), App::Calc, false).unwrap());
+        assert!(!check(plain.path(), App::Calc, false, u64::MAX).unwrap());
         let locked = compound(&[("/Workbook", workbook(true))]);
-        assert!(check(locked.path(), App::Calc, false).unwrap());
+        assert!(check(locked.path(), App::Calc, false, u64::MAX).unwrap());
     }
 
     #[test]
@@ -165,9 +175,9 @@ mod tests {
             document.clone(),
             ("/Current User", current_user(0xE391_C05F)),
         ]);
-        assert!(!check(plain.path(), App::Impress, false).unwrap());
+        assert!(!check(plain.path(), App::Impress, false, u64::MAX).unwrap());
         let locked = compound(&[document, ("/Current User", current_user(0xF3D1_C4DF))]);
-        assert!(check(locked.path(), App::Impress, false).unwrap());
+        assert!(check(locked.path(), App::Impress, false, u64::MAX).unwrap());
     }
 
     #[test]
@@ -176,14 +186,14 @@ mod tests {
             ("/PowerPoint Document", vec![0; 64]),
             ("/EncryptedSummary", vec![0; 64]),
         ]);
-        assert!(check(locked.path(), App::Impress, false).unwrap());
+        assert!(check(locked.path(), App::Impress, false, u64::MAX).unwrap());
     }
 
     #[test]
     fn an_ooxml_name_on_another_applications_compound_file_is_corrupt() {
         let workbook = compound(&[("/Workbook", workbook(false))]);
-        check(workbook.path(), App::Calc, true).unwrap();
-        match check(workbook.path(), App::Impress, true) {
+        check(workbook.path(), App::Calc, true, u64::MAX).unwrap();
+        match check(workbook.path(), App::Impress, true, u64::MAX) {
             Err(ConvertError::Corrupt(reason)) => assert!(reason.contains("PowerPoint")),
             other => panic!("{other:?}"),
         }
@@ -197,7 +207,7 @@ mod tests {
         ]);
         for app in [App::Writer, App::Calc, App::Impress] {
             assert!(matches!(
-                check(package.path(), app, true),
+                check(package.path(), app, true, u64::MAX),
                 Err(ConvertError::Encrypted)
             ));
         }
