@@ -72,19 +72,27 @@ impl Services {
 
     /// The streaming-pull client and the client that reads subscriptions.
     pub async fn subscriber(&self) -> anyhow::Result<(Subscriber, SubscriptionAdmin)> {
-        let mut subscriber = Subscriber::builder();
         let mut admin = SubscriptionAdmin::builder();
         if let Some(emulator) = &self.pubsub_emulator {
-            subscriber = subscriber.with_endpoint(emulator_endpoint(emulator));
             admin = admin.with_endpoint(emulator_endpoint(emulator));
         }
         if let Some(credentials) = self.credentials(self.pubsub_emulator.is_some())? {
-            subscriber = subscriber.with_credentials(credentials.clone());
             admin = admin.with_credentials(credentials);
         }
-        let subscriber = subscriber.build().await.context("connecting to Pub/Sub")?;
         let admin = admin.build().await.context("connecting to Pub/Sub")?;
-        Ok((subscriber, admin))
+        Ok((self.streaming_pull().await?, admin))
+    }
+
+    /// A streaming-pull client, on connections of its own.
+    pub async fn streaming_pull(&self) -> anyhow::Result<Subscriber> {
+        let mut subscriber = Subscriber::builder();
+        if let Some(emulator) = &self.pubsub_emulator {
+            subscriber = subscriber.with_endpoint(emulator_endpoint(emulator));
+        }
+        if let Some(credentials) = self.credentials(self.pubsub_emulator.is_some())? {
+            subscriber = subscriber.with_credentials(credentials);
+        }
+        subscriber.build().await.context("connecting to Pub/Sub")
     }
 
     /// Anonymous for an emulator, the key file's if one was given, else

@@ -13,7 +13,7 @@ use docx2pdf::office::{Pool, PoolConfig};
 use docx2pdf::push::TokenCheck;
 use docx2pdf::storage::Store;
 use docx2pdf::telemetry::metrics::Metrics;
-use docx2pdf::worker::{Edges, Settings, Worker};
+use docx2pdf::worker::{Edges, PullClients, Settings, Worker};
 use docx2pdf::workspace::Workspace;
 use docx2pdf::{convert, fonts, http, office, request, submit, telemetry};
 use tokio_util::sync::CancellationToken;
@@ -107,7 +107,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let settings = Settings::from_args(&args, pool_config.size, engine)?;
     let pool = Arc::new(Pool::start(pool_config, workspace.clone())?);
     let pubsub = match &args.subscription {
-        Some(_) => Some(services.subscriber().await?),
+        Some(_) => Some(pull_clients(&services).await?),
         None => None,
     };
     let results = match &args.result_topic {
@@ -146,6 +146,21 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let _ = http.await;
     tracing::info!("docx2pdf worker stopped");
     Ok(())
+}
+
+/// The Pub/Sub clients of a pulling worker, and how it makes a new
+/// streaming-pull client when a stream goes silent.
+async fn pull_clients(services: &Services) -> anyhow::Result<PullClients> {
+    let (subscriber, admin) = services.subscriber().await?;
+    let services = services.clone();
+    Ok(PullClients {
+        subscriber,
+        admin,
+        connect: Box::new(move || {
+            let services = services.clone();
+            Box::pin(async move { services.streaming_pull().await })
+        }),
+    })
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

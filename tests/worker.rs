@@ -270,6 +270,62 @@ fn a_download_gone_silent_midway_is_given_up_not_held() {
     worker.wait_outcome("converted", 1.0, Duration::from_secs(10));
 }
 
+/// The subscription stream's connection goes silent (a dropped NAT
+/// mapping: nothing arrives and nothing fails; TCP would notice only after
+/// many minutes). With nothing in flight for PULL_SILENCE_SECONDS the
+/// worker opens a new stream on a new connection, and the next message
+/// converts; the control (`PULL_SILENCE_SECONDS=0`, never) converts
+/// nothing.
+#[test]
+fn a_pull_stream_gone_silent_is_reopened_on_a_new_connection() {
+    let _serial = serial();
+    assert!(
+        silent_stream_then_a_message("8", Duration::from_secs(150)),
+        "the message never came"
+    );
+}
+
+#[test]
+fn control_a_pull_stream_gone_silent_and_never_reopened_brings_nothing() {
+    let _serial = serial();
+    assert!(
+        !silent_stream_then_a_message("0", Duration::from_secs(30)),
+        "converted without reopening the stream"
+    );
+}
+
+/// Whether a message published after the worker's subscription stream went
+/// silent converts within `wait`, with PULL_SILENCE_SECONDS=`silence`.
+fn silent_stream_then_a_message(silence: &str, wait: Duration) -> bool {
+    let env = Env::start(&[
+        ("before.docx", fixture("one_page.docx")),
+        ("after.docx", fixture("one_page.docx")),
+    ]);
+    let proxy = common::stalling_proxy::StallingProxy::to(&env.pubsub);
+    let worker = env.worker(&[
+        ("PUBSUB_EMULATOR_HOST", proxy.url.as_str()),
+        ("PULL_SILENCE_SECONDS", silence),
+    ]);
+    worker.wait_ready();
+    env.publish_json("input", "before.docx");
+    env.wait_object("pdf/before.pdf", Duration::from_secs(30));
+    proxy.black_hole_open_connections();
+    let black_hole = std::time::Instant::now();
+    // Published once the silence was noticed (or would have been): the
+    // emulator may keep a stream that went away fed for a while.
+    std::thread::sleep(Duration::from_secs(12));
+    env.publish_json("input", "after.docx");
+    while black_hole.elapsed() < wait {
+        if env.object("pdf/after.pdf").is_some() {
+            eprintln!("converted {:?} after the black hole", black_hole.elapsed());
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("{}", env.log_of(&worker));
+    false
+}
+
 #[test]
 fn a_worker_killed_mid_conversion_leaves_the_message_to_the_next_one() {
     let _serial = serial();

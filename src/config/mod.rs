@@ -36,6 +36,7 @@ pub mod defaults {
     pub const PORT: u16 = 8080;
     pub const SHUTDOWN_GRACE_SECS: u64 = 8;
     pub const ACK_DEADLINE_SECS: u64 = 60;
+    pub const PULL_SILENCE_SECS: u64 = 300;
     pub const STORAGE_RETRY_SECONDS: u64 = 20;
 }
 
@@ -238,6 +239,9 @@ pub struct WorkerArgs {
     /// Seconds Pub/Sub waits to hear from a crashed worker before redelivering (10-600)
     #[arg(long, env = "ACK_DEADLINE", default_value_t = defaults::ACK_DEADLINE_SECS, value_parser = clap::value_parser!(u64).range(10..=600))]
     pub ack_deadline: u64,
+    /// Seconds the subscription stream may bring nothing, with nothing in flight, before it is reopened on a new connection (0: never)
+    #[arg(long, env = "PULL_SILENCE_SECONDS", default_value_t = defaults::PULL_SILENCE_SECS)]
+    pub pull_silence_seconds: u64,
     /// Seconds one Cloud Storage call keeps retrying before the message is nacked
     #[arg(long, env = "STORAGE_RETRY_SECONDS", default_value_t = defaults::STORAGE_RETRY_SECONDS, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub storage_retry_seconds: u64,

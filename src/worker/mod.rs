@@ -53,6 +53,7 @@ pub use cache::{CacheAt, SealKey};
 use counted::Counted;
 use disposition::{Delivery, Disposition};
 pub use edges::{Announce, Converter, Edges, Objects};
+pub use intake::pull::{Connect, PullClients};
 use intake::{Bounds, Intake, NackHold, Permit};
 use pipeline::Pipeline;
 use report::{Reporter, Trace};

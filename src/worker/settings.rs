@@ -21,6 +21,9 @@ pub struct Settings {
     /// How long the server waits to hear from us before redelivering a
     /// message: the lease we keep extending while a job runs.
     pub ack_deadline: Duration,
+    /// How long the subscription stream may bring nothing, with nothing in
+    /// flight, before it is reopened on a new connection; zero: never.
+    pub pull_silence: Duration,
     /// Messages worked on at once; also the flow control asked of the server.
     pub max_messages: usize,
     /// Documents handed to the pool at once (converting or queued).
@@ -58,6 +61,7 @@ impl Settings {
             default_options: args.pdf.options(),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             ack_deadline: Duration::from_secs(args.ack_deadline),
+            pull_silence: Duration::from_secs(args.pull_silence_seconds),
             max_messages: args
                 .max_messages
                 .map_or(pool_size * defaults::MESSAGES_PER_SLOT, usize::from),

@@ -2,6 +2,8 @@
 //! and reconnection) and Pub/Sub push requests, both handed to the worker's
 //! `receive`. The intake's state is its own (`mod.rs`); this is its loop.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,40 +19,65 @@ use crate::outcome::{Outcome, Reply};
 use crate::worker::Worker;
 use crate::worker::edges::{Announce, Converter, Objects};
 
+/// A new streaming-pull client.
+pub type Connect =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<Subscriber>> + Send>> + Send + Sync>;
+
+/// The Pub/Sub clients a pulling worker uses.
+pub struct PullClients {
+    pub subscriber: Subscriber,
+    pub admin: SubscriptionAdmin,
+    /// Makes a new `subscriber`, on connections of its own: a stream gone
+    /// silent may sit on a connection that is dead without knowing it.
+    pub connect: Connect,
+}
+
+/// Why a pull stopped.
+enum Stopped {
+    Shutdown,
+    /// The stream ended; the subscription is asked for again.
+    Ended,
+    /// Nothing came for `PULL_SILENCE_SECONDS`, with nothing in flight.
+    Silent,
+}
+
+/// How long closing a stream may take to flush its acks: over a dead
+/// connection it would never end.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// Pulls until `shutdown` fires, then drains: in-flight jobs get
     /// `shutdown_grace` to finish, the rest are nacked, and queued acks are
     /// flushed before returning.
-    pub async fn run(
-        self: Arc<Self>,
-        pubsub: Option<(Subscriber, SubscriptionAdmin)>,
-        shutdown: CancellationToken,
-    ) {
+    pub async fn run(self: Arc<Self>, pubsub: Option<PullClients>, shutdown: CancellationToken) {
         // Streams that ended stay here until the end: messages they handed
         // out may still be running, and their acks flush through them.
         let mut streams = Vec::new();
         // A stream ends for good on errors such as a deleted subscription;
         // the worker then waits for the subscription again, as at start.
-        let pull = self.settings.subscription.clone().zip(pubsub);
+        let mut pull = self.settings.subscription.clone().zip(pubsub);
         if pull.is_none() {
             tracing::info!("no SUBSCRIPTION: serving Pub/Sub push requests only");
             shutdown.cancelled().await;
         }
-        while let Some((subscription, (subscriber, admin))) = &pull
+        while let Some((subscription, clients)) = &mut pull
             && self
-                .check_subscription(subscription, admin, &shutdown)
+                .check_subscription(subscription, &clients.admin, &shutdown)
                 .await
         {
-            let mut stream = subscriber
-                .subscribe(subscription)
+            let mut stream = (clients.subscriber.subscribe(subscription.as_str()))
                 .set_max_outstanding_messages(self.settings.max_messages as i64)
                 .set_max_lease_extension(self.settings.ack_deadline)
                 .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
                 .build();
-            streams.push(stream.shutdown_token());
-            self.pull(&mut stream, &shutdown).await;
-            if shutdown.is_cancelled() {
-                break;
+            let token = stream.shutdown_token();
+            match self.pull(&mut stream, &shutdown).await {
+                Stopped::Shutdown => {
+                    streams.push(token);
+                    break;
+                }
+                Stopped::Ended => streams.push(token),
+                Stopped::Silent => reconnect(clients, token).await,
             }
         }
         self.intake.set_subscribed(false);
@@ -58,14 +85,31 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     }
 
     /// Hands each message of `stream` to a task of its own, until the
-    /// stream ends (the subscription is then asked for again) or `shutdown`.
-    async fn pull(self: &Arc<Self>, stream: &mut MessageStream, shutdown: &CancellationToken) {
+    /// stream ends, goes silent with nothing in flight, or `shutdown`.
+    async fn pull(
+        self: &Arc<Self>,
+        stream: &mut MessageStream,
+        shutdown: &CancellationToken,
+    ) -> Stopped {
+        let patience = self.settings.pull_silence;
+        let silence = tokio::time::sleep(patience);
+        tokio::pin!(silence);
         loop {
             let next = tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => return Stopped::Shutdown,
                 next = stream.next() => next,
+                _ = &mut silence, if !patience.is_zero() => {
+                    if self.intake.tasks().is_empty() {
+                        return Stopped::Silent;
+                    }
+                    silence.as_mut().reset(tokio::time::Instant::now() + patience);
+                    continue;
+                }
             };
+            silence
+                .as_mut()
+                .reset(tokio::time::Instant::now() + patience);
             match next {
                 Some(Ok((message, handler))) => {
                     let worker = self.clone();
@@ -82,7 +126,7 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
                         "the subscription stream ended; asking for the subscription again"
                     );
                     self.intake.set_subscribed(false);
-                    return;
+                    return Stopped::Ended;
                 }
             }
         }
@@ -106,11 +150,32 @@ impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
             tasks.wait().await;
         }
         // ack() only queues; this flushes what is queued before we exit.
-        for stream in streams {
-            stream.shutdown().await;
+        let flushes = streams
+            .iter()
+            .map(|stream| tokio::time::timeout(FLUSH_TIMEOUT, stream.shutdown()));
+        futures::future::join_all(flushes).await;
+    }
+}
+
+/// Closes a silent stream (its acks flushed, within a bound) and makes a new
+/// client for the next, on new connections: Pub/Sub sends nothing on an
+/// idle stream, so a silent one may be idle or may sit on a connection
+/// whose NAT mapping was dropped, which TCP notices only after many
+/// minutes. Nothing is in flight, so nothing is lost either way.
+async fn reconnect(clients: &mut PullClients, silent: ShutdownToken) {
+    tracing::info!(
+        "the subscription stream was silent for PULL_SILENCE_SECONDS; opening a new one on a new connection"
+    );
+    let _ = tokio::time::timeout(FLUSH_TIMEOUT, silent.shutdown()).await;
+    match (clients.connect)().await {
+        Ok(subscriber) => clients.subscriber = subscriber,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot make a new Pub/Sub client; pulling on the old one")
         }
     }
+}
 
+impl<O: Objects, C: Converter, A: Announce> Worker<O, C, A> {
     /// Waits until the subscription answers: a streaming pull aimed at a
     /// wrong address retries silently forever, so readiness must not trust
     /// it. A missing subscription or a missing grant is logged as an error

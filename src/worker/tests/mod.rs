@@ -66,6 +66,7 @@ fn harness_tuned(
         default_options: PdfOptions::default(),
         shutdown_grace: Duration::from_secs(10),
         ack_deadline: Duration::from_secs(60),
+        pull_silence: Duration::ZERO,
         max_messages: 4,
         max_conversions: 4,
         max_held_bytes: 1 << 30,
