@@ -812,6 +812,88 @@ async fn a_picture_of_too_many_pixels_is_refused_from_its_header() {
     pool.shutdown().await;
 }
 
+/// A PCX of 12,000 x 12,000 pixels (run-length coded: 4.6 MB, a few KB
+/// deflated), which LibreOffice decodes and `imagesize` cannot read.
+fn huge_pcx() -> Vec<u8> {
+    let side = 12_000u16;
+    let mut pcx = vec![0x0A, 5, 1, 8];
+    for corner in [0, 0, side - 1, side - 1] {
+        pcx.extend(corner.to_le_bytes());
+    }
+    pcx.resize(65, 0);
+    pcx.push(1);
+    pcx.extend(side.to_le_bytes());
+    pcx.resize(128, 0);
+    let mut row = Vec::new();
+    let mut left = side;
+    while left > 0 {
+        let run = left.min(63);
+        row.extend([0xC0 | run as u8, 0]);
+        left -= run;
+    }
+    pcx.extend(row.repeat(side as usize));
+    pcx
+}
+
+/// A PCX picture's pixels are bounded from its header too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pcx_picture_of_too_many_pixels_is_refused_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("huge-picture.docx");
+    common::write_docx_with_picture(&input, &huge_pcx());
+
+    // The control: with no pixel limit LibreOffice decodes it.
+    let unlimited_pool = start_pool(PoolConfig {
+        limits: Limits {
+            max_picture_pixels: u64::MAX,
+            ..Limits::default()
+        },
+        ..pool_config()
+    });
+    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
+    unlimited_pool.shutdown().await;
+    eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
+    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+
+    let pool = pool();
+    let error = convert(&pool, &input).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(
+        error.to_string().contains("12000 x 12000 pixels"),
+        "{error}"
+    );
+    still_converts(&pool, dir.path()).await;
+    pool.shutdown().await;
+}
+
+/// A bitmap stored top-down (a negative height, as Windows writes screen
+/// captures) is an honest picture: it converts. (`imagesize` reads its
+/// height as four billion rows, which refused it as a bomb before.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_top_down_bitmap_is_not_a_bomb() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("top-down.docx");
+    let (width, height) = (64i32, -64i32);
+    let pixels = vec![0x80u8; (width * -height * 3) as usize];
+    let mut bmp = b"BM".to_vec();
+    bmp.extend((54 + pixels.len() as u32).to_le_bytes());
+    bmp.extend([0; 4]);
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend(40u32.to_le_bytes());
+    bmp.extend(width.to_le_bytes());
+    bmp.extend(height.to_le_bytes());
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(24u16.to_le_bytes());
+    bmp.extend([0; 24]);
+    bmp.extend(pixels);
+    common::write_docx_with_picture(&input, &bmp);
+    let pool = pool();
+    convert(&pool, &input)
+        .await
+        .expect("a top-down bitmap converts");
+    pool.shutdown().await;
+}
+
 /// Groups nested 200,000 deep: 400 KB of braces.
 /// The same picture as RTF hex in a `\pict` group, which no zip part
 /// holds: its header is read all the same.

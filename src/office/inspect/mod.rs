@@ -18,6 +18,7 @@ pub(in crate::office) mod lenient;
 mod ole2;
 mod ole2_pictures;
 mod package;
+mod picture;
 mod repack;
 pub(super) mod rtf;
 mod text;

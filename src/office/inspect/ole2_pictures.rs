@@ -166,9 +166,8 @@ fn find_records(mut stream: impl Read) -> Result<Vec<Record>, Stop> {
 /// The width and height `record`'s picture declares, if its header says.
 /// The format is read from the picture itself, whatever the record says,
 /// as LibreOffice's graphic import detects it: a JPEG by walking its
-/// segments as libjpeg does, a bitmap by its info header, others with
-/// `imagesize`, and a DIB record's bitmap, which has no header to detect,
-/// as one.
+/// segments as libjpeg does, others as a zip part's picture is read, and
+/// a DIB record's bitmap, which has no header to detect, as one.
 fn picture_size<S: Read + Seek>(
     stream: &mut S,
     record: Record,
@@ -198,23 +197,24 @@ fn picture_size<S: Read + Seek>(
 }
 
 fn measure<R: BufRead + Seek>(mut picture: R) -> std::io::Result<(u64, u64)> {
-    let mut magic = [0u8; 2];
-    picture.read_exact(&mut magic)?;
-    match magic {
-        [0xFF, 0xD8] => return jpeg_size(&mut picture),
-        // imagesize reads a top-down bitmap's negative height as 4 billion.
-        [b'B', b'M'] => {
-            picture.seek(SeekFrom::Start(14))?;
-            return dib_size(&mut picture);
+    // Enough for a bitmap's file and info headers.
+    let mut head = Vec::with_capacity(26);
+    (&mut picture).take(26).read_to_end(&mut head)?;
+    let unknown = || std::io::Error::from(ErrorKind::InvalidData);
+    match &head[..] {
+        [0xFF, 0xD8, ..] => {
+            picture.seek(SeekFrom::Start(2))?;
+            jpeg_size(&mut picture)
         }
-        _ => picture.rewind()?,
-    }
-    match imagesize::reader_size(&mut picture) {
-        Ok(size) => Ok((size.width as u64, size.height as u64)),
-        Err(imagesize::ImageError::IoError(error)) => Err(error),
-        Err(_) => {
+        // Read as LibreOffice reads them, where imagesize differs.
+        [b'B', b'M', ..] | [0x0A, ..] => super::picture::declared_size(&head).ok_or_else(unknown),
+        _ => {
             picture.rewind()?;
-            dib_size(&mut picture)
+            match imagesize::reader_size(&mut picture) {
+                Ok(size) => Ok((size.width as u64, size.height as u64)),
+                Err(imagesize::ImageError::IoError(error)) => Err(error),
+                Err(_) => super::picture::dib_size(&head).ok_or_else(unknown),
+            }
         }
     }
 }
@@ -253,24 +253,6 @@ fn jpeg_size<R: BufRead + Seek>(jpeg: &mut R) -> std::io::Result<(u64, u64)> {
                 jpeg.seek_relative(len as i64 - 2)?;
             }
         }
-    }
-}
-
-/// A bitmap without a file header: BITMAPINFOHEADER (or its larger
-/// versions, signed width and height) or the old BITMAPCOREHEADER.
-fn dib_size(bitmap: &mut impl Read) -> std::io::Result<(u64, u64)> {
-    let mut head = [0u8; 12];
-    bitmap.read_exact(&mut head)?;
-    let le = |at: usize| i32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
-    match le(0) {
-        12 => Ok((
-            u16::from_le_bytes([head[4], head[5]]) as u64,
-            u16::from_le_bytes([head[6], head[7]]) as u64,
-        )),
-        40 | 52 | 56 | 64 | 108 | 124 => {
-            Ok((le(4).unsigned_abs() as u64, le(8).unsigned_abs() as u64))
-        }
-        _ => Err(ErrorKind::InvalidData.into()),
     }
 }
 

@@ -171,18 +171,12 @@ pub(in crate::office) fn check_picture(
     head: &[u8],
     max_pixels: u64,
 ) -> Result<(), ConvertError> {
-    if imagesize::image_type(head).is_err() {
-        return Ok(());
-    }
-    let Ok(size) = imagesize::blob_size(head) else {
+    let Some((width, height)) = super::picture::declared_size(head) else {
         return Ok(());
     };
-    let pixels = size.width as u64 * size.height as u64;
-    if pixels > max_pixels {
+    if width * height > max_pixels {
         return Err(ConvertError::Bomb(format!(
-            "{name} is a picture of {} x {} pixels, over the {}-megapixel limit",
-            size.width,
-            size.height,
+            "{name} is a picture of {width} x {height} pixels, over the {}-megapixel limit",
             max_pixels / 1_000_000
         )));
     }

@@ -176,3 +176,14 @@ fn a_stream_of_nothing_but_record_headers_is_refused() {
     let why = refused(&[("Data", headers)]);
     assert!(why.contains("picture records"), "{why}");
 }
+
+#[test]
+fn a_pcx_is_measured_though_imagesize_does_not_know_it() {
+    let mut pcx = vec![0x0A, 5, 1, 8];
+    for corner in [0u16, 0, 19_999, 19_999] {
+        pcx.extend(corner.to_le_bytes());
+    }
+    pcx.extend([0; 116]);
+    let why = refused(&[("Pictures", blip(0xF01E, 0x6E0, &pcx))]);
+    assert!(why.contains("20000 x 20000 pixels"), "{why}");
+}
