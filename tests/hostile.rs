@@ -559,18 +559,35 @@ fn svg_fan_out(path: &Path) {
     let svg = format!(
         r##"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100"><defs>{defs}</defs><use xlink:href="#l9"/></svg>"##
     );
-    let content = r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.3"><office:body><office:text><text:p>Picture: <draw:frame draw:name="p" text:anchor-type="as-char" svg:width="5cm" svg:height="5cm"><draw:image xlink:href="Pictures/fan.svg" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p></office:text></office:body></office:document-content>"#;
-    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/><manifest:file-entry manifest:full-path="Pictures/fan.svg" manifest:media-type="image/svg+xml"/></manifest:manifest>"#;
+    write_odt_with_picture(
+        path,
+        r#"<draw:image xlink:href="Pictures/fan.svg" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/>"#,
+        Some(("Pictures/fan.svg", &svg)),
+    );
+}
+
+/// An OpenDocument text of one picture frame holding `image` (a
+/// `draw:image`), with `svg` as a part of the package if given.
+fn write_odt_with_picture(path: &Path, image: &str, svg: Option<(&str, &str)>) {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.3"><office:body><office:text><text:p>Picture: <draw:frame draw:name="p" text:anchor-type="as-char" svg:width="5cm" svg:height="5cm">{image}</draw:frame></text:p></office:text></office:body></office:document-content>"#
+    );
+    let svg_entry = svg.map_or(String::new(), |(name, _)| {
+        format!(r#"<manifest:file-entry manifest:full-path="{name}" manifest:media-type="image/svg+xml"/>"#)
+    });
+    let manifest = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>{svg_entry}</manifest:manifest>"#
+    );
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let stored =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("mimetype", stored).unwrap();
     std::io::Write::write_all(&mut zip, b"application/vnd.oasis.opendocument.text").unwrap();
-    for (name, text) in [
-        ("META-INF/manifest.xml", manifest),
-        ("content.xml", content),
-        ("Pictures/fan.svg", &svg),
-    ] {
+    let parts = [
+        ("META-INF/manifest.xml", manifest.as_str()),
+        ("content.xml", &content),
+    ];
+    for (name, text) in parts.into_iter().chain(svg) {
         zip.start_file(name, zip::write::SimpleFileOptions::default())
             .unwrap();
         std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
@@ -892,6 +909,60 @@ async fn a_top_down_bitmap_is_not_a_bomb() {
         .await
         .expect("a top-down bitmap converts");
     pool.shutdown().await;
+}
+
+/// The same picture written into the package's XML as base64, where no
+/// part holds it: an SVG's `data:` URI, and OpenDocument's
+/// `<office:binary-data>` in `content.xml`. LibreOffice decodes both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_picture_of_too_many_pixels_written_as_base64_is_refused_from_its_header() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = base64::engine::general_purpose::STANDARD.encode(huge_png());
+    let svg = format!(
+        r#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100"><image width="100" height="100" xlink:href="data:image/png;base64,{huge}"/></svg>"#
+    );
+    let in_svg = dir.path().join("data-uri.odt");
+    write_odt_with_picture(
+        &in_svg,
+        r#"<draw:image xlink:href="Pictures/p.svg" xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/>"#,
+        Some(("Pictures/p.svg", &svg)),
+    );
+    let in_content = dir.path().join("binary-data.odt");
+    let image = format!("<draw:image><office:binary-data>{huge}</office:binary-data></draw:image>");
+    write_odt_with_picture(&in_content, &image, None);
+
+    for (input, part) in [(&in_svg, "Pictures/p.svg"), (&in_content, "content.xml")] {
+        // The control: with no pixel limit LibreOffice decodes it.
+        let unlimited_pool = start_pool(PoolConfig {
+            limits: Limits {
+                max_picture_pixels: u64::MAX,
+                ..Limits::default()
+            },
+            ..pool_config()
+        });
+        let (result, peak) =
+            peak_rss_during(&unlimited_pool, convert(&unlimited_pool, input)).await;
+        unlimited_pool.shutdown().await;
+        eprintln!(
+            "{part}, no pixel limit: {result:?}, peak {} MiB",
+            peak >> 20
+        );
+        assert!(
+            peak > 300 << 20,
+            "{part}: the control peaked at {} MiB",
+            peak >> 20
+        );
+
+        let pool = pool();
+        let error = convert(&pool, input).await.unwrap_err();
+        assert_eq!(error.kind(), "bomb", "{error}");
+        let said =
+            format!("a picture written into {part} as base64 is a picture of 20000 x 20000 pixels");
+        assert!(error.to_string().contains(&said), "{error}");
+        still_converts(&pool, dir.path()).await;
+        pool.shutdown().await;
+    }
 }
 
 /// Groups nested 200,000 deep: 400 KB of braces.

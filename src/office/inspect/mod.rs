@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::office::error::ConvertError;
 
 pub(in crate::office) mod csv;
+mod inline_pictures;
 pub(in crate::office) mod lenient;
 mod ole2;
 mod ole2_pictures;

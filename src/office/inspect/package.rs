@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
+use super::inline_pictures::{InlinePictures, is_xml};
 use super::lenient;
 use super::repack::Repack;
 use super::{App, Family, Limits, ZIP_MAGIC};
@@ -144,9 +145,7 @@ fn check_part(
             Some(check_nested(copy, &name, limits, inflated, depth)?),
         )
     } else {
-        let size = std::io::copy(&mut part, &mut std::io::sink())
-            .map_err(|e| ConvertError::Corrupt(format!("{name} does not inflate: {e}")))?;
-        (size, None)
+        (inflate(part, &name, head, limits.max_picture_pixels)?, None)
     };
     if size > allowed {
         return Err(ConvertError::Bomb(format!(
@@ -162,6 +161,26 @@ fn check_part(
         )));
     }
     Ok(rebuilt.map(|rebuilt| Nested { name, rebuilt }))
+}
+
+/// Inflates a part that is not a package; how many bytes it holds. An XML
+/// part's pictures written as base64 are checked on the way.
+fn inflate(
+    mut part: impl Read,
+    name: &str,
+    head: &[u8],
+    max_pixels: u64,
+) -> Result<u64, ConvertError> {
+    let broken = |e: std::io::Error| ConvertError::Corrupt(format!("{name} does not inflate: {e}"));
+    if !is_xml(head) {
+        return std::io::copy(&mut part, &mut std::io::sink()).map_err(broken);
+    }
+    let mut pictures = InlinePictures::new(name, max_pixels);
+    let inflated = std::io::copy(&mut part, &mut pictures);
+    match inflated.and_then(|size| pictures.flush().map(|()| size)) {
+        Ok(size) => Ok(size),
+        Err(error) => Err(pictures.refused.take().unwrap_or_else(|| broken(error))),
+    }
 }
 
 /// A part whose header says it is a picture of more pixels than allowed.
