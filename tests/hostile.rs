@@ -56,6 +56,40 @@ fn stock_soffice(dir: &Path, input: &Path, format: &str) -> std::path::PathBuf {
     out.join(input.with_extension(format).file_name().unwrap())
 }
 
+/// The control of a picture test: with no pixel limit, LibreOffice
+/// decodes `input`'s picture, past 300 MiB.
+async fn decoded_without_the_pixel_limit(input: &Path) {
+    let unlimited_pool = start_pool(PoolConfig {
+        limits: Limits {
+            max_picture_pixels: u64::MAX,
+            ..Limits::default()
+        },
+        ..pool_config()
+    });
+    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, input)).await;
+    unlimited_pool.shutdown().await;
+    let name = input.file_name().unwrap().to_string_lossy();
+    eprintln!(
+        "{name}, no pixel limit: {result:?}, peak {} MiB",
+        peak >> 20
+    );
+    assert!(
+        peak > 300 << 20,
+        "{name}: the control peaked at {} MiB",
+        peak >> 20
+    );
+}
+
+/// `input` is refused as a bomb, saying `said`, and the pool goes on.
+async fn refused_as_a_bomb(input: &Path, said: &str) {
+    let pool = pool();
+    let error = convert(&pool, input).await.unwrap_err();
+    assert_eq!(error.kind(), "bomb", "{error}");
+    assert!(error.to_string().contains(said), "{error}");
+    still_converts(&pool, input.parent().unwrap()).await;
+    pool.shutdown().await;
+}
+
 /// The pool still converts an ordinary document.
 async fn still_converts(pool: &Pool, dir: &Path) {
     let input = dir.join("ordinary.docx");
@@ -859,28 +893,9 @@ async fn a_pcx_picture_of_too_many_pixels_is_refused_from_its_header() {
     let input = dir.path().join("huge-picture.docx");
     common::write_docx_with_picture(&input, &huge_pcx());
 
-    // The control: with no pixel limit LibreOffice decodes it.
-    let unlimited_pool = start_pool(PoolConfig {
-        limits: Limits {
-            max_picture_pixels: u64::MAX,
-            ..Limits::default()
-        },
-        ..pool_config()
-    });
-    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
-    unlimited_pool.shutdown().await;
-    eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
-    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+    decoded_without_the_pixel_limit(&input).await;
 
-    let pool = pool();
-    let error = convert(&pool, &input).await.unwrap_err();
-    assert_eq!(error.kind(), "bomb", "{error}");
-    assert!(
-        error.to_string().contains("12000 x 12000 pixels"),
-        "{error}"
-    );
-    still_converts(&pool, dir.path()).await;
-    pool.shutdown().await;
+    refused_as_a_bomb(&input, "12000 x 12000 pixels").await;
 }
 
 /// A bitmap stored top-down (a negative height, as Windows writes screen
@@ -933,39 +948,13 @@ async fn a_picture_of_too_many_pixels_written_as_base64_is_refused_from_its_head
     write_odt_with_picture(&in_content, &image, None);
 
     for (input, part) in [(&in_svg, "Pictures/p.svg"), (&in_content, "content.xml")] {
-        // The control: with no pixel limit LibreOffice decodes it.
-        let unlimited_pool = start_pool(PoolConfig {
-            limits: Limits {
-                max_picture_pixels: u64::MAX,
-                ..Limits::default()
-            },
-            ..pool_config()
-        });
-        let (result, peak) =
-            peak_rss_during(&unlimited_pool, convert(&unlimited_pool, input)).await;
-        unlimited_pool.shutdown().await;
-        eprintln!(
-            "{part}, no pixel limit: {result:?}, peak {} MiB",
-            peak >> 20
-        );
-        assert!(
-            peak > 300 << 20,
-            "{part}: the control peaked at {} MiB",
-            peak >> 20
-        );
-
-        let pool = pool();
-        let error = convert(&pool, input).await.unwrap_err();
-        assert_eq!(error.kind(), "bomb", "{error}");
+        decoded_without_the_pixel_limit(input).await;
         let said =
             format!("a picture written into {part} as base64 is a picture of 20000 x 20000 pixels");
-        assert!(error.to_string().contains(&said), "{error}");
-        still_converts(&pool, dir.path()).await;
-        pool.shutdown().await;
+        refused_as_a_bomb(input, &said).await;
     }
 }
 
-/// Groups nested 200,000 deep: 400 KB of braces.
 /// The same picture as RTF hex in a `\pict` group, which no zip part
 /// holds: its header is read all the same.
 #[tokio::test(flavor = "multi_thread")]
@@ -978,31 +967,13 @@ async fn a_picture_of_too_many_pixels_in_rtf_is_refused_from_its_header() {
     );
     std::fs::write(&input, rtf).unwrap();
 
-    // The control: with no pixel limit LibreOffice decodes it.
-    let unlimited = Limits {
-        max_picture_pixels: u64::MAX,
-        ..Limits::default()
-    };
-    let unlimited_pool = start_pool(PoolConfig {
-        limits: unlimited,
-        ..pool_config()
-    });
-    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
-    unlimited_pool.shutdown().await;
-    eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
-    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+    decoded_without_the_pixel_limit(&input).await;
 
-    let pool = pool();
-    let error = convert(&pool, &input).await.unwrap_err();
-    assert_eq!(error.kind(), "bomb", "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("an RTF picture is a picture of 20000 x 20000 pixels"),
-        "{error}"
-    );
-    still_converts(&pool, dir.path()).await;
-    pool.shutdown().await;
+    refused_as_a_bomb(
+        &input,
+        "an RTF picture is a picture of 20000 x 20000 pixels",
+    )
+    .await;
 }
 
 /// The same picture in a Word 97 document, where no zip part or RTF group
@@ -1028,32 +999,16 @@ async fn a_picture_of_too_many_pixels_in_a_word_97_document_is_refused_from_its_
     let input = dir.path().join("huge-picture.doc");
     std::fs::write(&input, doc).unwrap();
 
-    // The control: with no pixel limit LibreOffice decodes it.
-    let unlimited_pool = start_pool(PoolConfig {
-        limits: Limits {
-            max_picture_pixels: u64::MAX,
-            ..Limits::default()
-        },
-        ..pool_config()
-    });
-    let (result, peak) = peak_rss_during(&unlimited_pool, convert(&unlimited_pool, &input)).await;
-    unlimited_pool.shutdown().await;
-    eprintln!("no pixel limit: {result:?}, peak {} MiB", peak >> 20);
-    assert!(peak > 300 << 20, "the control peaked at {} MiB", peak >> 20);
+    decoded_without_the_pixel_limit(&input).await;
 
-    let pool = pool();
-    let error = convert(&pool, &input).await.unwrap_err();
-    assert_eq!(error.kind(), "bomb", "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("a picture in the compound file is 20000 x 20000 pixels"),
-        "{error}"
-    );
-    still_converts(&pool, dir.path()).await;
-    pool.shutdown().await;
+    refused_as_a_bomb(
+        &input,
+        "a picture in the compound file is 20000 x 20000 pixels",
+    )
+    .await;
 }
 
+/// Groups nested 200,000 deep: 400 KB of braces.
 #[tokio::test(flavor = "multi_thread")]
 async fn rtf_groups_nested_without_end_are_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -117,6 +117,20 @@ fn serve_jwks(keys: Vec<serde_json::Value>) -> (String, Arc<AtomicUsize>) {
     (url, fetches)
 }
 
+/// A push-only worker that checks tokens for `AUDIENCE` from `PUSHER`
+/// against the keys at `jwks`, ready.
+fn checking_worker(env: &Env, jwks: &str) -> Worker {
+    let worker = env.worker(&[
+        ("SUBSCRIPTION", ""),
+        ("CACHE", "off"),
+        ("PUSH_AUDIENCE", AUDIENCE),
+        ("PUSH_SERVICE_ACCOUNTS", PUSHER),
+        ("PUSH_JWKS_URL", jwks),
+    ]);
+    worker.wait_ready();
+    worker
+}
+
 /// POSTs `body` to `path` of the worker at `base`; returns the status code
 /// and the answer.
 fn post(base: &str, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
@@ -242,14 +256,7 @@ fn push_tokens_are_checked_before_any_work() {
         ("a.docx", fixture("one_page.docx")),
         ("b.docx", fixture("one_page.docx")),
     ]);
-    let worker = env.worker(&[
-        ("SUBSCRIPTION", ""),
-        ("CACHE", "off"),
-        ("PUSH_AUDIENCE", AUDIENCE),
-        ("PUSH_SERVICE_ACCOUNTS", PUSHER),
-        ("PUSH_JWKS_URL", &jwks),
-    ]);
-    worker.wait_ready();
+    let worker = checking_worker(&env, &jwks);
     let body = original("a.docx");
 
     let refused = [
@@ -353,14 +360,7 @@ fn forged_key_ids_neither_force_fetches_nor_keep_out_a_new_key() {
     let rotated = Signer::new("rotated-key");
     let (jwks, fetches) = serve_jwks(vec![trusted.jwk(), rotated.jwk()]);
     let env = Env::start(&[("a.docx", fixture("one_page.docx"))]);
-    let worker = env.worker(&[
-        ("SUBSCRIPTION", ""),
-        ("CACHE", "off"),
-        ("PUSH_AUDIENCE", AUDIENCE),
-        ("PUSH_SERVICE_ACCOUNTS", PUSHER),
-        ("PUSH_JWKS_URL", &jwks),
-    ]);
-    worker.wait_ready();
+    let worker = checking_worker(&env, &jwks);
     let body = original("a.docx");
     // No dots: a JWT library cannot read it, but its text is a header.
     let malformed = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"taught"}"#);

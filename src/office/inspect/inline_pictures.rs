@@ -9,7 +9,7 @@ use std::io::Write;
 
 use base64::Engine as _;
 
-use super::package::check_picture;
+use super::picture::check_picture;
 use crate::office::error::ConvertError;
 
 /// What comes just before a base64 picture: a `data:` URI's marker (its

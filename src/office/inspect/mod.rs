@@ -23,7 +23,7 @@ mod picture;
 mod repack;
 pub(super) mod rtf;
 mod text;
-pub(in crate::office) use package::check_picture;
+pub(in crate::office) use picture::check_picture;
 
 pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 pub(super) const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];

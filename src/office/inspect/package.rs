@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::inline_pictures::{InlinePictures, is_xml};
 use super::lenient;
+use super::picture::check_picture;
 use super::repack::Repack;
 use super::{App, Family, Limits, ZIP_MAGIC};
 use crate::office::error::ConvertError;
@@ -181,25 +182,6 @@ fn inflate(
         Ok(size) => Ok(size),
         Err(error) => Err(pictures.refused.take().unwrap_or_else(|| broken(error))),
     }
-}
-
-/// A part whose header says it is a picture of more pixels than allowed.
-/// Parts that are not pictures, or whose header does not tell, pass.
-pub(in crate::office) fn check_picture(
-    name: &str,
-    head: &[u8],
-    max_pixels: u64,
-) -> Result<(), ConvertError> {
-    let Some((width, height)) = super::picture::declared_size(head) else {
-        return Ok(());
-    };
-    if width * height > max_pixels {
-        return Err(ConvertError::Bomb(format!(
-            "{name} is a picture of {width} x {height} pixels, over the {}-megapixel limit",
-            max_pixels / 1_000_000
-        )));
-    }
-    Ok(())
 }
 
 /// A part that is itself a zip package, copied to `copy`; the package

@@ -1,8 +1,30 @@
-//! The size a picture declares in its header, read without decoding it:
-//! with `imagesize`, except where its reading and LibreOffice's differ. A
-//! bitmap stored top-down has a negative height, which `imagesize` reads
-//! as four billion rows (refusing an honest picture); PCX, which
-//! LibreOffice decodes, is not among its formats.
+//! The size a picture declares in its header, read without decoding it,
+//! and the check of it against the pixel limit. Read with `imagesize`,
+//! except where its reading and LibreOffice's differ: a bitmap stored
+//! top-down has a negative height, which `imagesize` reads as four billion
+//! rows (refusing an honest picture); PCX, which LibreOffice decodes, is
+//! not among its formats.
+
+use crate::office::error::ConvertError;
+
+/// A part whose header says it is a picture of more pixels than allowed.
+/// Parts that are not pictures, or whose header does not tell, pass.
+pub(in crate::office) fn check_picture(
+    name: &str,
+    head: &[u8],
+    max_pixels: u64,
+) -> Result<(), ConvertError> {
+    let Some((width, height)) = declared_size(head) else {
+        return Ok(());
+    };
+    if width * height > max_pixels {
+        return Err(ConvertError::Bomb(format!(
+            "{name} is a picture of {width} x {height} pixels, over the {}-megapixel limit",
+            max_pixels / 1_000_000
+        )));
+    }
+    Ok(())
+}
 
 /// Width and height, if `head` starts a picture whose header says.
 pub(super) fn declared_size(head: &[u8]) -> Option<(u64, u64)> {
