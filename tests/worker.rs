@@ -390,12 +390,15 @@ fn sigterm_drains_within_the_grace_period_and_loses_nothing() {
         "LibreOffice outlived the worker"
     );
 
-    // Whatever was not converted comes back to the next worker.
+    // Whatever was not converted comes back to the next worker. The
+    // emulator may first feed the stream that went away (a known emulator
+    // bug: once, under the full suite's load, a nacked message took over
+    // 120 s to come back).
     let _next = env.worker(&[]);
     for name in &names {
         env.wait_object(
             &format!("pdf/{}", name.replace(".docx", ".pdf")),
-            Duration::from_secs(120),
+            Duration::from_secs(300),
         );
     }
 }
