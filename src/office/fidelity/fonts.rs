@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::scripts::{Slot, script_of};
+use crate::office::inspect::rtf::Token;
 
 /// The parts of an OOXML package that name fonts, by prefix: Word's styles,
 /// body, headers, footers, notes and comments (its font table and theme
@@ -210,31 +211,60 @@ fn unescape(value: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// `{\fonttbl{\f0\froman\fcharset0 Times New Roman;}...}`.
+/// `{\fonttbl{\f0\froman\fcharset0 Times New Roman;}...}`, read with the
+/// tokenizer the inspection reads RTF with: bytes, whatever their
+/// encoding, and escapes and `\bin` as it reads them.
 fn rtf(path: &Path) -> Option<BTreeSet<String>> {
-    let mut head = String::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(1 << 20)
-        .read_to_string(&mut head)
-        .ok()?;
-    let table = head.split_once("\\fonttbl")?.1;
-    let mut names = BTreeSet::new();
-    for entry in table.split("{\\f").skip(1) {
-        let Some((declaration, _)) = entry.split_once(';') else {
-            continue;
-        };
-        // The name follows the last control word.
-        let name = declaration.rsplit(['\\', '}']).next().unwrap_or_default();
-        let name = name.split_once(' ').map_or("", |(_, n)| n).trim();
-        if !name.is_empty() {
-            names.insert(name.to_string());
-        }
-        if entry.contains("}}") {
-            break;
+    let file = std::fs::File::open(path).ok()?;
+    let mut table = FontTable::default();
+    let reader = std::io::BufReader::new(file.take(1 << 20));
+    crate::office::inspect::rtf::tokens(reader, |_, token| table.take(token)).ok()?;
+    Some(table.names)
+}
+
+/// An RTF font table as its tokens go by. A font's name is the text of
+/// its entry up to `;`, outside the groups inside it (`{\*\panose ..}`);
+/// an entry is a group of the table's own, or (in old files) a run of the
+/// table's text.
+#[derive(Default)]
+struct FontTable {
+    depth: usize,
+    /// The depth of the table's group, once it began.
+    table: Option<usize>,
+    ended: bool,
+    name: Vec<u8>,
+    names: BTreeSet<String>,
+}
+
+impl FontTable {
+    fn take(&mut self, token: Token<'_>) {
+        let in_entry = self
+            .table
+            .is_some_and(|t| self.depth == t || self.depth == t + 1);
+        match token {
+            _ if self.ended => {}
+            Token::Open => self.depth += 1,
+            Token::Close => {
+                if in_entry {
+                    self.end_name();
+                }
+                self.ended = self.table == Some(self.depth);
+                self.depth = self.depth.saturating_sub(1);
+            }
+            Token::Word(b"fonttbl") if self.table.is_none() => self.table = Some(self.depth),
+            Token::Byte(b';') if in_entry => self.end_name(),
+            Token::Byte(byte) if in_entry => self.name.push(byte),
+            _ => {}
         }
     }
-    Some(names)
+
+    fn end_name(&mut self) {
+        let name = String::from_utf8_lossy(&self.name).trim().to_string();
+        if !name.is_empty() {
+            self.names.insert(name);
+        }
+        self.name.clear();
+    }
 }
 
 /// The values of `attribute="..."` in `text`, in order.
@@ -303,5 +333,38 @@ mod tests {
         let rtf = r"{\rtf1{\fonttbl{\f0\froman\fcharset0 Times New Roman;}{\f1\fswiss Aptos;}}\f1 Hello\par}";
         std::fs::write(&path, rtf).unwrap();
         assert_eq!(requested(&path, "rtf").fonts, ["Aptos", "Times New Roman"]);
+    }
+
+    /// Read before as text: a byte that is not UTF-8 anywhere in the file
+    /// hid every font; a name after a nested group lost its first word
+    /// ("New Roman"); a table of entries without groups of their own gave
+    /// none.
+    #[test]
+    fn an_rtf_font_table_is_read_as_rtf_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.rtf");
+        let cases: [(&[u8], &[&str]); 3] = [
+            (
+                b"{\\rtf1{\\fonttbl{\\f0 Aptos;}}\\f0 Caf\xe9\\par}",
+                &["Aptos"],
+            ),
+            (
+                b"{\\rtf1{\\fonttbl{\\f0\\froman{\\*\\panose 02020603050405020304}Times New Roman;}}x}",
+                &["Times New Roman"],
+            ),
+            (
+                b"{\\rtf1{\\fonttbl\\f0\\fswiss Helvetica;\\f1\\froman Times;}x}",
+                &["Helvetica", "Times"],
+            ),
+        ];
+        for (rtf, fonts) in cases {
+            std::fs::write(&path, rtf).unwrap();
+            assert_eq!(
+                requested(&path, "rtf").fonts,
+                fonts,
+                "{}",
+                String::from_utf8_lossy(rtf)
+            );
+        }
     }
 }
