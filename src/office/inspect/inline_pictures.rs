@@ -1,7 +1,7 @@
 //! Pictures written into a package's XML as base64, which LibreOffice
 //! decodes like any other: an SVG's `data:` URIs (`href="data:image/png;
-//! base64,..."`) and OpenDocument's `<office:binary-data>` (in
-//! `content.xml` as well as in flat files). No zip part holds them, so the
+//! base64,..."`) and OpenDocument's `<office:binary-data>` (legal inside
+//! `content.xml`). No zip part holds them, so the
 //! part check never sees their headers; this reads each one's as the XML
 //! streams past during inspection, decoding only the first bytes.
 

@@ -15,6 +15,7 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom};
 
+use super::picture::over_limit;
 use crate::office::error::ConvertError;
 
 mod spliced;
@@ -117,14 +118,10 @@ fn check_stream<S: Read + Seek>(
     stream.seek(SeekFrom::Start(0))?;
     let records = find_records(&mut *stream)?;
     for record in records {
-        if let Some((width, height)) = picture_size(stream, record, budget)? {
-            let pixels = width * height;
-            if pixels > max_pixels {
-                return Err(Stop::Refused(ConvertError::Bomb(format!(
-                    "a picture in the compound file is {width} x {height} pixels, over the {}-megapixel limit",
-                    max_pixels / 1_000_000
-                ))));
-            }
+        let size = picture_size(stream, record, budget)?;
+        if let Some(why) = size.and_then(|size| over_limit(size, max_pixels)) {
+            let why = format!("a picture in the compound file is {why}");
+            return Err(Stop::Refused(ConvertError::Bomb(why)));
         }
     }
     Ok(())
@@ -300,14 +297,20 @@ impl<S: Read + Seek> Read for Window<'_, S> {
 
 impl<S> Seek for Window<'_, S> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        self.at = match to {
-            SeekFrom::Start(at) => Some(at),
-            SeekFrom::Current(by) => self.at.checked_add_signed(by),
-            SeekFrom::End(by) => self.len.checked_add_signed(by),
-        }
-        .ok_or(ErrorKind::InvalidData)?;
+        self.at = position(self.at, self.len, to)?;
         Ok(self.at)
     }
+}
+
+/// Where a seek `to` lands in a view `len` bytes long now at `at`: the
+/// views here ([`Window`], [`spliced::Joined`]) only keep a position.
+fn position(at: u64, len: u64, to: SeekFrom) -> std::io::Result<u64> {
+    match to {
+        SeekFrom::Start(to) => Some(to),
+        SeekFrom::Current(by) => at.checked_add_signed(by),
+        SeekFrom::End(by) => len.checked_add_signed(by),
+    }
+    .ok_or_else(|| std::io::Error::new(ErrorKind::InvalidData, "a seek before the start"))
 }
 
 #[cfg(test)]

@@ -14,16 +14,21 @@ pub(in crate::office) fn check_picture(
     head: &[u8],
     max_pixels: u64,
 ) -> Result<(), ConvertError> {
-    let Some((width, height)) = declared_size(head) else {
-        return Ok(());
-    };
-    if width * height > max_pixels {
-        return Err(ConvertError::Bomb(format!(
-            "{name} is a picture of {width} x {height} pixels, over the {}-megapixel limit",
-            max_pixels / 1_000_000
-        )));
+    match declared_size(head).and_then(|size| over_limit(size, max_pixels)) {
+        Some(why) => Err(ConvertError::Bomb(format!("{name} is a picture of {why}"))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Why a picture of `width` x `height` is refused, if it has more than
+/// `max_pixels`: the one limit every reader of pictures here applies.
+pub(super) fn over_limit((width, height): (u64, u64), max_pixels: u64) -> Option<String> {
+    (width * height > max_pixels).then(|| {
+        format!(
+            "{width} x {height} pixels, over the {}-megapixel limit",
+            max_pixels / 1_000_000
+        )
+    })
 }
 
 /// Width and height, if `head` starts a picture whose header says.

@@ -100,12 +100,7 @@ impl<S: Read + Seek> Read for Joined<'_, S> {
 
 impl<S> Seek for Joined<'_, S> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        self.at = match to {
-            SeekFrom::Start(at) => Some(at),
-            SeekFrom::Current(by) => self.at.checked_add_signed(by),
-            SeekFrom::End(by) => self.spliced.len.checked_add_signed(by),
-        }
-        .ok_or_else(|| std::io::Error::other("a seek before the start"))?;
+        self.at = super::position(self.at, self.spliced.len, to)?;
         Ok(self.at)
     }
 }
