@@ -18,7 +18,7 @@ use crate::gcloud::Services;
 use crate::job::{self, Job, Parsed, Routing};
 use crate::outcome::FailureRecord;
 use crate::storage::ObjectRef;
-use crate::storage::{Objects, StorageError, Store};
+use crate::storage::{Digests, Objects, StorageError, Store};
 
 /// A document on its way: the job the worker will see, and the generation
 /// we uploaded, which tells our result from an older one.
@@ -219,7 +219,7 @@ impl Submission {
         let out = &self.args.output_bucket;
         (self
             .store
-            .download(out, object, None, &dest, u64::MAX)
+            .download(out, object, None, &dest, u64::MAX, Digests::default())
             .await)
             .with_context(|| format!("downloading {uri}"))?;
         Ok(dest.display().to_string())

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::office::{OwnFonts, configure_fonts};
-use crate::storage::{Objects, Store};
+use crate::storage::{Digests, Objects, Store};
 use check::Skipped;
 
 /// Where the fonts are.
@@ -185,7 +185,7 @@ async fn fetch(
         (Source::Bucket { bucket, .. }, Some(store)) => {
             let limit = check::LARGEST_FONT;
             store
-                .download(bucket, &file.name, None, copy, limit)
+                .download(bucket, &file.name, None, copy, limit, Digests::default())
                 .await?;
         }
         _ => {

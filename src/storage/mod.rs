@@ -15,8 +15,10 @@ use base64::Engine;
 use google_cloud_storage::client::Storage;
 use tokio::io::AsyncWriteExt;
 
+mod digests;
 mod json_api;
 mod port;
+pub use digests::{Digests, Fetched};
 pub(crate) use json_api::JsonApi;
 pub use json_api::Listed;
 pub use port::{ObjectRef, Objects};
@@ -187,7 +189,7 @@ impl Store {
 impl Objects for Store {
     /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
     /// refusing anything over `limit` bytes as soon as its size is known;
-    /// the bytes written.
+    /// what was written, digested as it came.
     async fn download(
         &self,
         bucket: &str,
@@ -195,7 +197,8 @@ impl Objects for Store {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> Result<u64, StorageError> {
+        mut digests: Digests,
+    ) -> Result<Fetched, StorageError> {
         let uri = ObjectRef::new(bucket, object).to_string();
         let mut request = self.client.read_object(bucket_path(bucket), object);
         if let Some(generation) = generation {
@@ -216,20 +219,19 @@ impl Objects for Store {
             message: format!("writing the local copy: {e}"),
         };
         let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
-        let mut bytes = 0u64;
         while let Some(chunk) = self
             .within(&uri, self.patience, async { Ok(response.next().await) })
             .await?
         {
             let chunk = chunk.map_err(|e| classify(&uri, e))?;
-            bytes += chunk.len() as u64;
-            if bytes > limit {
+            digests.update(&chunk);
+            if digests.bytes() > limit {
                 return Err(StorageError::TooLarge { size: None, limit });
             }
             file.write_all(&chunk).await.map_err(io)?;
         }
         file.flush().await.map_err(io)?;
-        Ok(bytes)
+        Ok(digests.finish())
     }
 
     /// The object (at `generation`, if given), or `None` when there is none.

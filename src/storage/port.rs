@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::path::Path;
 
-use super::{Described, StorageError};
+use super::{Described, Digests, Fetched, StorageError};
 
 /// A Cloud Storage object, by bucket and name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,8 @@ impl std::fmt::Display for ObjectRef<'_> {
 /// The objects of Cloud Storage the worker reads and writes.
 pub trait Objects: Send + Sync + 'static {
     /// Downloads `gs://bucket/object` (at `generation`, if given) to `dest`,
-    /// refusing anything over `limit` bytes; the bytes written.
+    /// refusing anything over `limit` bytes; what was written, with the
+    /// `digests` computed over it.
     fn download(
         &self,
         bucket: &str,
@@ -38,7 +39,8 @@ pub trait Objects: Send + Sync + 'static {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> impl Future<Output = Result<u64, StorageError>> + Send;
+        digests: Digests,
+    ) -> impl Future<Output = Result<Fetched, StorageError>> + Send;
 
     /// The object's generation, MD5 and metadata (at `generation`, if
     /// given), before any download; `None` when there is none.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::storage::{Described, ObjectRef, Objects, StorageError};
+use crate::storage::{Described, Digests, Fetched, ObjectRef, Objects, StorageError};
 use crate::telemetry::metrics::Metrics;
 
 pub(super) struct Counted<O> {
@@ -27,10 +27,11 @@ impl<O: Objects> Objects for Counted<O> {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> Result<u64, StorageError> {
+        digests: Digests,
+    ) -> Result<Fetched, StorageError> {
         self.metrics.storage_call("download");
         (self.inner)
-            .download(bucket, object, generation, dest, limit)
+            .download(bucket, object, generation, dest, limit, digests)
             .await
     }
 

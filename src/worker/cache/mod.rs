@@ -168,27 +168,20 @@ impl Cache {
         }
     }
 
-    /// The cache entry for `job`'s document, downloaded to `input`, made
-    /// with `options`; None if the cache is off or the document's name says
-    /// nothing we read (its conversion will say why).
-    pub(super) async fn entry(
-        &self,
-        job: &Job,
-        input: &Path,
-        options: &Canonical,
-    ) -> Option<Entry> {
+    /// Whether the cache is on: then a download is keyed for it.
+    pub(super) fn is_on(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// The cache entry for `job`'s document, whose bytes have this SHA-256,
+    /// made with `options`; None if the cache is off or the document's name
+    /// says nothing we read (its conversion will say why).
+    pub(super) fn entry(&self, job: &Job, sha256: &str, options: &Canonical) -> Option<Entry> {
         let cache = self.at.as_ref()?;
         let read_as = crate::office::inspect::extension(Path::new(&job.object)).ok()?;
-        let sha256 = match sha256_of(input).await {
-            Ok(sha256) => sha256,
-            Err(error) => {
-                tracing::warn!(%error, "cannot hash the document; converting it");
-                return None;
-            }
-        };
         Some(Entry {
             bucket: cache.bucket.clone(),
-            key: cache.key(read_as, options, &sha256),
+            key: cache.key(read_as, options, sha256),
             read_as,
             seal: cache.seal.clone(),
         })
@@ -288,23 +281,6 @@ fn sealed_by_us(entry: &Entry, found: &Described) -> bool {
         (Some(seal), Some(md5)) => entry.seal.verifies(&entry.key, md5, seal),
         _ => false,
     }
-}
-
-/// The SHA-256 of the file at `path`, in hex, read off the async threads.
-async fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let (mut digest, mut file) = (Sha256::new(), std::fs::File::open(path)?);
-        let mut chunk = vec![0u8; 256 << 10];
-        loop {
-            match std::io::Read::read(&mut file, &mut chunk)? {
-                0 => return Ok(hex(&digest.finalize())),
-                read => digest.update(&chunk[..read]),
-            }
-        }
-    })
-    .await
-    .map_err(std::io::Error::other)?
 }
 
 /// The MD5 of `bytes` in hex, as Cloud Storage reports an object's.

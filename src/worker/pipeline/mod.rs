@@ -229,14 +229,18 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
             if_generation,
             read: !seen.is_unread(),
         };
-        let Downloaded { dir, input, held } = self.download(job, &source, permit).await?;
         // Keyed on the downloaded bytes: a hit costs the download, never a
         // conversion. The cache keeps PDFs only: a preview is drawn each
         // time, so a document that asks for one converts each time too.
-        let entry = match options.preview {
-            Some(_) => None,
-            None => cache.entry(job, &input, &target.options).await,
-        };
+        let keyed = cache.is_on() && options.preview.is_none();
+        let downloaded = self.download(job, &source, permit, keyed).await?;
+        let Downloaded {
+            dir,
+            input,
+            held,
+            sha256,
+        } = downloaded;
+        let entry = sha256.and_then(|sha256| cache.entry(job, &sha256, &target.options));
         let mut turn = None;
         if let Some(entry) = &entry {
             turn = Some(cache.turn(entry, permit).await);

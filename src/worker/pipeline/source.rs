@@ -10,7 +10,7 @@ use super::{OrEnd, Pipeline, Step, done, permanent, transient};
 use crate::job::Job;
 use crate::options::PdfOptions;
 use crate::outcome::{ErrorKind, Outcome};
-use crate::storage::{Described, Objects, StorageError};
+use crate::storage::{Described, Digests, Fetched, Objects, StorageError};
 use crate::worker::disposition::Verdict;
 use crate::worker::edges::Converter;
 use crate::worker::intake::{HeldBytes, Permit};
@@ -50,12 +50,14 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
     }
 
     /// The document `source` describes, downloaded into a job directory of
-    /// its own, with its share of the byte budget.
+    /// its own, with its share of the byte budget; its SHA-256 too if
+    /// `keyed` (the cache's key).
     pub(super) async fn download(
         &self,
         job: &Job,
         source: &Described,
         permit: &mut Permit,
+        keyed: bool,
     ) -> Step<Downloaded> {
         // Its download and rebuilt package, on a disk that is memory.
         let size = source.size.filter(|&size| size > 0);
@@ -70,21 +72,42 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
         // Local names are ours; the object name never reaches the file system.
         let input = dir.path().join("input");
         // The generation described is the one converted (and cached).
-        self.fetch(job, &input, source).await?;
-        Continue(Downloaded { dir, input, held })
+        let digests = Digests::default()
+            .md5(job.announced.is_some())
+            .sha256(keyed);
+        let fetched = self.fetch(job, &input, source, digests).await?;
+        Continue(Downloaded {
+            dir,
+            input,
+            sha256: fetched.sha256,
+            held,
+        })
     }
 
-    /// Downloads the job's document, as `source` describes it, to `input`.
-    /// Too large, replaced since it was described, or not what its
-    /// notification announced, ends the message.
-    pub(super) async fn fetch(&self, job: &Job, input: &Path, source: &Described) -> Step<()> {
+    /// Downloads the job's document, as `source` describes it, to `input`,
+    /// computing `digests` as it comes. Too large, replaced since it was
+    /// described, or not what its notification announced, ends the message.
+    async fn fetch(
+        &self,
+        job: &Job,
+        input: &Path,
+        source: &Described,
+        digests: Digests,
+    ) -> Step<Fetched> {
         let generation = source.generation;
         // What a notification announced bounds the bytes its budget holds.
         let announced = job.announced.as_ref().and_then(|a| a.size);
         let limit = announced.map_or(self.max_input_bytes, |size| size.min(self.max_input_bytes));
-        let bytes = self
+        let fetched = self
             .objects
-            .download(&job.bucket, &job.object, Some(generation), input, limit)
+            .download(
+                &job.bucket,
+                &job.object,
+                Some(generation),
+                input,
+                limit,
+                digests,
+            )
             .await
             .or_end(|error| match error {
                 // Replaced or deleted since: the next attempt describes it again.
@@ -100,20 +123,13 @@ impl<O: Objects, C: Converter> Pipeline<O, C> {
                 }
                 error => source_error(job, error),
             })?;
-        self.metrics.bytes_in.inc_by(bytes);
-        if let Some(announced) = &job.announced {
-            let md5 = (file_md5_hex(input).await).or_end(|e| {
-                transient(
-                    job,
-                    ErrorKind::Disk,
-                    format!("reading the download back: {e}"),
-                )
-            })?;
-            if Some(bytes) != announced.size || announced.md5.as_ref() != Some(&md5) {
-                return Break(not_as_announced(job, "differs from"));
-            }
+        self.metrics.bytes_in.inc_by(fetched.bytes);
+        if let Some(announced) = &job.announced
+            && (Some(fetched.bytes) != announced.size || announced.md5 != fetched.md5)
+        {
+            return Break(not_as_announced(job, "differs from"));
         }
-        Continue(())
+        Continue(fetched)
     }
 }
 
@@ -124,19 +140,6 @@ fn not_as_announced(job: &Job, how: &str) -> Verdict {
         "the object {how} what its notification says (size, MD5): Cloud Storage did not write that message"
     );
     permanent(job, ErrorKind::MalformedMessage, reason)
-}
-
-/// The MD5 of the file at `path` in hex, as Cloud Storage reports it,
-/// read off the async threads.
-async fn file_md5_hex(path: &Path) -> std::io::Result<String> {
-    let path = path.to_owned();
-    let digest = tokio::task::spawn_blocking(move || {
-        let (mut context, mut file) = (md5::Context::new(), std::fs::File::open(path)?);
-        std::io::copy(&mut file, &mut context)?;
-        Ok::<_, std::io::Error>(context.finalize())
-    });
-    let digest = digest.await.map_err(std::io::Error::other)??;
-    Ok(format!("{digest:x}"))
 }
 
 /// How a failure to read the job's document ends its message.
@@ -162,6 +165,8 @@ pub(super) struct Downloaded {
     /// Removed when the job is done.
     pub(super) dir: tempfile::TempDir,
     pub(super) input: PathBuf,
+    /// When the download was keyed for the cache.
+    pub(super) sha256: Option<String>,
     /// Its share of the byte budget, while its files are on disk.
     pub(super) held: HeldBytes,
 }

@@ -11,7 +11,7 @@ use crate::office::{Conversion, ConvertError, Fidelity, LayoutRisk, Preview};
 use crate::options::PdfOptions;
 use crate::storage::ObjectRef;
 use crate::storage::Objects;
-use crate::storage::{Described, StorageError};
+use crate::storage::{Described, Digests, Fetched, StorageError};
 use crate::worker::{Announce, Converter};
 
 /// One stored object.
@@ -80,7 +80,8 @@ impl Objects for Arc<FakeObjects> {
         generation: Option<i64>,
         dest: &Path,
         limit: u64,
-    ) -> Result<u64, StorageError> {
+        mut digests: Digests,
+    ) -> Result<Fetched, StorageError> {
         let uri = ObjectRef::new(bucket, object).to_string();
         let outage = self
             .download_outages
@@ -98,7 +99,8 @@ impl Objects for Arc<FakeObjects> {
             return Err(StorageError::TooLarge { size, limit });
         }
         std::fs::write(dest, &stored.body).unwrap();
-        Ok(stored.body.len() as u64)
+        digests.update(&stored.body);
+        Ok(digests.finish())
     }
 
     async fn describe(
