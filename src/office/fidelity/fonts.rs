@@ -13,9 +13,8 @@ use super::scripts::{Slot, script_of};
 use crate::office::inspect::rtf::Token;
 
 /// The parts of an OOXML package that name fonts, by prefix: Word's styles,
-/// body, headers, footers, notes and comments (its font table and theme
-/// are read otherwise; its numbering names the symbol fonts of bullets,
-/// which move no line), Excel's style sheet, PowerPoint's slides.
+/// body, headers, footers, notes and comments (but [`UNREAD_WORD_PARTS`]),
+/// Excel's style sheet, PowerPoint's slides.
 const OOXML_PARTS: &[&str] = &[
     "word/",
     "xl/styles.xml",
@@ -24,6 +23,17 @@ const OOXML_PARTS: &[&str] = &[
     "ppt/slides/",
     "ppt/slideLayouts/",
     "ppt/slideMasters/",
+];
+
+/// Parts under `word/` that name fonts but are not read as a document's
+/// styles or text: its font table and theme (read otherwise), its numbering
+/// (the symbol fonts of bullets, which move no line), and the copy of its
+/// styles Word 2010 keeps (`stylesWithEffects.xml`), which LibreOffice
+/// never reads: fonts named only there changed nothing in its PDF.
+const UNREAD_WORD_PARTS: &[&str] = &[
+    "word/fontTable.xml",
+    "word/numbering.xml",
+    "word/stylesWithEffects.xml",
 ];
 
 /// How much of one part is read for font names.
@@ -57,13 +67,23 @@ pub fn requested(path: &Path, extension: &str) -> Asked {
 }
 
 /// The characters of an XML part's text (outside its tags), beyond ASCII.
+/// Read by byte, decoding only where a character beyond ASCII starts: most
+/// parts have none at all, and tags are ASCII.
 fn count_text(xml: &str, characters: &mut BTreeMap<char, u64>) {
+    if xml.is_ascii() {
+        return;
+    }
     let mut in_tag = false;
-    for c in xml.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag && !c.is_ascii() => *characters.entry(c).or_insert(0) += 1,
+    for (at, byte) in xml.bytes().enumerate() {
+        match byte {
+            b'<' => in_tag = true,
+            b'>' => in_tag = false,
+            // The first byte of a character beyond ASCII (its others are 10xxxxxx).
+            0xC0.. if !in_tag => {
+                if let Some(c) = xml[at..].chars().next() {
+                    *characters.entry(c).or_insert(0) += 1;
+                }
+            }
             _ => {}
         }
     }
@@ -98,8 +118,7 @@ fn ooxml(path: &Path) -> Option<(BTreeSet<String>, BTreeMap<char, u64>)> {
     for index in 0..zip.len() {
         let part = zip.by_index(index).ok()?;
         let name = part.name().ok()?.into_owned();
-        let skipped = name.starts_with("word/theme/")
-            || ["word/fontTable.xml", "word/numbering.xml"].contains(&name.as_str());
+        let skipped = name.starts_with("word/theme/") || UNREAD_WORD_PARTS.contains(&name.as_str());
         if skipped || !OOXML_PARTS.iter().any(|p| name.starts_with(p)) || !name.ends_with(".xml") {
             continue;
         }
@@ -324,6 +343,36 @@ mod tests {
         let korean = requested(&docx_with_east_asian_font(dir.path(), "안녕"), "docx");
         assert_eq!(korean.fonts, ["Calibri", "Malgun Gothic"]);
         assert_eq!(korean.characters.get(&'안'), Some(&1));
+    }
+
+    /// Word 2010's copy of the styles is not what LibreOffice reads: a font
+    /// named only there is not asked for.
+    #[test]
+    fn fonts_named_only_in_styles_with_effects_are_not_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.docx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for (part, font) in [
+            ("word/styles.xml", "Calibri"),
+            ("word/stylesWithEffects.xml", "Unread Face"),
+        ] {
+            let options = zip::write::SimpleFileOptions::default();
+            zip.start_file(part, options).unwrap();
+            let styles = format!(r#"<w:styles><w:rFonts w:ascii="{font}"/></w:styles>"#);
+            std::io::Write::write_all(&mut zip, styles.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        assert_eq!(requested(&path, "docx").fonts, ["Calibri"]);
+    }
+
+    #[test]
+    fn text_outside_tags_is_counted_by_character() {
+        let mut counted = BTreeMap::new();
+        count_text(r#"<w:t a="ü">é😀</w:t><x>ééa</x>"#, &mut counted);
+        assert_eq!(counted, BTreeMap::from([('é', 3), ('😀', 1)]));
+        let mut none = BTreeMap::new();
+        count_text("<w:t>plain</w:t>", &mut none);
+        assert!(none.is_empty());
     }
 
     #[test]
