@@ -15,6 +15,10 @@ use crate::office::error::ConvertError;
 /// What comes just before a base64 picture: a `data:` URI's marker (its
 /// case does not matter) and the end of a `binary-data` start tag.
 const MARKERS: [&[u8]; 2] = [b"base64,", b"binary-data>"];
+/// Both markers start with this letter (either case), so bytes up to its
+/// next appearance can be skipped unread.
+const FIRST: u8 = b'b';
+const _: () = assert!(MARKERS[0][0] == FIRST && MARKERS[1][0] == FIRST);
 /// Base64 characters read of each picture: 48 KB decoded, as much as any
 /// picture header needs (what a zip part's check reads is 64 KB).
 const HEAD_CHARS: usize = 64 << 10;
@@ -90,11 +94,22 @@ impl<'a> InlinePictures<'a> {
 
 impl Write for InlinePictures<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for &byte in buf {
-            if let Err(refused) = self.take(byte) {
+        let mut at = 0;
+        while at < buf.len() {
+            // Neither a picture nor a marker under way: only a marker's
+            // first letter can change that.
+            if self.picture.is_none() && self.matched == [0; MARKERS.len()] {
+                let upper = FIRST.to_ascii_uppercase();
+                match memchr::memchr2(FIRST, upper, &buf[at..]) {
+                    Some(skipped) => at += skipped,
+                    None => break,
+                }
+            }
+            if let Err(refused) = self.take(buf[at]) {
                 self.refused = Some(refused);
                 return Err(std::io::Error::other("a picture was refused"));
             }
+            at += 1;
         }
         Ok(buf.len())
     }
@@ -168,6 +183,21 @@ mod tests {
             r#"<p>base64, is an encoding</p><image href="data:image/png;base64,{small}"/><x>binary-data></x>"#
         );
         assert_eq!(scan(&xml, 3), None);
+    }
+
+    /// Bytes are skipped up to a marker's first letter: a false start just
+    /// before a marker, or a marker cut between writes, is still found.
+    #[test]
+    fn a_marker_after_a_false_start_or_across_writes_is_found() {
+        let huge = b64(&png(20_000));
+        for xml in [
+            format!("<x>bbBase64,{huge}</x>"),
+            format!("<x>bBINARY-DATA>{huge}</x>"),
+        ] {
+            for chunk in [1, 2, 5, 4096] {
+                assert!(scan(&xml, chunk).is_some(), "{chunk}: {}", &xml[..20]);
+            }
+        }
     }
 
     #[test]
