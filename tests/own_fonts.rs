@@ -148,7 +148,8 @@ fn the_worker_loads_fonts_from_a_bucket_and_they_start_a_new_cache() {
 
     // The control: a worker without them substitutes, and converts the
     // same bytes again rather than copy the PDF made with the fonts.
-    let worker = env.worker(&[]);
+    let control = env.subscription_apart("control");
+    let worker = env.worker(&[("SUBSCRIPTION", &control)]);
     env.upload(&document, "theirs.docx");
     let pdf = env.wait_object("pdf/theirs.pdf", Duration::from_secs(90));
     let substituted = pdf["metadata"]["fonts-substituted"]

@@ -299,6 +299,20 @@ impl Env {
         create_topic_and_subscription(&self.pubsub, &self.topic, &self.subscription);
     }
 
+    /// Another subscription on the topic, full name, for a worker that
+    /// follows one stopped on the first: the emulator can go on holding a
+    /// new message for a stream that went away, past any wait a test can
+    /// afford (seen under the full suite's load).
+    pub fn subscription_apart(&self, name: &str) -> String {
+        let topic = format!("--topic={}", self.topic);
+        let create = ["pubsub", "subscriptions", "create", name, &topic];
+        gcloud(
+            &self.pubsub,
+            &[&create[..], &["--ack-deadline=10"]].concat(),
+        );
+        format!("projects/{PROJECT}/subscriptions/{name}")
+    }
+
     pub fn gcs_url(&self) -> String {
         format!("http://{}", self.gcs_host)
     }
