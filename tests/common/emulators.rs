@@ -123,6 +123,11 @@ fn gcloud_at(endpoints: &[(&str, String)], args: &[&str]) -> Vec<u8> {
 /// `topic`, and `subscription` on it, in the emulator on `pubsub`.
 pub fn create_topic_and_subscription(pubsub: &str, topic: &str, subscription: &str) {
     gcloud(pubsub, &["pubsub", "topics", "create", topic]);
+    create_subscription(pubsub, topic, subscription);
+}
+
+/// `subscription` on `topic`, with the ack deadline the workers are given.
+pub fn create_subscription(pubsub: &str, topic: &str, subscription: &str) {
     gcloud(
         pubsub,
         &[
@@ -304,12 +309,7 @@ impl Env {
     /// new message for a stream that went away, past any wait a test can
     /// afford (seen under the full suite's load).
     pub fn subscription_apart(&self, name: &str) -> String {
-        let topic = format!("--topic={}", self.topic);
-        let create = ["pubsub", "subscriptions", "create", name, &topic];
-        gcloud(
-            &self.pubsub,
-            &[&create[..], &["--ack-deadline=10"]].concat(),
-        );
+        create_subscription(&self.pubsub, &self.topic, name);
         format!("projects/{PROJECT}/subscriptions/{name}")
     }
 
